@@ -1,0 +1,1 @@
+"""Statistics over tidy probing results, and the reporters: figures, tables, HTML."""

@@ -1,0 +1,1 @@
+"""Model families that transformers does not serve (ELMo, Transformer-XL), run in torch."""

@@ -1,0 +1,1 @@
+"""End-to-end experiments: one config -> extraction, probes, analysis and report."""

@@ -1,0 +1,1 @@
+"""Probe classifiers trained on every layer at once, with their baselines and intervals."""

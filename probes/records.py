@@ -1,0 +1,109 @@
+"""Plain records that flow between the four stages: extract -> probe -> analyze -> report.
+
+Conventions every stage relies on (keep them in one place):
+
+* A corpus is a ``list[Sentence]``. ``Sentence.words`` are the *syntactic* words (UD word lines):
+  the units that get one vector each and carry the labels. ``Sentence.tokens`` are the surface
+  tokens the model reads; for plain text they equal the words. A UD multiword token such as
+  Spanish ``del`` is one surface token covering the words ``de`` and ``el``; both words receive
+  the vector pooled over that surface token (``word_token`` maps word -> token).
+* Word vectors in a cache are stored in corpus order: sentence 0's words, then sentence 1's, ...
+  ``sentence_offsets`` (length n_sentences + 1) gives each sentence's slice.
+* Layers are numbered from 0 = the embedding output (the non-contextual layer) to L = the top.
+* ``heads`` are 1-based as in CoNLL-U, 0 = root.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Optional
+
+
+@dataclass
+class Span:
+    """A labelled span of words [start, end) within one sentence (named entities, ...)."""
+
+    start: int
+    end: int
+    label: str
+
+
+@dataclass
+class Sentence:
+    """One sentence: its words (for labels and vectors) and surface tokens (for the model)."""
+
+    words: list[str]
+    tokens: Optional[list[str]] = None
+    word_token: Optional[list[int]] = None
+    space_after: Optional[list[bool]] = None  # per surface token; None = a space after each
+    sent_id: str = ""
+    text: Optional[str] = None
+    lang: Optional[str] = None
+    source: str = ""  # "file.conllu:LINE" of the sentence's first line, for error messages
+    lemmas: Optional[list[str]] = None
+    upos: Optional[list[str]] = None
+    xpos: Optional[list[str]] = None
+    feats: Optional[list[dict[str, str]]] = None
+    heads: Optional[list[int]] = None
+    deprels: Optional[list[str]] = None
+    misc: Optional[list[dict[str, str]]] = None
+    entities: Optional[list[Span]] = None
+    comments: list[str] = field(default_factory=list)
+
+    def model_tokens(self) -> list[str]:
+        """The surface tokens the model should read."""
+        return self.tokens if self.tokens is not None else self.words
+
+    def token_of_word(self) -> list[int]:
+        """Index of the surface token that carries each word."""
+        if self.word_token is not None:
+            return self.word_token
+        return list(range(len(self.words)))
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+
+# Column order of every results table (results.csv and the probing API's rows).
+RESULT_COLUMNS = [
+    "model", "task", "probe", "layer", "train_set", "eval_set", "seed", "metric", "value",
+    "ci_low", "ci_high",
+]
+
+
+@dataclass
+class ResultRow:
+    """One tidy result: a metric of one probe on one layer, model, task and evaluation set.
+
+    Naming conventions shared by the probing API and the analysis code:
+
+    * ``probe``: ``linear``, ``mlp``, ``mix`` (scalar mix over all layers), ``cumulative`` (mix of
+      layers 0..layer), ``structural-distance``, ``structural-depth``, ``mdl``, ``majority``.
+    * ``layer``: the layer index; ``-1`` when the row is not about one layer (the full ``mix``
+      score, ``majority``, ``mix_gamma``).
+    * ``task``: the task name (``upos``, ``deprel``, ``feats:Number``...); its control task is
+      ``<task>:control``.
+    * ``model``: the model's name; its re-initialised twin (random-init baseline) is
+      ``<model>:random-init``.
+    * ``metric``: ``accuracy``, ``macro_f1``, ``micro_f1``, ``uuas``, ``dspr``, ``nspr``,
+      ``root_acc``, ``codelength_bits``, ``compression``, ``selectivity``, ``mix_weight``
+      (softmax weight s_l of ``layer``), ``mix_gamma``.
+    * ``seed``: the probe's seed; ``-1`` for rows aggregated over seeds.
+    * ``ci_low``/``ci_high``: the 95% interval (NaN where none applies, e.g. mix weights).
+    """
+
+    model: str
+    task: str
+    probe: str
+    layer: int
+    train_set: str
+    eval_set: str
+    seed: int
+    metric: str
+    value: float
+    ci_low: float = float("nan")
+    ci_high: float = float("nan")
+
+    def as_dict(self) -> dict:
+        """The row as a plain dict in RESULT_COLUMNS order."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}

@@ -1,0 +1,1 @@
+"""The probing task catalogue: labels, edges, tree distances and sentence labels built from a corpus."""
