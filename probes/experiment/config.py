@@ -1,0 +1,248 @@
+"""The experiment config (TOML): models, tasks with their data sets, probes; checked before heavy work."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from probes.errors import ProbesError
+
+PROBE_KINDS = ("linear", "mlp", "mix", "cumulative", "structural", "mdl")
+POOLINGS = ("mean", "first", "last")
+
+
+class ConfigError(ProbesError):
+    """A config problem: names the file, the key and what is expected."""
+
+    def __init__(self, path: Path | str, key: str, message: str):
+        super().__init__(f"{path}: {key}: {message}")
+
+
+@dataclass
+class DataSpec:
+    """One data set: a file (or ud:NAME) and optionally a range of its sentences."""
+
+    source: str                      # path as resolved (absolute) or ud:NAME
+    name: str                        # eval_set / train_set name: the file's name without extension
+    first: Optional[int] = None      # 1-based, inclusive
+    last: Optional[int] = None       # 1-based, inclusive
+    max_sentences: Optional[int] = None
+    lang: Optional[str] = None
+
+    def describe(self) -> str:
+        """Short human description, e.g. 'en.conllu[1-150]'."""
+        rng = f"[{self.first or 1}-{self.last or 'end'}]" if (self.first or self.last) else ""
+        cap = f" (first {self.max_sentences})" if self.max_sentences else ""
+        return f"{self.source}{rng}{cap}"
+
+
+@dataclass
+class ModelSpec:
+    """A model to probe: a display name and a hub id, local directory or elmo:DIR."""
+
+    name: str
+    source: str
+    layers: Optional[list[int]] = None
+    pooling: str = "mean"
+    batch_size: int = 32
+    trust_remote_code: bool = False
+
+
+@dataclass
+class TaskSpec:
+    """A probing task with its train, optional dev, and test sets."""
+
+    name: str
+    train: DataSpec
+    test: list[DataSpec]
+    dev: Optional[DataSpec] = None
+
+
+@dataclass
+class ProbeSpec:
+    """Which probes to train and which baselines to report."""
+
+    kinds: list[str] = field(default_factory=lambda: ["linear"])
+    control: bool = True
+    random_init: bool = True
+    bootstrap: int = 1000
+    rank: int = 64                   # structural probe rank
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ExperimentConfig:
+    """A whole probing study, as written in one TOML file."""
+
+    name: str
+    models: list[ModelSpec]
+    tasks: list[TaskSpec]
+    probe: ProbeSpec
+    seeds: list[int] = field(default_factory=lambda: [0])
+    device: str = "auto"
+    cache_dir: Optional[Path] = None
+    path: Optional[Path] = None      # the config file
+    raw: dict = field(default_factory=dict)
+
+
+def _expect(cond: bool, path, key: str, message: str) -> None:
+    if not cond:
+        raise ConfigError(path, key, message)
+
+
+def _check_keys(table: dict, allowed: set[str], path, where: str) -> None:
+    unknown = sorted(set(table) - allowed)
+    _expect(not unknown, path, f"{where}{unknown[0] if unknown else ''}",
+            f"unknown key; expected one of: {', '.join(sorted(allowed))}")
+
+
+_RANGE = re.compile(r"^\s*(\d+)?\s*-\s*(\d+)?\s*$")
+
+
+def _data_spec(value: Any, base: Path, path, key: str, check_files: bool) -> DataSpec:
+    if isinstance(value, str):
+        value = {"path": value}
+    _expect(isinstance(value, dict), path, key,
+            "expected a path string or a table {path = ..., sentences = \"1-150\", name = ..., lang = ...}")
+    _check_keys(value, {"path", "sentences", "name", "lang", "max_sentences"}, path, f"{key}.")
+    _expect(isinstance(value.get("path"), str) and value["path"], path, f"{key}.path", "expected a file path or ud:NAME")
+    raw = value["path"]
+    if raw.startswith("ud:"):
+        source, default_name = raw, raw[3:].replace("/", "-")
+    else:
+        p = Path(raw).expanduser()
+        p = p if p.is_absolute() else (base / p)
+        if check_files:
+            _expect(p.is_file(), path, key, f"file not found: {p}")
+        source, default_name = str(p.resolve()), p.name
+        for suffix in (".conllu", ".spacy", ".txt"):
+            if default_name.endswith(suffix):
+                default_name = default_name[: -len(suffix)]
+    first = last = None
+    if "sentences" in value:
+        m = _RANGE.match(str(value["sentences"]))
+        _expect(bool(m), path, f"{key}.sentences", "expected a 1-based inclusive range like \"1-150\" or \"151-\"")
+        first = int(m.group(1)) if m.group(1) else None
+        last = int(m.group(2)) if m.group(2) else None
+        _expect(first is None or first >= 1, path, f"{key}.sentences", "sentence numbers start at 1")
+        _expect(first is None or last is None or first <= last, path, f"{key}.sentences", "range end is before its start")
+    max_s = value.get("max_sentences")
+    _expect(max_s is None or (isinstance(max_s, int) and max_s > 0), path, f"{key}.max_sentences", "expected a positive integer")
+    name = value.get("name", default_name)
+    _expect(isinstance(name, str) and name, path, f"{key}.name", "expected a non-empty string")
+    return DataSpec(source=source, name=name, first=first, last=last, max_sentences=max_s, lang=value.get("lang"))
+
+
+def parse_config(data: dict, *, path: Path | str = "<config>", base: Optional[Path] = None,
+                 check_files: bool = True) -> ExperimentConfig:
+    """Validate a config dict (from TOML); every error names the key and what is expected."""
+    base = base or Path(".")
+    _check_keys(data, {"name", "seeds", "models", "tasks", "probe", "device", "cache_dir"}, path, "")
+    name = data.get("name")
+    _expect(isinstance(name, str) and re.fullmatch(r"[\w.\-]+", name or ""), path, "name",
+            "expected a name of letters, digits, '.', '_' or '-'")
+    seeds = data.get("seeds", [0])
+    _expect(isinstance(seeds, list) and seeds and all(isinstance(s, int) and s >= 0 for s in seeds)
+            and len(set(seeds)) == len(seeds), path, "seeds", "expected a non-empty list of distinct non-negative integers")
+
+    models_raw = data.get("models")
+    _expect(isinstance(models_raw, list) and models_raw, path, "models",
+            "expected at least one [[models]] table with name and source")
+    models = []
+    for i, m in enumerate(models_raw):
+        key = f"models[{i}]"
+        _expect(isinstance(m, dict), path, key, "expected a table")
+        _check_keys(m, {"name", "source", "layers", "pooling", "batch_size", "trust_remote_code"}, path, f"{key}.")
+        _expect(isinstance(m.get("name"), str) and re.fullmatch(r"[\w.\-]+", m.get("name") or ""), path,
+                f"{key}.name", "expected a name of letters, digits, '.', '_' or '-'")
+        _expect(isinstance(m.get("source"), str) and m["source"], path, f"{key}.source",
+                "expected a Hugging Face hub id or a local model directory")
+        source = m["source"]
+        local = Path(source).expanduser()
+        if not local.is_absolute() and (base / local).exists():
+            source = str((base / local).resolve())
+        layers = m.get("layers")
+        _expect(layers is None or (isinstance(layers, list) and all(isinstance(x, int) and x >= 0 for x in layers)),
+                path, f"{key}.layers", "expected a list of layer numbers (0 = embeddings)")
+        pooling = m.get("pooling", "mean")
+        _expect(pooling in POOLINGS, path, f"{key}.pooling", f"expected one of {', '.join(POOLINGS)}")
+        bs = m.get("batch_size", 32)
+        _expect(isinstance(bs, int) and bs > 0, path, f"{key}.batch_size", "expected a positive integer")
+        trc = m.get("trust_remote_code", False)
+        _expect(isinstance(trc, bool), path, f"{key}.trust_remote_code", "expected true or false")
+        models.append(ModelSpec(m["name"], source, layers, pooling, bs, trc))
+    names = [m.name for m in models]
+    _expect(len(set(names)) == len(names), path, "models", "model names must be distinct")
+
+    tasks_raw = data.get("tasks")
+    _expect(isinstance(tasks_raw, list) and tasks_raw, path, "tasks",
+            "expected at least one [[tasks]] table with name, train and test")
+    tasks = []
+    for i, t in enumerate(tasks_raw):
+        key = f"tasks[{i}]"
+        _expect(isinstance(t, dict), path, key, "expected a table")
+        _check_keys(t, {"name", "train", "dev", "test", "max_train_sentences", "lang"}, path, f"{key}.")
+        _expect(isinstance(t.get("name"), str) and t["name"], path, f"{key}.name", "expected a task name (see `probes tasks`)")
+        _expect("train" in t, path, f"{key}.train", "missing: expected the training data file")
+        _expect("test" in t, path, f"{key}.test", "missing: expected one or more test data files")
+        train = _data_spec(t["train"], base, path, f"{key}.train", check_files)
+        mts = t.get("max_train_sentences")
+        _expect(mts is None or (isinstance(mts, int) and mts > 0), path, f"{key}.max_train_sentences",
+                "expected a positive integer")
+        if mts:
+            train.max_sentences = mts
+        dev = _data_spec(t["dev"], base, path, f"{key}.dev", check_files) if t.get("dev") else None
+        tests_raw = t["test"] if isinstance(t["test"], list) else [t["test"]]
+        _expect(bool(tests_raw), path, f"{key}.test", "expected one or more test data files")
+        tests = [_data_spec(v, base, path, f"{key}.test[{j}]", check_files) for j, v in enumerate(tests_raw)]
+        test_names = [d.name for d in tests]
+        dupes = sorted({n for n in test_names if test_names.count(n) > 1})
+        _expect(not dupes, path, f"{key}.test", f"two test sets share the name {dupes[:1]}; "
+                "give them distinct names with a table {path = ..., name = ...}")
+        tasks.append(TaskSpec(t["name"], train, tests, dev))
+
+    probe_raw = data.get("probe", {})
+    _expect(isinstance(probe_raw, dict), path, "probe", "expected a [probe] table")
+    _check_keys(probe_raw, {"kinds", "control", "random_init", "bootstrap", "rank", "options"}, path, "probe.")
+    kinds = probe_raw.get("kinds", ["linear"])
+    _expect(isinstance(kinds, list) and kinds and all(k in PROBE_KINDS for k in kinds), path, "probe.kinds",
+            f"expected a list drawn from {', '.join(PROBE_KINDS)}")
+    control = probe_raw.get("control", True)
+    _expect(isinstance(control, bool), path, "probe.control", "expected true or false")
+    random_init = probe_raw.get("random_init", True)
+    _expect(isinstance(random_init, bool), path, "probe.random_init", "expected true or false")
+    boot = probe_raw.get("bootstrap", 1000)
+    _expect(isinstance(boot, int) and boot >= 0, path, "probe.bootstrap", "expected the number of bootstrap resamples (0 = none)")
+    rank = probe_raw.get("rank", 64)
+    _expect(isinstance(rank, int) and rank > 0, path, "probe.rank", "expected a positive integer")
+    options = probe_raw.get("options", {})
+    _expect(isinstance(options, dict), path, "probe.options", "expected a table of probe hyper-parameters")
+
+    device = data.get("device", "auto")
+    _expect(isinstance(device, str), path, "device", "expected auto, cpu, cuda or cuda:N")
+    cache_dir = data.get("cache_dir")
+    _expect(cache_dir is None or isinstance(cache_dir, str), path, "cache_dir", "expected a directory path")
+    cache = None
+    if cache_dir:
+        cache = Path(cache_dir).expanduser()
+        cache = cache if cache.is_absolute() else base / cache
+    return ExperimentConfig(name=name, models=models, tasks=tasks,
+                            probe=ProbeSpec(kinds, control, random_init, boot, rank, options),
+                            seeds=seeds, device=device, cache_dir=cache, path=Path(path), raw=data)
+
+
+def load_config(path: str | Path, *, check_files: bool = True) -> ExperimentConfig:
+    """Read and validate a TOML config; relative paths are relative to the config file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ProbesError(f"{path}: config file not found")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ProbesError(f"{path}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ProbesError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    return parse_config(data, path=path, base=path.parent.resolve(), check_files=check_files)
