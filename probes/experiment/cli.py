@@ -1,0 +1,75 @@
+"""`probes run CONFIG` and `probes demo`: whole studies from one command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from probes.experiment.config import load_config
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `run` and `demo` sub-commands."""
+    p = subparsers.add_parser("run", help="run a probing study from a TOML config: extract -> probe -> analyze -> report")
+    p.add_argument("config", help="the study's TOML config (see README: config reference)")
+    p.add_argument("--out", help="output directory (default: runs/<name>)")
+    p.add_argument("--cache-dir", help="where vectors and probe results are cached (default: $PROBES_CACHE or ~/.cache/probes)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=run_command)
+
+    d = subparsers.add_parser("demo", help="the embedded default: the sample corpus, MiniLM (or a tiny random model), full report")
+    d.add_argument("--out", default="demo-out", help="output directory (default: demo-out)")
+    d.add_argument("--cache-dir", help="cache directory (default: $PROBES_CACHE or ~/.cache/probes)")
+    d.add_argument("--no-progress", action="store_true", help="no progress bars")
+    d.set_defaults(func=demo_command)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """probes run CONFIG."""
+    cfg = load_config(args.config)
+    out = Path(args.out) if args.out else Path("runs") / cfg.name
+    return _run(cfg, out, args)
+
+
+def demo_command(args: argparse.Namespace) -> int:
+    """probes demo."""
+    from probes.experiment.demo import demo_config
+    from probes.experiment.runner import default_cache_dir
+
+    cache = Path(args.cache_dir) if args.cache_dir else default_cache_dir()
+    cfg = demo_config(cache)
+    return _run(cfg, Path(args.out), args)
+
+
+def _run(cfg, out: Path, args) -> int:
+    from probes.experiment.runner import Experiment
+
+    t0 = time.perf_counter()
+    outcome = Experiment(cfg, out, cache_dir=Path(args.cache_dir) if args.cache_dir else None,
+                         progress=not args.no_progress).run()
+    print(summary_table(outcome.results))
+    print(f"\n{cfg.name}: {len(outcome.results)} result rows in {time.perf_counter() - t0:.1f} s "
+          f"(computed {outcome.extracted} vector caches and {outcome.probed} probe jobs, reused {outcome.reused})")
+    print(f"report: {outcome.report}")
+    return 0
+
+
+def summary_table(results: pd.DataFrame) -> str:
+    """Best layer per model, task, probe and evaluation set, with its 95% interval."""
+    main = {"accuracy", "macro_f1", "micro_f1", "uuas", "dspr", "nspr", "root_acc"}
+    df = results[results["metric"].isin(main) & (results["layer"] >= 0) & ~results["task"].str.endswith(":control")]
+    if df.empty:
+        return "(no per-layer scores)"
+    # With several seeds, show the rows aggregated over seeds (seed -1) only.
+    multi = df.groupby(["model", "task", "probe", "eval_set", "metric", "layer"])["seed"].transform("nunique") > 1
+    df = df[~multi | (df["seed"] == -1)]
+    lines = [f"{'model':<26} {'task':<10} {'probe':<20} {'eval':<16} {'metric':<9} best layer  score [95% CI]"]
+    for key, g in df.groupby(["model", "task", "probe", "eval_set", "metric"], sort=False):
+        best = g.loc[g["value"].idxmax()]
+        lines.append(f"{key[0]:<26} {key[1]:<10} {key[2]:<20} {key[3]:<16} {key[4]:<9} {int(best['layer']):>10}  "
+                     f"{best['value']:.3f} [{best['ci_low']:.3f}, {best['ci_high']:.3f}]")
+    return "\n".join(lines)

@@ -1,0 +1,379 @@
+"""`probes run`: one config -> extraction -> probes -> analysis -> report, resumable at every stage."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import pandas as pd
+
+from probes import __version__
+from probes.errors import ProbesError
+from probes.experiment.config import DataSpec, ExperimentConfig, ModelSpec, TaskSpec
+from probes.experiment.datasets import Dataset, file_sha256, load_dataset
+from probes.records import RESULT_COLUMNS, ResultRow
+
+CLASSIFIER_KINDS = ("linear", "mlp", "mix", "cumulative")
+STRUCTURAL_TASK_KINDS = ("distance", "depth")
+
+
+def _say(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _hash(*parts) -> str:
+    h = hashlib.sha256()
+    for p in parts:
+        h.update(json.dumps(p, sort_keys=True, default=str).encode("utf-8"))
+        h.update(b"\x00")
+    return h.hexdigest()[:20]
+
+
+def default_cache_dir() -> Path:
+    """Where vectors and probe results are cached across runs: $PROBES_CACHE or ~/.cache/probes."""
+    import os
+
+    return Path(os.environ.get("PROBES_CACHE", Path.home() / ".cache" / "probes"))
+
+
+@dataclass
+class StageTimer:
+    """Seconds spent per stage, for the manifest and the closing summary."""
+
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def add(self, stage: str, t0: float) -> None:
+        self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - t0
+
+
+@dataclass
+class RunOutcome:
+    """What a run produced: the output directory, the results and what was recomputed."""
+
+    out: Path
+    results: pd.DataFrame
+    extracted: int = 0          # caches computed in this run (0 on a full resume)
+    probed: int = 0             # probe jobs computed in this run
+    reused: int = 0             # probe jobs taken from the cache
+    report: Optional[Path] = None
+
+
+def _spec_key(spec: DataSpec) -> tuple:
+    return (spec.source, spec.first, spec.last, spec.max_sentences, spec.lang)
+
+
+class Experiment:
+    """Runs one ExperimentConfig; all heavy intermediate results live under the cache directory."""
+
+    def __init__(self, cfg: ExperimentConfig, out: Path, *, cache_dir: Optional[Path] = None,
+                 progress: bool = True):
+        self.cfg = cfg
+        self.out = Path(out)
+        self.cache = Path(cache_dir or cfg.cache_dir or default_cache_dir())
+        self.progress = progress
+        self.timer = StageTimer()
+        self.datasets: dict[tuple, Dataset] = {}
+        self.vectors: dict[tuple, object] = {}
+        self.outcome = RunOutcome(self.out, pd.DataFrame(columns=RESULT_COLUMNS))
+
+    # ---- stage 1: data -------------------------------------------------------------------
+    def load_data(self) -> None:
+        """Read every data set named by the config once (shared by tasks)."""
+        t0 = time.perf_counter()
+        specs = {}
+        for task in self.cfg.tasks:
+            for spec in [task.train, task.dev, *task.test]:
+                if spec is not None:
+                    specs.setdefault(_spec_key(spec), spec)
+        for key, spec in specs.items():
+            ds = load_dataset(spec)
+            if not ds.sentences:
+                raise ProbesError(f"{spec.describe()}: no sentences selected")
+            self.datasets[key] = ds
+        n_s = sum(len(d.sentences) for d in self.datasets.values())
+        _say(f"[1/4 data]     {len(self.datasets)} data sets, {n_s} sentences")
+        self.timer.add("data", t0)
+
+    def dataset(self, spec: DataSpec) -> Dataset:
+        return self.datasets[_spec_key(spec)]
+
+    # ---- stage 2: extract ------------------------------------------------------------------
+    def extract_all(self) -> None:
+        """Vectors for every (model, data set), and the random-init twin's when baselines want it."""
+        from probes.extract.extractor import extract
+
+        t0 = time.perf_counter()
+        twins = [False, True] if self.cfg.probe.random_init else [False]
+        jobs = [(m, key, ri) for m in self.cfg.models for key in self.datasets for ri in twins]
+        _say(f"[2/4 extract]  {len(jobs)} caches ({len(self.cfg.models)} models x {len(self.datasets)} data sets"
+             f"{' x random-init twin' if len(twins) == 2 else ''})")
+        for model, key, ri in jobs:
+            ds = self.datasets[key]
+            d = self.cache / "vectors" / f"{model.name}{'-random-init' if ri else ''}-{ds.spec.name}-" \
+                f"{_hash(model.source, ds.fingerprint, model.pooling, model.layers, ri)}"
+            was_complete = _complete(d)
+            cache = extract(model.source, ds.sentences, d, layers=model.layers, pooling=model.pooling,
+                            batch_size=model.batch_size, device=self.cfg.device, random_init=ri,
+                            trust_remote_code=model.trust_remote_code, progress=self.progress)
+            if not was_complete:
+                self.outcome.extracted += 1
+            self.vectors[(model.name, key, ri)] = cache
+        self.timer.add("extract", t0)
+
+    def cache_of(self, model: ModelSpec, spec: DataSpec, random_init: bool = False):
+        return self.vectors[(model.name, _spec_key(spec), random_init)]
+
+    # ---- stage 3: probe --------------------------------------------------------------------
+    def probe_all(self) -> pd.DataFrame:
+        """Every (model, task, probe kind) job; each job's rows are cached under its inputs' key."""
+        t0 = time.perf_counter()
+        jobs = [(m, t, k) for m in self.cfg.models for t in self.cfg.tasks for k in self._kinds_for(t)]
+        _say(f"[3/4 probe]    {len(jobs)} probe jobs x {len(self.cfg.seeds)} seeds")
+        frames = []
+        from tqdm.auto import tqdm
+
+        for model, task, kind in tqdm(jobs, desc="probe", disable=not self.progress, leave=False):
+            frames.append(self._probe_job(model, task, kind))
+        self.timer.add("probe", t0)
+        df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=RESULT_COLUMNS)
+        return df[RESULT_COLUMNS]
+
+    def _kinds_for(self, task: TaskSpec) -> list[str]:
+        from probes.tasks.registry import get_spec
+
+        kind = get_spec(task.name).kind
+        if kind in STRUCTURAL_TASK_KINDS:
+            return ["structural"]
+        return [k for k in self.cfg.probe.kinds if k != "structural"]
+
+    def _task_data(self, task: TaskSpec):
+        """TaskData of train, dev and tests (and of the control task), built once per task."""
+        from probes.tasks.registry import build_task
+
+        seed = self.cfg.seeds[0]
+        train = build_task(task.name, self.dataset(task.train).sentences, seed=seed)
+        dev = build_task(task.name, self.dataset(task.dev).sentences, train=train, seed=seed) if task.dev else None
+        tests = {t.name: build_task(task.name, self.dataset(t).sentences, train=train, seed=seed) for t in task.test}
+        control = None
+        if self.cfg.probe.control and train.kind in ("token", "edge", "span"):
+            cname = f"{task.name}:control"
+            c_train = build_task(cname, self.dataset(task.train).sentences, seed=seed)
+            control = {"train": c_train,
+                       "dev": build_task(cname, self.dataset(task.dev).sentences, train=c_train, seed=seed)
+                       if task.dev else None,
+                       "tests": {t.name: build_task(cname, self.dataset(t).sentences, train=c_train, seed=seed)
+                                 for t in task.test}}
+        return train, dev, tests, control
+
+    def _job_key(self, model: ModelSpec, task: TaskSpec, kind: str) -> str:
+        caches = []
+        for spec in [task.train, task.dev, *task.test]:
+            if spec is None:
+                continue
+            for ri in ([False, True] if self.cfg.probe.random_init else [False]):
+                caches.append(self.cache_of(model, spec, ri).meta.get("key"))
+        names = [task.train.name, task.dev.name if task.dev else None, [t.name for t in task.test]]
+        return _hash("probe-job/1", __version__, model.name, caches, names, task.name, kind, self.cfg.seeds,
+                     self.cfg.probe.control, self.cfg.probe.random_init, self.cfg.probe.bootstrap,
+                     self.cfg.probe.rank, self.cfg.probe.options,
+                     [self.dataset(s).fingerprint for s in [task.train, *task.test]])
+
+    def _probe_job(self, model: ModelSpec, task: TaskSpec, kind: str) -> pd.DataFrame:
+        path = self.cache / "results" / f"{model.name}-{task.name.replace(':', '_')}-{kind}-" \
+            f"{self._job_key(model, task, kind)}.csv"
+        if path.exists():
+            self.outcome.reused += 1
+            return pd.read_csv(path)
+        train, dev, tests, control = self._task_data(task)
+        ri = self.cfg.probe.random_init
+        vec = lambda spec, r=False: self.cache_of(model, spec, r)  # noqa: E731
+        tr = (vec(task.train), train)
+        te = {t.name: (vec(t), tests[t.name]) for t in task.test}
+        dv = (vec(task.dev), dev) if task.dev else None
+        common = dict(seeds=self.cfg.seeds, model=model.name, task=task.name, train_set=task.train.name,
+                      n_boot=self.cfg.probe.bootstrap, device=self.cfg.device)
+        random_init = None
+        if ri:
+            random_init = {"train": vec(task.train, True), "tests": {t.name: vec(t, True) for t in task.test},
+                           "dev": vec(task.dev, True) if task.dev else None}
+        rows = run_probe(kind, tr, te, dv, control=control, random_init=random_init,
+                         rank=self.cfg.probe.rank, options=self.cfg.probe.options, **common)
+        df = pd.DataFrame([r.as_dict() for r in rows], columns=RESULT_COLUMNS)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        df.to_csv(tmp, index=False)
+        tmp.replace(path)
+        self.outcome.probed += 1
+        return df
+
+    # ---- stage 4: analyze + report ---------------------------------------------------------
+    def cross_lingual_cka(self) -> list[dict]:
+        """Linear CKA per layer between languages' mean sentence vectors over parallel sentences."""
+        from analysis.transfer import linear_cka
+
+        rows = []
+        for model in self.cfg.models:
+            by_set = {}
+            for key, ds in self.datasets.items():
+                ids = [s.sent_id for s in ds.sentences]
+                if ds.spec.lang or _lang_of(ds):
+                    by_set[key] = (ds, ids)
+            keys = list(by_set)
+            for i, a in enumerate(keys):
+                for b in keys[i + 1:]:
+                    da, ia = by_set[a]
+                    db, ib = by_set[b]
+                    la, lb = _lang_of(da), _lang_of(db)
+                    if la == lb:
+                        continue
+                    common = sorted(set(ia) & set(ib))
+                    if len(common) < 10:
+                        continue
+                    ca, cb = self.cache_of(model, da.spec), self.cache_of(model, db.spec)
+                    pa, pb = {s: k for k, s in enumerate(ia)}, {s: k for k, s in enumerate(ib)}
+                    for li, layer in enumerate(ca.layers):
+                        xa = _sentence_means(ca, [pa[s] for s in common], li)
+                        xb = _sentence_means(cb, [pb[s] for s in common], li)
+                        rows.append({"model": model.name, "layer": layer, "lang_a": la, "lang_b": lb,
+                                     "set_a": da.spec.name, "set_b": db.spec.name, "n": len(common),
+                                     "cka": float(linear_cka(xa, xb))})
+        return rows
+
+    def manifest(self) -> dict:
+        """Config, versions, fingerprints, seeds and timings of this run."""
+        versions = {}
+        for pkg in ("probes", "torch", "transformers", "tokenizers", "scikit-learn", "spacy", "numpy", "scipy",
+                    "pandas", "matplotlib", "seaborn"):
+            try:
+                versions[pkg] = metadata.version(pkg)
+            except metadata.PackageNotFoundError:
+                versions[pkg] = __version__ if pkg == "probes" else None
+        data = {}
+        for ds in self.datasets.values():
+            src = ds.spec.source
+            data[ds.spec.name] = {"source": src, "selection": ds.spec.describe(), "sentences": len(ds.sentences),
+                                  "words": sum(len(s) for s in ds.sentences), "sentences_fingerprint": ds.fingerprint,
+                                  "file_sha256": file_sha256(src) if Path(src).is_file() else None}
+        models = {}
+        for (name, key, ri), cache in self.vectors.items():
+            entry = models.setdefault(name + (":random-init" if ri else ""), {})
+            entry.update({k: cache.meta.get(k) for k in ("model", "model_fingerprint", "pooling", "dtype")
+                          if k in cache.meta})
+            entry.setdefault("caches", {})[self.datasets[key].spec.name] = str(cache.path)
+        return {"name": self.cfg.name, "config": self.cfg.raw, "config_file": str(self.cfg.path),
+                "seeds": self.cfg.seeds, "versions": versions, "python": platform.python_version(),
+                "platform": platform.platform(), "data": data, "models": models,
+                "timings_s": {k: round(v, 3) for k, v in self.timer.seconds.items()},
+                "recomputed": {"caches": self.outcome.extracted, "probe_jobs": self.outcome.probed,
+                               "probe_jobs_reused": self.outcome.reused}}
+
+    def run(self, extras: Optional[dict] = None) -> RunOutcome:
+        """All four stages; writes results.csv, summary.csv, figures/, report.html, manifest.json."""
+        self.load_data()
+        self.extract_all()
+        results = self.probe_all()
+        t0 = time.perf_counter()
+        _say(f"[4/4 report]   {len(results)} result rows -> {self.out}")
+        extras = dict(extras or {})
+        cka = self.cross_lingual_cka()
+        if cka:
+            extras["cka"] = cka
+        structural = self.structural_example()
+        if structural:
+            extras["structural"] = structural
+        self.timer.add("analyze", t0)
+        manifest = self.manifest()
+        from analysis.report import write_report
+
+        self.out.mkdir(parents=True, exist_ok=True)
+        report = write_report(results, self.out, config=self.cfg.raw, manifest=manifest, extras=extras,
+                              title=self.cfg.name)
+        self.timer.add("report", t0)
+        manifest["timings_s"] = {k: round(v, 3) for k, v in self.timer.seconds.items()}
+        _atomic_json(self.out / "manifest.json", manifest)
+        self.outcome.results, self.outcome.report = results, report
+        return self.outcome
+
+    def structural_example(self) -> list[dict]:
+        """Predicted vs gold tree for one test sentence per structural task (for the report)."""
+        from probes.probing.api import structural_example
+
+        out = []
+        for model in self.cfg.models[:1]:
+            for task in self.cfg.tasks:
+                if "structural" not in self._kinds_for(task):
+                    continue
+                train, dev, tests, _ = self._task_data(task)
+                test_spec = task.test[0]
+                ds = self.dataset(test_spec)
+                pick = _pick_sentence(ds)
+                if pick is None:
+                    continue
+                ex = structural_example((self.cache_of(model, task.train), train),
+                                        (self.cache_of(model, test_spec), tests[test_spec.name]), pick,
+                                        dev=(self.cache_of(model, task.dev), dev) if task.dev else None,
+                                        rank=self.cfg.probe.rank, seed=self.cfg.seeds[0], device=self.cfg.device)
+                s = ds.sentences[pick]
+                ex.update({"model": model.name, "task": task.name, "sent_id": s.sent_id, "words": s.words,
+                           "gold_heads": s.heads, "gold_deprels": s.deprels})
+                out.append(ex)
+        return out
+
+
+def run_probe(kind: str, train, tests, dev, *, control, random_init, rank, options, **common) -> list[ResultRow]:
+    """Dispatch one probe kind to the probing API."""
+    from probes.probing import api
+
+    if kind in CLASSIFIER_KINDS:
+        return api.probe_layers(train, tests, dev, probe=kind, control=control, random_init=random_init,
+                                **common, **options)
+    if kind == "structural":
+        return api.structural_layers(train, tests, dev, rank=rank, random_init=random_init, **common, **options)
+    if kind == "mdl":
+        return api.mdl_layers(train, control=control, random_init=random_init, **common, **options)
+    raise ProbesError(f"unknown probe kind {kind!r}")
+
+
+def _complete(d: Path) -> bool:
+    try:
+        return json.loads((d / "meta.json").read_text(encoding="utf-8")).get("complete", False)
+    except (OSError, ValueError):
+        return False
+
+
+def _lang_of(ds: Dataset) -> Optional[str]:
+    if ds.spec.lang:
+        return ds.spec.lang
+    langs = {s.lang for s in ds.sentences if s.lang}
+    if len(langs) == 1:
+        return langs.pop()
+    name = Path(ds.spec.source).name
+    return name.split("_")[0] if "_" in name else None
+
+
+def _sentence_means(cache, sentence_ids: list[int], layer_index: int) -> np.ndarray:
+    off = cache.sentence_offsets
+    V = cache.vectors[layer_index]
+    return np.stack([np.asarray(V[off[i]:off[i + 1]], dtype=np.float32).mean(axis=0) for i in sentence_ids])
+
+
+def _pick_sentence(ds: Dataset) -> Optional[int]:
+    """A readable example: the first test sentence of 8-14 words with a tree."""
+    for i, s in enumerate(ds.sentences):
+        if s.heads and 8 <= len(s) <= 14:
+            return i
+    return 0 if ds.sentences and ds.sentences[0].heads else None
+
+
+def _atomic_json(path: Path, obj) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
+    tmp.replace(path)
