@@ -215,7 +215,7 @@ def _parse_block(rows: list[tuple[int, Optional[str]]], path: str, ordinal: int,
                    f"{expected - 1} words", mwt_line)
     given = [h >= 0 for h in heads]
     if any(given) and not all(given):
-        j = given.index(False) if given[0] else given.index(True)
+        j = given.index(False)
         raise _Bad("HEAD is '_' for some words and given for others", word_lines[j])
     tree = all(given)
     if tree:
