@@ -133,7 +133,8 @@ def _parse_block(rows: list[tuple[int, Optional[str]]], path: str, ordinal: int,
                  ) -> tuple[Sentence, int, str]:
     """One sentence's lines -> (Sentence, empty node count, sent id); raises _Bad."""
     sent_id, text, comments = "", None, []
-    words, lemmas, upos, xpos, feats, heads, deprels, misc = [], [], [], [], [], [], [], []
+    word_cols: list[list[str]] = []
+    misc: list[dict[str, str]] = []
     word_lines: list[int] = []
     tokens: list[str] = []
     space_after: list[bool] = []
@@ -142,8 +143,6 @@ def _parse_block(rows: list[tuple[int, Optional[str]]], path: str, ordinal: int,
     mwt_end, mwt_line = 0, 0  # last word id of the open multiword token
     last_empty = (0, 0)
     n_empty = 0
-    entity_tags: list[str] = []
-    has_entities = False
     for lineno, line in rows:
         if line is None:
             raise _Bad("bytes that are not valid UTF-8", lineno)
@@ -189,30 +188,25 @@ def _parse_block(rows: list[tuple[int, Optional[str]]], path: str, ordinal: int,
             raise _Bad(f"ID {wid!r} is not an integer, a range a-b or an empty node i.k", lineno)
         if int(wid) != expected:
             raise _Bad(f"word id {wid} out of order (expected {expected})", lineno)
-        word_misc = parse_misc(cols[9])
+        word_misc = parse_misc(cols[9]) if cols[9] != "_" else {}
         if expected > mwt_end:
             tokens.append(cols[1])
             space_after.append(word_misc.get("SpaceAfter") != "No")
         word_token.append(len(tokens) - 1)
-        words.append(cols[1])
-        lemmas.append(cols[2])
-        upos.append(cols[3])
-        xpos.append(cols[4])
-        feats.append(parse_feats(cols[5], lineno))
-        heads.append(-1 if cols[6] == "_" else _int(cols[6], "HEAD", lineno))
-        deprels.append(cols[7])
+        word_cols.append(cols)
         misc.append(word_misc)
         word_lines.append(lineno)
-        tag = next((word_misc[k] for k in ENTITY_KEYS if k in word_misc), None)
-        has_entities = has_entities or tag is not None
-        entity_tags.append(tag or "O")
         expected += 1
     first_line = rows[0][0]
+    words = [c[1] for c in word_cols]
     if not words:
         raise _Bad("sentence has comment lines but no word lines", first_line)
     if mwt_end >= expected:
         raise _Bad(f"multiword token range ends at {mwt_end} but the sentence has only "
                    f"{expected - 1} words", mwt_line)
+    feats = [parse_feats(c[5], ln) for c, ln in zip(word_cols, word_lines)]
+    heads = [-1 if c[6] == "_" else _int(c[6], "HEAD", ln) for c, ln in zip(word_cols, word_lines)]
+    lemmas, upos, xpos, deprels = ([c[k] for c in word_cols] for k in (2, 3, 4, 7))
     given = [h >= 0 for h in heads]
     if any(given) and not all(given):
         j = given.index(False)
@@ -220,7 +214,10 @@ def _parse_block(rows: list[tuple[int, Optional[str]]], path: str, ordinal: int,
     tree = all(given)
     if tree:
         _check_tree(heads, word_lines)
-    entities = _entities_from_bio(entity_tags, first_line) if has_entities else None
+    entities = None
+    if any(k in m for m in misc if m for k in ENTITY_KEYS):
+        tags = [next((m[k] for k in ENTITY_KEYS if k in m), "O") for m in misc]
+        entities = _entities_from_bio(tags, first_line)
     all_blank = lambda col: all(v == "_" for v in col)  # noqa: E731 - unannotated column
     sent = Sentence(
         words=words, tokens=tokens, word_token=word_token, space_after=space_after,
