@@ -13,9 +13,11 @@ How UD's special lines are handled (https://universaldependencies.org/format.htm
   UD requires exactly one word with HEAD 0, so a sentence without a root and one with several
   roots are both errors. The DEPREL of that word is not checked (pre-UD CoNLL files say ``ROOT``).
   A sentence whose HEAD column is ``_`` throughout is read with ``heads=None`` (unparsed data).
-* Named entities, when present, come from BIO/IOB tags in a MISC key ``NE=`` or ``NER=``
-  (``B-PER``, ``I-PER``, ``O``); a sentence with such tags gets ``entities`` (possibly empty),
-  otherwise ``entities`` stays None.
+* Named entities, when present, come from BIO/IOB tags (``B-PER``, ``I-PER``, ``O``) in a MISC key
+  ``NE=`` or ``NER=``, or in an extra column of a CoNLL-U Plus file whose ``# global.columns``
+  header names it ``NE``/``NER`` (or ``...:NE``; ``*`` and ``_`` read as O). A sentence with such
+  tags gets ``entities`` (possibly empty), otherwise ``entities`` stays None. CoNLL-U Plus files
+  may also reorder or omit the standard columns (an omitted one reads as ``_``).
 * Windows line endings, a UTF-8 byte-order mark and a missing final blank line are accepted.
 
 Every malformed input raises one ``InputError`` naming the file, the line and the sentence id (the
@@ -26,6 +28,7 @@ Every malformed input raises one ``InputError`` naming the file, the line and th
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Optional
 
@@ -42,6 +45,32 @@ def infer_lang(path: str | Path) -> Optional[str]:
     """Language code from a UD file name (``en_ewt-ud-dev.conllu``) or a bare ``de.conllu``."""
     m = _LANG_FROM_NAME.match(Path(path).stem)
     return m.group(1) if m else None
+
+
+STANDARD_COLUMNS = ("ID", "FORM", "LEMMA", "UPOS", "XPOS", "FEATS", "HEAD", "DEPREL", "DEPS", "MISC")
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """Column positions of a CoNLL-U Plus file (``# global.columns = ...``)."""
+
+    n: int
+    standard: tuple[Optional[int], ...]  # position of each STANDARD_COLUMNS entry, None = absent
+    entity: Optional[int]  # position of a BIO named-entity column
+
+
+def parse_global_columns(line: str, lineno: int) -> Optional[_Layout]:
+    """``# global.columns = ID FORM ... NE`` -> _Layout; None for any other line."""
+    key, eq, val = line.lstrip("#").partition("=")
+    if not line.startswith("#") or not eq or key.strip() != "global.columns":
+        return None
+    names = val.split()
+    upper = [n.upper() for n in names]
+    if "ID" not in upper or "FORM" not in upper:
+        raise _Bad(f"global.columns must name at least ID and FORM (got {val.strip()!r})", lineno)
+    entity = next((k for k, n in enumerate(upper) if n in ENTITY_KEYS or n.endswith((":NE", ":NER"))), None)
+    standard = tuple(upper.index(c) if c in upper else None for c in STANDARD_COLUMNS)
+    return _Layout(len(names), standard, entity)
 
 
 class _Bad(Exception):
@@ -129,8 +158,8 @@ def _check_tree(heads: list[int], lines: list[int]) -> None:
             state[k] = 2
 
 
-def _parse_block(rows: list[tuple[int, Optional[str]]], path: str, ordinal: int, lang: Optional[str]
-                 ) -> tuple[Sentence, int, str]:
+def _parse_block(rows: list[tuple[int, Optional[str]]], path: str, ordinal: int, lang: Optional[str],
+                 layout: Optional[_Layout] = None) -> tuple[Sentence, int, str]:
     """One sentence's lines -> (Sentence, empty node count, sent id); raises _Bad."""
     sent_id, text, comments = "", None, []
     word_cols: list[list[str]] = []
@@ -143,6 +172,8 @@ def _parse_block(rows: list[tuple[int, Optional[str]]], path: str, ordinal: int,
     mwt_end, mwt_line = 0, 0  # last word id of the open multiword token
     last_empty = (0, 0)
     n_empty = 0
+    n_columns = layout.n if layout else N_COLUMNS
+    column_tags: list[str] = []
     for lineno, line in rows:
         if line is None:
             raise _Bad("bytes that are not valid UTF-8", lineno)
@@ -158,8 +189,11 @@ def _parse_block(rows: list[tuple[int, Optional[str]]], path: str, ordinal: int,
                 comments.append(body)
             continue
         cols = line.split("\t")
-        if len(cols) != N_COLUMNS:
-            raise _Bad(f"wrong column count ({len(cols)}, expected {N_COLUMNS} tab-separated)", lineno)
+        if len(cols) != n_columns:
+            raise _Bad(f"wrong column count ({len(cols)}, expected {n_columns} tab-separated)", lineno)
+        if layout is not None:
+            raw = cols
+            cols = [raw[k] if k is not None else "_" for k in layout.standard]
         wid = cols[0]
         if "-" in wid:
             a_txt, _, b_txt = wid.partition("-")
@@ -196,6 +230,8 @@ def _parse_block(rows: list[tuple[int, Optional[str]]], path: str, ordinal: int,
         word_cols.append(cols)
         misc.append(word_misc)
         word_lines.append(lineno)
+        if layout is not None and layout.entity is not None:
+            column_tags.append(raw[layout.entity])
         expected += 1
     first_line = rows[0][0]
     words = [c[1] for c in word_cols]
@@ -215,7 +251,9 @@ def _parse_block(rows: list[tuple[int, Optional[str]]], path: str, ordinal: int,
     if tree:
         _check_tree(heads, word_lines)
     entities = None
-    if any(k in m for m in misc if m for k in ENTITY_KEYS):
+    if column_tags:
+        entities = _entities_from_bio(["O" if t == "*" else t for t in column_tags], first_line)
+    elif any(k in m for m in misc if m for k in ENTITY_KEYS):
         tags = [next((m[k] for k in ENTITY_KEYS if k in m), "O") for m in misc]
         entities = _entities_from_bio(tags, first_line)
     all_blank = lambda col: all(v == "_" for v in col)  # noqa: E731 - unannotated column
@@ -267,10 +305,20 @@ def iter_conllu(path: str | Path, report: CorpusReport, *, skip_invalid: bool = 
         raise InputError("file not found" if not path.exists() else "not a file", str(path))
     lang = lang or infer_lang(path)
     ordinal = 0
+    layout: Optional[_Layout] = None
     for rows, pending_id in _blocks(path):
         ordinal += 1
         try:
-            sent, n_empty, _ = _parse_block(rows, str(path), ordinal, lang)
+            if ordinal == 1 and rows[0][1] is not None:
+                layout = parse_global_columns(rows[0][1], rows[0][0])
+                if layout is not None:
+                    rows = rows[1:]  # the header belongs to the file, not to its first sentence
+                    if not rows:
+                        continue
+        except _Bad as bad:
+            raise InputError(bad.message, str(path), bad.line) from None
+        try:
+            sent, n_empty, _ = _parse_block(rows, str(path), ordinal, lang, layout)
         except _Bad as bad:
             sid = pending_id or f"#{ordinal}"
             if not skip_invalid:

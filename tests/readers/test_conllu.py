@@ -176,3 +176,18 @@ def test_format_round_trip(tmp_path):
     for a, b in zip(sents, again):
         assert (a.words, a.tokens, a.word_token, a.space_after, a.heads, a.feats, a.sent_id, a.text) == \
                (b.words, b.tokens, b.word_token, b.space_after, b.heads, b.feats, b.sent_id, b.text)
+
+
+def test_conllu_plus_bio_column(tmp_path):
+    text = ("# global.columns = ID FORM UPOS HEAD DEPREL NE\n# sent_id = p1\n"
+            "1\tAda\tPROPN\t2\tnsubj\tB-PER\n2\tvisited\tVERB\t0\troot\tO\n3\tNew\tPROPN\t4\tcompound\tB-LOC\n"
+            "4\tYork\tPROPN\t2\tobj\tI-LOC\n\n# sent_id = p2\n1\tHi\tINTJ\t0\troot\t*\n")
+    p = write(tmp_path, text, name="plus.conllup.conllu")
+    s1, s2 = read_conllu(p)
+    assert s1.sent_id == "p1" and s1.upos == ["PROPN", "VERB", "PROPN", "PROPN"] and s1.lemmas is None
+    assert s1.heads == [2, 0, 4, 2]
+    assert [(e.start, e.end, e.label) for e in s1.entities] == [(0, 1, "PER"), (2, 4, "LOC")]
+    assert s2.entities == [] and s1.comments == []
+    bad = text.replace("1\tHi\tINTJ\t0\troot\t*", "1\tHi\tINTJ\t0\troot")
+    with pytest.raises(InputError, match=r":9 \(sentence p2\): wrong column count \(5, expected 6"):
+        read_conllu(write(tmp_path, bad, name="bad.conllu"))
