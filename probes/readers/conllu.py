@@ -85,12 +85,12 @@ def parse_feats(value: str, line: int = 0) -> dict[str, str]:
     """``Number=Sing|Person=3`` -> dict; ``_`` -> {}."""
     if value == "_" or value == "":
         return {}
-    out: dict[str, str] = {}
-    for item in value.split("|"):
-        key, eq, val = item.partition("=")
-        if not eq or not key or not val:
-            raise _Bad(f"malformed FEATS {value!r} (expected Feature=Value|...)", line)
-        out[key] = val
+    try:
+        out = dict(item.split("=", 1) for item in value.split("|"))
+    except ValueError:
+        out = {"": ""}
+    if "" in out or "" in out.values():
+        raise _Bad(f"malformed FEATS {value!r} (expected Feature=Value|...)", line)
     return out
 
 
@@ -174,6 +174,7 @@ def _parse_block(rows: list[tuple[int, Optional[str]]], path: str, ordinal: int,
     n_empty = 0
     n_columns = layout.n if layout else N_COLUMNS
     column_tags: list[str] = []
+    maybe_entities = False
     for lineno, line in rows:
         if line is None:
             raise _Bad("bytes that are not valid UTF-8", lineno)
@@ -222,7 +223,11 @@ def _parse_block(rows: list[tuple[int, Optional[str]]], path: str, ordinal: int,
             raise _Bad(f"ID {wid!r} is not an integer, a range a-b or an empty node i.k", lineno)
         if int(wid) != expected:
             raise _Bad(f"word id {wid} out of order (expected {expected})", lineno)
-        word_misc = parse_misc(cols[9]) if cols[9] != "_" else {}
+        if cols[9] == "_":
+            word_misc = {}
+        else:
+            word_misc = parse_misc(cols[9])
+            maybe_entities = maybe_entities or "NE" in cols[9]
         if expected > mwt_end:
             tokens.append(cols[1])
             space_after.append(word_misc.get("SpaceAfter") != "No")
@@ -253,7 +258,7 @@ def _parse_block(rows: list[tuple[int, Optional[str]]], path: str, ordinal: int,
     entities = None
     if column_tags:
         entities = _entities_from_bio(["O" if t == "*" else t for t in column_tags], first_line)
-    elif any(k in m for m in misc if m for k in ENTITY_KEYS):
+    elif maybe_entities and any(k in m for m in misc if m for k in ENTITY_KEYS):
         tags = [next((m[k] for k in ENTITY_KEYS if k in m), "O") for m in misc]
         entities = _entities_from_bio(tags, first_line)
     all_blank = lambda col: all(v == "_" for v in col)  # noqa: E731 - unannotated column

@@ -74,12 +74,20 @@ def build_token_control(task: str, sentences: Sequence[Sentence], *, train: Opti
                     label_distribution=dist)
 
 
-def control_heads(sentence: Sentence, seed: int) -> list[int]:
+def attachment(seed: int, word_type: str) -> str:
+    """The control attachment of a word type: 'self', 'first' or 'last' (1/3 each)."""
+    return ATTACH[int(type_uniform(seed, "attach", word_type) * 3)]
+
+
+def control_heads(sentence: Sentence, seed: int, cache: Optional[dict[str, str]] = None) -> list[int]:
     """0-based control head of every word: itself, the first or the last word, by word type."""
     n = len(sentence.words)
+    cache = {} if cache is None else cache
     out = []
     for j, w in enumerate(sentence.words):
-        how = ATTACH[int(type_uniform(seed, "attach", w) * 3)]
+        how = cache.get(w)
+        if how is None:
+            how = cache[w] = attachment(seed, w)
         out.append(j if how == "self" else 0 if how == "first" else n - 1)
     return out
 
@@ -93,13 +101,18 @@ def build_dep_arc_control(sentences: Sequence[Sentence], *, train: Optional[Task
     sent_of = np.searchsorted(offsets, np.arange(offsets[-1]), side="right") - 1
     flat = [w for s in sentences for w in s.words]
     heads_cache: dict[int, list[int]] = {}
+    label_of: dict[str, int] = {}
+    attach_of: dict[str, str] = {}
     new_pairs, y = [], []
     for _, dep in pairs:
         i = int(sent_of[dep])
         if i not in heads_cache:
-            heads_cache[i] = control_heads(sentences[i], seed)
+            heads_cache[i] = control_heads(sentences[i], seed, attach_of)
         new_pairs.append((int(offsets[i]) + heads_cache[i][dep - int(offsets[i])], dep))
-        y.append(draw_label(dist, type_uniform(seed, "dep-arc", flat[dep])))
+        w = flat[dep]
+        if w not in label_of:
+            label_of[w] = draw_label(dist, type_uniform(seed, "dep-arc", w))
+        y.append(label_of[w])
     return TaskData(name="dep-arc:control", kind="edge", metric="accuracy", classes=classes,
                     y=np.array(y, dtype=np.int64), pairs=np.array(new_pairs, dtype=np.int64).reshape(-1, 2),
                     punct=punct_mask(sentences), sentence_offsets=offsets,
