@@ -15,8 +15,9 @@ How UD's special lines are handled (https://universaldependencies.org/format.htm
   A sentence whose HEAD column is ``_`` throughout is read with ``heads=None`` (unparsed data).
 * Named entities, when present, come from BIO/IOB tags (``B-PER``, ``I-PER``, ``O``) in a MISC key
   ``NE=`` or ``NER=``, or in an extra column of a CoNLL-U Plus file whose ``# global.columns``
-  header names it ``NE``/``NER`` (or ``...:NE``; ``*`` and ``_`` read as O). A sentence with such
-  tags gets ``entities`` (possibly empty), otherwise ``entities`` stays None. CoNLL-U Plus files
+  header names it ``NE``/``NER`` (or ``...:NE``; ``*`` and ``_`` read as O). Words without a tag
+  are O. When any word of a file has such a tag, every sentence read by ``read_conllu`` gets
+  ``entities`` (possibly empty); a file without any keeps ``entities=None`` (not annotated). CoNLL-U Plus files
   may also reorder or omit the standard columns (an omitted one reads as ``_``).
 * Windows line endings, a UTF-8 byte-order mark and a missing final blank line are accepted.
 
@@ -341,6 +342,10 @@ def read_conllu_report(path: str | Path, *, skip_invalid: bool = False,
     """Read a whole CoNLL-U file into a ``CorpusReport`` (sentences plus skipped ones)."""
     report = CorpusReport(source=str(path))
     report.sentences = list(iter_conllu(path, report, skip_invalid=skip_invalid, lang=lang))
+    if any(s.entities is not None for s in report.sentences):
+        for s in report.sentences:  # files tag only the entity words: the rest are O
+            if s.entities is None:
+                s.entities = []
     if not report.sentences:
         raise InputError(f"no valid sentence ({len(report.skipped)} skipped as invalid; first: "
                          f"{report.skipped[0]})", str(path))

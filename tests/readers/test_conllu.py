@@ -167,6 +167,9 @@ def test_bio_entities_in_misc(tmp_path):
     assert [(e.start, e.end, e.label) for e in s.entities] == [(0, 2, "PER"), (3, 4, "LOC")]
     (s2,) = read_conllu(write(tmp_path, GOOD, name="y.conllu"))
     assert s2.entities is None
+    # a file that tags only its entity words: sentences without a tag have no entity, not no annotation
+    s3, s4 = read_conllu(write(tmp_path, body + "\n" + GOOD, name="z.conllu"))
+    assert len(s3.entities) == 2 and s4.entities == []
 
 
 def test_format_round_trip(tmp_path):

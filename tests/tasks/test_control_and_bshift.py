@@ -102,3 +102,12 @@ def test_bigram_shift_is_seeded_and_labels_travel_with_sentences(dog):
     task = build_task("bshift", mod)
     assert [task.classes[c] for c in task.y] == labels
     assert sents[0].comments == []  # the input is not modified
+
+
+def test_feature_control_keeps_the_feature_classes(dog, cats):
+    real = build_task("feats:Number", [dog, cats])
+    ctl = build_task("feats:Number:control", [dog, cats], seed=2)
+    assert ctl.name == "feats:Number:control" and ctl.classes == real.classes == ["Plur", "Sing", "none"]
+    assert (ctl.index == real.index).all()
+    again = build_task("feats:Number:control", [cats], train=ctl, seed=2)
+    assert again.y.tolist() == ctl.y[6:].tolist()  # cats' words get the labels they had in training
