@@ -17,8 +17,8 @@ How UD's special lines are handled (https://universaldependencies.org/format.htm
   ``NE=`` or ``NER=``, or in an extra column of a CoNLL-U Plus file whose ``# global.columns``
   header names it ``NE``/``NER`` (or ``...:NE``; ``*`` and ``_`` read as O). Words without a tag
   are O. When any word of a file has such a tag, every sentence read by ``read_conllu`` gets
-  ``entities`` (possibly empty); a file without any keeps ``entities=None`` (not annotated). CoNLL-U Plus files
-  may also reorder or omit the standard columns (an omitted one reads as ``_``).
+  ``entities`` (possibly empty); a file without any keeps ``entities=None`` (not annotated).
+  CoNLL-U Plus files may also reorder or omit the standard columns (an omitted one reads as ``_``).
 * Windows line endings, a UTF-8 byte-order mark and a missing final blank line are accepted.
 
 Every malformed input raises one ``InputError`` naming the file, the line and the sentence id (the
@@ -312,14 +312,15 @@ def iter_conllu(path: str | Path, report: CorpusReport, *, skip_invalid: bool = 
     lang = lang or infer_lang(path)
     ordinal = 0
     layout: Optional[_Layout] = None
-    for rows, pending_id in _blocks(path):
+    for block_no, (rows, pending_id) in enumerate(_blocks(path)):
         ordinal += 1
         try:
-            if ordinal == 1 and rows[0][1] is not None:
+            if block_no == 0 and rows[0][1] is not None:
                 layout = parse_global_columns(rows[0][1], rows[0][0])
                 if layout is not None:
                     rows = rows[1:]  # the header belongs to the file, not to its first sentence
                     if not rows:
+                        ordinal -= 1
                         continue
         except _Bad as bad:
             raise InputError(bad.message, str(path), bad.line) from None
@@ -334,7 +335,8 @@ def iter_conllu(path: str | Path, report: CorpusReport, *, skip_invalid: bool = 
         report.empty_nodes += n_empty
         yield sent
     if ordinal == 0:
-        raise InputError("empty file: no sentences found", str(path), 1)
+        raise InputError("empty file: no sentences found" if layout is None else
+                         "no sentences after the global.columns header", str(path), 1)
 
 
 def read_conllu_report(path: str | Path, *, skip_invalid: bool = False,
@@ -346,9 +348,11 @@ def read_conllu_report(path: str | Path, *, skip_invalid: bool = False,
         for s in report.sentences:  # files tag only the entity words: the rest are O
             if s.entities is None:
                 s.entities = []
-    if not report.sentences:
+    if not report.sentences and report.skipped:
         raise InputError(f"no valid sentence ({len(report.skipped)} skipped as invalid; first: "
                          f"{report.skipped[0]})", str(path))
+    if not report.sentences:
+        raise InputError("no sentences found", str(path), 1)
     return report
 
 

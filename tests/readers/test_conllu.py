@@ -194,3 +194,10 @@ def test_conllu_plus_bio_column(tmp_path):
     bad = text.replace("1\tHi\tINTJ\t0\troot\t*", "1\tHi\tINTJ\t0\troot")
     with pytest.raises(InputError, match=r":9 \(sentence p2\): wrong column count \(5, expected 6"):
         read_conllu(write(tmp_path, bad, name="bad.conllu"))
+
+
+def test_header_only_file(tmp_path):
+    with pytest.raises(InputError, match="h.conllu:1: no sentences after the global.columns header"):
+        read_conllu(write(tmp_path, "# global.columns = ID FORM\n\n", name="h.conllu"))
+    (s,) = read_conllu(write(tmp_path, "# global.columns = ID FORM\n\n1\tHi\n", name="h2.conllu"))
+    assert s.sent_id == "#1" and s.heads is None
