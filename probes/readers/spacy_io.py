@@ -34,7 +34,7 @@ def doc_to_sentences(doc, *, sent_id: str = "", source: str = "", lang: Optional
                      ) -> list[Sentence]:
     """One spaCy Doc -> its sentences (one per ``doc.sents`` when boundaries are set, else one)."""
     has = {k: doc.has_annotation(k) for k in ("TAG", "POS", "MORPH", "LEMMA", "DEP", "ENT_IOB")}
-    lang = lang or doc.lang_
+    lang = lang or (doc.lang_ if doc.lang_ != "xx" else None)  # "xx" = spaCy's language-neutral vocab
     extra = doc.user_data.get(_USER_KEY) if doc.user_data else None
     if isinstance(extra, dict):  # written by sentence_to_doc: exactly one sentence
         s = _span_to_sentence(doc[:], has, sent_id, source, lang)
@@ -47,6 +47,14 @@ def doc_to_sentences(doc, *, sent_id: str = "", source: str = "", lang: Optional
         s = _span_to_sentence(span, has, f"{sid}-{k + 1}" if len(spans) > 1 else sid, source, lang)
         if s is not None:
             out.append(s)
+    return out
+
+
+def docs_to_sentences(docs: Iterable, *, lang: Optional[str] = None) -> list[Sentence]:
+    """spaCy Docs (e.g. ``nlp.pipe(texts)``) -> Sentences; doc i's sentences are ``i``, ``i-1``, ``i-2``..."""
+    out: list[Sentence] = []
+    for i, doc in enumerate(docs):
+        out.extend(doc_to_sentences(doc, sent_id=str(i + 1), source=f"doc {i + 1}", lang=lang))
     return out
 
 

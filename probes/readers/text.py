@@ -86,7 +86,8 @@ def read_text(path: str | Path, *, lang: Optional[str] = None, sentencize: bool 
                 tok.is_sent_start = k == 0  # one line = one sentence; the parser keeps preset bounds
         for _, proc in nlp.pipeline:
             doc = proc(doc)
-        sents = doc_to_sentences(doc, sent_id=str(lineno), source=f"{path}:{lineno}", lang=nlp.lang)
+        sents = doc_to_sentences(doc, sent_id=str(lineno), source=f"{path}:{lineno}",
+                                 lang=lang or (nlp.lang if spacy_model else None))
         if not sentencize and len(sents) > 1:
             print(f"{path}:{lineno}: the spaCy pipeline split this line into {len(sents)} sentences; "
                   f"kept as {sents[0].sent_id}..{sents[-1].sent_id}", file=sys.stderr)

@@ -2,7 +2,7 @@ import pytest
 
 from probes.errors import InputError
 from probes.readers.conllu import read_conllu
-from probes.readers.spacy_io import doc_to_sentences, read_docbin, write_docbin
+from probes.readers.spacy_io import doc_to_sentences, docs_to_sentences, read_docbin, write_docbin
 from probes.records import Sentence, Span
 
 spacy = pytest.importorskip("spacy")
@@ -60,6 +60,11 @@ def test_parsed_doc_maps_fields_and_splits_sentences():
 def test_unannotated_doc_has_no_labels():
     nlp = spacy.blank("en")
     (s,) = doc_to_sentences(nlp("Hello, world!"))
+    assert s.lang == "en"
+    nlp.add_pipe("sentencizer")
+    a, b, c = docs_to_sentences(nlp.pipe(["One.", "Two. Three."]))
+    assert (a.sent_id, b.sent_id, c.sent_id) == ("1", "2-1", "2-2")
+    assert (a.words, c.words) == (["One", "."], ["Three", "."])
     assert s.words == ["Hello", ",", "world", "!"]
     assert s.space_after == [False, True, False, False]
     assert s.upos is None and s.heads is None and s.entities is None
