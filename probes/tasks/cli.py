@@ -19,6 +19,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--task", action="append", default=None,
                    help="task to build (repeatable; default: upos, deprel, dep-arc, distance, depth)")
     p.add_argument("--lang", default=None, help="language of raw text input (spaCy tokenizer)")
+    p.add_argument("--sentencize", action="store_true", help="raw text: split paragraphs into sentences")
+    p.add_argument("--spacy-model", default=None, help="raw text: installed spaCy pipeline for silver labels")
     p.add_argument("--skip-invalid", action="store_true", help="skip malformed sentences and report them")
     p.add_argument("--seed", type=int, default=0, help="seed of control tasks")
     p.set_defaults(func=run)
@@ -36,8 +38,10 @@ def run(args: argparse.Namespace) -> int:
     names = args.task or ["upos", "deprel", "dep-arc", "distance", "depth"]
     for name in names:
         get_spec(name)  # fail on a bad name before reading any corpus
-    train_sents = load_corpus(args.data, lang=args.lang, skip_invalid=args.skip_invalid)
-    eval_sents = load_corpus(args.eval_data, lang=args.lang, skip_invalid=args.skip_invalid) if args.eval_data else None
+    read = dict(lang=args.lang, sentencize=args.sentencize, spacy_model=args.spacy_model,
+                skip_invalid=args.skip_invalid)
+    train_sents = load_corpus(args.data, **read)
+    eval_sents = load_corpus(args.eval_data, **read) if args.eval_data else None
     for name in names:
         spec = get_spec(name)
         train = build_task(name, train_sents, seed=args.seed)
