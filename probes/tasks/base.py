@@ -44,4 +44,7 @@ class TaskData:
     punct: Optional[np.ndarray] = None
     sentence_offsets: Optional[np.ndarray] = None
     unseen: int = 0  # evaluation labels not seen in training (kept as -1 in y)
+    # Relative frequency of each class in the training data the class list came from (the task's
+    # own gold labels, also for its control task): majority baselines and control draws use it.
+    label_distribution: Optional[np.ndarray] = None
     notes: list[str] = field(default_factory=list)

@@ -1,0 +1,63 @@
+"""`probes tasks`: list the task catalogue, or build tasks on a corpus and show their size and baseline."""
+
+from __future__ import annotations
+
+import argparse
+
+from probes.tasks.baselines import majority_baseline
+from probes.tasks.registry import build_task, get_spec, list_tasks
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `tasks` sub-command."""
+    p = subparsers.add_parser("tasks", help="list the probing tasks (or build them on a corpus)",
+                              description="List the probing tasks with a one-line description each; with "
+                                          "--data, build the named tasks on that corpus and print their size, "
+                                          "classes and baseline.")
+    p.add_argument("--data", help="corpus to build the tasks on (.conllu, .spacy, .txt or ud:NAME)")
+    p.add_argument("--eval-data", help="evaluation corpus: built with the --data classes, unseen labels counted")
+    p.add_argument("--task", action="append", default=None,
+                   help="task to build (repeatable; default: upos, deprel, dep-arc, distance, depth)")
+    p.add_argument("--lang", default=None, help="language of raw text input (spaCy tokenizer)")
+    p.add_argument("--sentencize", action="store_true", help="raw text: split paragraphs into sentences")
+    p.add_argument("--spacy-model", default=None, help="raw text: installed spaCy pipeline for silver labels")
+    p.add_argument("--skip-invalid", action="store_true", help="skip malformed sentences and report them")
+    p.add_argument("--seed", type=int, default=0, help="seed of control tasks")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """List or build tasks."""
+    if not args.data:
+        width = max(len(n) for n, _ in list_tasks())
+        for name, desc in list_tasks():
+            print(f"{name:<{width}}  {desc}")
+        return 0
+    from probes.readers import load_corpus
+
+    names = args.task or ["upos", "deprel", "dep-arc", "distance", "depth"]
+    for name in names:
+        get_spec(name)  # fail on a bad name before reading any corpus
+    read = dict(lang=args.lang, sentencize=args.sentencize, spacy_model=args.spacy_model,
+                skip_invalid=args.skip_invalid)
+    train_sents = load_corpus(args.data, **read)
+    eval_sents = load_corpus(args.eval_data, **read) if args.eval_data else None
+    for name in names:
+        spec = get_spec(name)
+        train = build_task(name, train_sents, seed=args.seed)
+        data = build_task(name, eval_sents, train=train, seed=args.seed) if eval_sents else train
+        n = _n_items(data)
+        line = (f"{name}: {spec.kind}, {n} items, {len(train.classes)} classes, metric {spec.metric}, "
+                f"baseline ({spec.baseline_name}) {spec.baseline(train, data):.4f}")
+        if eval_sents is not None and spec.kind not in ("distance", "depth"):
+            line += f", unseen {data.unseen}"
+        print(line)
+        for note in data.notes:
+            print(f"  note: {note}")
+    return 0
+
+
+def _n_items(data) -> int:
+    if data.kind in ("distance", "depth"):
+        return int(data.sentence_offsets[-1])
+    return int(len(data.y))

@@ -1,0 +1,64 @@
+"""Token-label tasks: ``upos``, ``xpos``, ``deprel`` and ``feats:<Feature>`` on every word."""
+
+from __future__ import annotations
+
+from typing import Callable, Optional, Sequence
+
+import numpy as np
+
+from probes.errors import ProbesError
+from probes.records import Sentence
+from probes.tasks.base import TaskData
+from probes.tasks.labels import encode, punct_mask, require, sentence_offsets, skipped_note
+
+NO_FEATURE = "none"
+
+
+def word_labels(name: str, sentences: Sequence[Sentence]
+                ) -> tuple[list[int], list[str], list[str]]:
+    """(global rows, labels, notes) of a token task: which words carry which label."""
+    offsets = sentence_offsets(sentences)
+    getter, attr, what = _getter(name)
+    have = require(sentences, attr, name)
+    rows: list[int] = []
+    labels: list[str] = []
+    blank = 0
+    for i in have:
+        for j, lab in enumerate(getter(sentences[i])):
+            if lab == "_" or lab == "":
+                blank += 1  # '_' is CoNLL-U's "not annotated", not a class
+                continue
+            rows.append(int(offsets[i] + j))
+            labels.append(lab)
+    notes = skipped_note(sentences, have, what)
+    if blank:
+        notes.append(f"{blank} word(s) with an unannotated ('_') {what} left out")
+    if not labels:
+        raise ProbesError(f"task {name!r}: no word of this corpus has a {what} label")
+    return rows, labels, notes
+
+
+def _getter(name: str) -> tuple[Callable[[Sentence], list[str]], str, str]:
+    if name == "upos":
+        return (lambda s: s.upos), "upos", "UPOS"
+    if name == "xpos":
+        return (lambda s: s.xpos), "xpos", "XPOS"
+    if name == "deprel":
+        return (lambda s: s.deprels), "deprels", "DEPREL"
+    if name.startswith("feats:") and len(name) > 6:
+        feat = name[6:]
+        return (lambda s: [f.get(feat, NO_FEATURE) for f in s.feats]), "feats", "FEATS"
+    raise ProbesError(f"unknown token task {name!r}")
+
+
+def build_token_task(name: str, sentences: Sequence[Sentence], *, train: Optional[TaskData] = None
+                     ) -> TaskData:
+    """A token task: one class per labelled word (global rows in ``index``)."""
+    rows, labels, notes = word_labels(name, sentences)
+    if name.startswith("feats:") and train is None and all(lab == NO_FEATURE for lab in labels):
+        raise ProbesError(f"task {name!r}: feature {name[6:]!r} does not occur in this corpus")
+    classes, y, unseen, enc_notes, dist = encode(name, labels, train)
+    return TaskData(name=name, kind="token", metric="accuracy", classes=classes, y=y,
+                    index=np.array(rows, dtype=np.int64), punct=punct_mask(sentences),
+                    sentence_offsets=sentence_offsets(sentences), unseen=unseen,
+                    notes=notes + enc_notes, label_distribution=dist)

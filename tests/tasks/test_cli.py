@@ -1,0 +1,22 @@
+from probes import cli
+
+
+def test_tasks_lists_the_catalogue(capsys):
+    assert cli.main(["tasks"]) == 0
+    out = capsys.readouterr().out
+    for name in ("upos", "feats:<Feature>", "dep-arc", "ner", "distance", "depth", "sentlen", "treedepth",
+                 "tense", "subjnum", "objnum", "bshift", "upos:control", "dep-arc:control"):
+        assert any(line.split()[0] == name for line in out.splitlines()), name
+
+
+def test_tasks_builds_on_a_corpus(tmp_path, capsys):
+    p = tmp_path / "c.conllu"
+    p.write_text("1\tDogs\t_\tNOUN\t_\tNumber=Plur\t2\tnsubj\t_\t_\n2\tbark\t_\tVERB\t_\t_\t0\troot\t_\t_\n\n"
+                 "1\tA\t_\tDET\t_\t_\t2\tdet\t_\t_\n2\tcat\t_\tNOUN\t_\tNumber=Sing\t3\tnsubj\t_\t_\n"
+                 "3\tmews\t_\tVERB\t_\t_\t0\troot\t_\t_\n", encoding="utf-8")
+    assert cli.main(["tasks", "--data", str(p), "--task", "upos", "--task", "feats:Number"]) == 0
+    out = capsys.readouterr().out
+    assert "upos: token, 5 items, 3 classes, metric accuracy" in out
+    assert "baseline (majority class of the training labels) 0.4000" in out  # NOUN 2 of 5
+    assert cli.main(["tasks", "--data", str(tmp_path / "none.conllu")]) == 2
+    assert "file not found" in capsys.readouterr().err
