@@ -85,3 +85,27 @@ def linear_cka(x, y) -> float:
     if den == 0:
         raise ProbesError("linear CKA undefined: a representation is constant across items")
     return float(num / den)
+
+
+def corpus_of(set_name: str) -> str:
+    """A set's name without its language prefix ('de_pud-ud-test' -> 'pud-ud-test')."""
+    lang = language_of(set_name)
+    return set_name[len(lang) + 1:] if lang else set_name
+
+
+def parallel_view(agg: pd.DataFrame, *, model: str, task: str, probe: str, metric: str) -> pd.DataFrame:
+    """The rows of one curve family evaluated on ONE corpus in several languages (e.g. PUD):
+    the corpus (set name without language) that covers the most evaluation languages wins;
+    ties go to the sorted-first name. Empty when no corpus covers two languages."""
+    sel = agg[(agg["model"] == model) & (agg["task"] == task) & (agg["probe"] == probe) & (agg["metric"] == metric)
+              & (agg["layer"] >= 0)]
+    sel = sel[[bool(language_of(e)) and bool(language_of(t)) for t, e in zip(sel["train_set"], sel["eval_set"])]]
+    if sel.empty:
+        return sel
+    corpora = {}
+    for e in dict.fromkeys(sel["eval_set"]):
+        corpora.setdefault(corpus_of(e), set()).add(language_of(e))
+    best = max(sorted(corpora), key=lambda c: len(corpora[c]))
+    if len(corpora[best]) < 2:
+        return sel.iloc[0:0]
+    return sel[[corpus_of(e) == best for e in sel["eval_set"]]]
