@@ -19,7 +19,7 @@ FLAT_PROBES = {"majority"}
 NOT_CURVES = {"mix", "mdl", "majority"}
 
 
-def _grid(n: int, ncols: int = 3, panel_h: float = 2.1):
+def _grid(n: int, ncols: int = 3, panel_h: float = 2.3):
     ncols = min(n, ncols)
     nrows = math.ceil(n / ncols)
     fig, axes = style.plt.subplots(nrows, ncols, figsize=(6.9 if ncols > 1 else 3.4, panel_h * nrows), squeeze=False)
