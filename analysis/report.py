@@ -227,9 +227,9 @@ def write_report(results: pd.DataFrame, out_dir, *, config: dict | None = None, 
         df.to_csv(out / "results.csv", index=False)
     agg = aggregate_seeds(df)
     summary = summarize(df)
-    summary.to_csv(out / "summary.csv", index=False)
+    summary.to_csv(out / "summary.csv", index=False, float_format="%.6g")
     exp = expected_layers_table(agg)
-    exp.drop(columns=["weights", "cumulative"]).to_csv(out / "expected_layers.csv", index=False)
+    exp.drop(columns=["weights", "cumulative"]).to_csv(out / "expected_layers.csv", index=False, float_format="%.6g")
     skipped: list[str] = []
     sections = []
     for model in base_models(df):
