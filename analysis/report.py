@@ -41,7 +41,7 @@ from probes.errors import ProbesError
 VERSION_PACKAGES = ["probes", "numpy", "pandas", "scipy", "matplotlib", "seaborn", "spacy", "torch", "transformers"]
 SUMMARY_VIEW = ["task", "probe", "metric", "eval_set", "n_seeds", "best_layer", "best_value", "best_ci_low",
                 "best_ci_high", "layer0_value", "top_value", "value", "expected_layer", "center_of_gravity",
-                "max_selectivity", "max_selectivity_layer"]
+                "max_selectivity", "max_selectivity_layer", "p_best_vs_top"]
 EXPECTED_VIEW = ["task", "metric", "eval_set", "n_layers", "center_of_gravity", "k_s", "expected_layer", "k_delta",
                  "first_score", "last_score", "mix_score", "mix_gamma"]
 

@@ -10,7 +10,7 @@ from analysis.results import (CURVE_COLUMNS, aggregate_seeds, is_control, is_ran
                               primary_metric)
 from probes.errors import ProbesError
 from analysis.selectivity import selectivity_table
-from analysis.significance import best_layer
+from analysis.significance import best_layer, compare_layers_from_rows
 
 LOWER_IS_BETTER = {"codelength_bits"}
 SKIP_IN_SUMMARY = {"mix_weight", "mix_gamma", "selectivity"}
@@ -89,7 +89,8 @@ def _profile_row(tt: pd.DataFrame) -> dict | None:
 
 def summarize(results: pd.DataFrame) -> pd.DataFrame:
     """One row per curve (model, task, probe, sets, metric), aggregated over seeds: n_layers, seeds,
-    layer-0 and top-layer values, best layer and its interval (lowest for codelengths), the value of
+    layer-0 and top-layer values, best layer and its interval (lowest for codelengths), the p-value of
+    best layer against top layer (``compare_layers_from_rows``: seeds, else intervals), the value of
     layer -1 rows (mix, majority), expected layers (cumulative and mix rows) and the highest selectivity."""
     agg = aggregate_seeds(results)
     exp = expected_layers_table(agg)
@@ -107,6 +108,16 @@ def summarize(results: pd.DataFrame) -> pd.DataFrame:
             r.update(n_layers=int(curve["layer"].max()), layer0_value=float(curve["value"].iloc[0]),
                      top_value=float(curve["value"].iloc[-1]), best_layer=b["best_layer"],
                      best_value=float(bi["value"]), best_ci_low=float(bi["ci_low"]), best_ci_high=float(bi["ci_high"]))
+            top = int(curve["layer"].max())
+            if b["best_layer"] != top:
+                # Does the curve really fall after its peak? Best layer against the top layer.
+                seeds = results[(results["seed"] != -1)
+                                & np.logical_and.reduce([results[c] == v for c, v in zip(CURVE_COLUMNS, key)])]
+                try:
+                    cmp = compare_layers_from_rows(curve, seeds, b["best_layer"], top)
+                    r.update(p_best_vs_top=cmp.p_value, best_vs_top_method=cmp.method)
+                except ProbesError as exc:
+                    r.update(best_vs_top_method=f"not tested: {exc}")
         if len(flat):
             r.update(value=float(flat["value"].iloc[0]), ci_low=float(flat["ci_low"].iloc[0]),
                      ci_high=float(flat["ci_high"].iloc[0]))
@@ -127,7 +138,8 @@ def summarize(results: pd.DataFrame) -> pd.DataFrame:
         rows.append(r)
     cols = CURVE_COLUMNS + ["n_seeds", "n_layers", "layer0_value", "top_value", "best_layer", "best_value",
                             "best_ci_low", "best_ci_high", "value", "ci_low", "ci_high", "expected_layer",
-                            "k_delta", "center_of_gravity", "k_s", "max_selectivity", "max_selectivity_layer"]
+                            "k_delta", "center_of_gravity", "k_s", "max_selectivity", "max_selectivity_layer",
+                            "p_best_vs_top", "best_vs_top_method"]
     out = pd.DataFrame(rows, columns=cols)
     for c in ("best_layer", "n_layers", "max_selectivity_layer"):
         out[c] = out[c].astype("Int64")

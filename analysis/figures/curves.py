@@ -157,6 +157,7 @@ def plot_selectivity(agg: pd.DataFrame, *, model: str):
                 label=f"{task}, {probe}", gid=f"sel:{task}:{probe}")
     ax.axhline(0, color=style.BASELINE_GREY, lw=0.6)
     ax.set_xlabel("layer")
+    style.integer_layers(ax)
     ax.set_ylabel("selectivity (task − control)")
     ax.set_title(model)
     ax.legend(frameon=False)
@@ -179,6 +180,7 @@ def plot_codelength(agg: pd.DataFrame, *, model: str):
                     color=style.LINE_PALETTE[bases.index(base) % len(style.LINE_PALETTE)], label=task,
                     gid=f"mdl:{task}:{ev}")
     ax.set_xlabel("layer")
+    style.integer_layers(ax)
     ax.set_ylabel("online codelength (kbits)")
     ax.set_title(f"{model}: MDL (lower = more extractable)")
     ax.legend(frameon=False)

@@ -70,6 +70,13 @@ def _metadata(fmt: str):
     return None
 
 
+def integer_layers(ax) -> None:
+    """Layer axes get integer ticks only."""
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
 def close(fig) -> None:
     """Release a figure's memory."""
     plt.close(fig)

@@ -69,6 +69,7 @@ def plot_zero_shot_curves(rows: pd.DataFrame, *, train_language: str, title: str
         if np.isfinite(g["ci_low"]).all() and np.isfinite(g["ci_high"]).all():
             ax.fill_between(g["layer"], g["ci_low"], g["ci_high"], color=color, alpha=0.18, lw=0)
     ax.set_xlabel("layer")
+    style.integer_layers(ax)
     ax.set_ylabel(r["metric"].iloc[0])
     ax.set_title(title or f"trained on {train_language}")
     ax.legend(frameon=False)
@@ -88,6 +89,7 @@ def plot_cka(cka: pd.DataFrame, *, title: str | None = None):
                 label=f"{a}–{b}", gid=f"cka:{a}:{b}")
     ax.set_ylim(0, 1.02)
     ax.set_xlabel("layer")
+    style.integer_layers(ax)
     ax.set_ylabel("linear CKA")
     ax.set_title(title or "parallel sentences across languages")
     ax.legend(frameon=False)

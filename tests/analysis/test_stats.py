@@ -142,6 +142,12 @@ def test_summary_rows(results):
     assert lin["best_layer"] == 2 and lin["best_value"] == pytest.approx(0.93)
     assert lin["max_selectivity"] == pytest.approx(0.25) and lin["max_selectivity_layer"] == 1
     assert lin["n_seeds"] == 2 and lin["layer0_value"] == pytest.approx(0.80)
+    # Layer 2 (.93) against layer 4 (.91), both seeds shifted alike: a zero-variance paired difference.
+    assert lin["p_best_vs_top"] == 0.0 and "seeds" in lin["best_vs_top_method"]
+    tree = s[(s.task == "tree") & (s.metric == "uuas")].iloc[0]  # one seed: from the intervals
+    se = np.hypot(0.04, 0.04) / (2 * 1.959964)
+    from scipy.stats import norm
+    assert tree["p_best_vs_top"] == pytest.approx(2 * norm.sf(0.10 / se)) and "intervals" in tree["best_vs_top_method"]
     cum = s[(s.task == "deprel") & (s.probe == "cumulative")].iloc[0]
     assert cum["expected_layer"] == pytest.approx(EXPECTED["deprel"]["expected_layer"])
     mix = s[(s.task == "upos") & (s.probe == "mix")].iloc[0]
