@@ -98,7 +98,9 @@ def plot_expected_layers(table: pd.DataFrame, *, n_layers: int | None = None, sc
     ax.spines["bottom"].set_visible(False)
     ax.spines["top"].set_visible(True)
     ax.set_ylim(n - 0.5, -0.5)
-    handles = [Patch(facecolor=style.LAVENDER_FILL, edgecolor=style.PURPLE, label="expected layer E_Δ (cumulative scores)")]
+    handles = []
+    if np.isfinite(table["expected_layer"].to_numpy(dtype=float)).any():
+        handles.append(Patch(facecolor=style.LAVENDER_FILL, edgecolor=style.PURPLE, label="expected layer E_Δ (cumulative scores)"))
     if has_es:
         handles.insert(0, Patch(facecolor=style.BLUE, label="center of gravity E_s (mixing weights)"))
     ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.02), ncol=2, frameon=False)
