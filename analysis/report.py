@@ -12,6 +12,10 @@ it again on DIR/results.csv (plus DIR/manifest.json and DIR/extras.json when pre
   computed from the heads when absent), ``model``, ``task``, ``layer``, ``sent_id``.
 * ``"cka"``: linear CKA between languages on parallel sentences, a DataFrame or list of dicts
   with columns ``model``, ``layer``, ``lang_a``, ``lang_b``, ``cka``.
+* ``"sentence_scores"``: per-sentence scores for the paired bootstrap between layers, a list of
+  dicts with ``model``, ``task``, ``probe``, ``eval_set``, ``layer``, ``scores`` (one number per
+  sentence, e.g. correct words) and optional ``weights`` (e.g. words per sentence); see
+  ``analysis.significance.layer_significance_table``.
 * ``"reference"``: a results-format table drawn with the Figure 1/2 code in its own section,
   e.g. ``analysis.reference.load_reference()`` (the paper's published numbers).
 
@@ -34,6 +38,7 @@ from analysis.html import Block, Section, render_page
 from analysis.results import (NON_SCORE_METRICS, aggregate_seeds, base_models, is_control, language_of,
                               validate_results)
 from analysis.selectivity import selectivity_table
+from analysis.significance import layer_significance_table
 from analysis.summary import expected_layers_table, summarize
 from analysis.transfer import parallel_view, transfer_gap, transfer_matrices
 from probes.errors import ProbesError
@@ -246,6 +251,12 @@ def write_report(results: pd.DataFrame, out_dir, *, config: dict | None = None, 
                                   _slug(model, "cka"), "Linear CKA between languages' sentence representations by layer."))
         blocks.append(_table(o, cka, "cka", "Linear CKA between languages"))
         sections.append(Section("Cross-lingual similarity (CKA)", blocks, anchor="cka"))
+    if extras.get("sentence_scores"):
+        sig = layer_significance_table(extras["sentence_scores"])
+        sections.append(Section("Significance between layers (paired bootstrap over sentences)",
+                                [_table(o, sig, "layer-significance",
+                                        "Paired bootstrap over sentences: difference layer_a − layer_b, 95% interval, "
+                                        "two-sided p")], anchor="significance"))
     if extras.get("reference") is not None:
         ref = validate_results(pd.DataFrame(extras["reference"]), "extras['reference']")
         rexp = expected_layers_table(aggregate_seeds(ref))

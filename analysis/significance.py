@@ -133,3 +133,52 @@ def best_layer(curve: pd.DataFrame) -> dict:
     return {"best_layer": int(best["layer"]), "best_value": float(best["value"]),
             "best_ci_low": float(best["ci_low"]), "best_ci_high": float(best["ci_high"]),
             "overlapping_layers": tied}
+
+
+def layer_significance_table(items, *, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
+    """Paired bootstrap between layers from per-sentence scores: each layer against the previous one
+    and against the best layer, per (model, task, probe, eval_set).
+
+    ``items``: dicts (or a DataFrame's records) with ``model``, ``task``, ``probe``, ``eval_set``,
+    ``layer`` and ``scores`` (one number per sentence, e.g. correct words), optionally ``weights``
+    (per-sentence denominators, e.g. word counts; the same sentences in the same order for every
+    layer of a group).
+    """
+    df = pd.DataFrame(list(items) if not isinstance(items, pd.DataFrame) else items)
+    need = {"model", "task", "probe", "eval_set", "layer", "scores"}
+    if not need <= set(df.columns):
+        raise ProbesError(f"sentence scores need keys {sorted(need)}, got {sorted(df.columns)}")
+    rows = []
+    for (model, task, probe, ev), g in df.groupby(["model", "task", "probe", "eval_set"], sort=False):
+        g = g.sort_values("layer")
+        if g["layer"].duplicated().any():
+            raise ProbesError(f"sentence scores for {model}/{task}/{probe}/{ev}: a layer appears twice")
+        arrays = {int(r.layer): (np.asarray(r.scores, dtype=float),
+                                 None if "weights" not in g or r.weights is None else np.asarray(r.weights, dtype=float))
+                  for r in g.itertuples(index=False)}
+        sizes = {a.size for a, _ in arrays.values()}
+        if len(sizes) != 1:
+            raise ProbesError(f"sentence scores for {model}/{task}/{probe}/{ev}: layers cover different numbers "
+                              f"of sentences {sorted(sizes)}; they must be the same sentences")
+        corpus = {l: a.sum() / (w.sum() if w is not None else a.size) for l, (a, w) in arrays.items()}
+        best = max(corpus, key=corpus.get)
+        layers_ = sorted(arrays)
+        for prev, cur in zip(layers_, layers_[1:]):
+            rows.append(_cmp_row(model, task, probe, ev, cur, prev, "previous layer", arrays, n_boot, seed))
+        for l in layers_:
+            if l != best:
+                rows.append(_cmp_row(model, task, probe, ev, best, l, "best layer vs", arrays, n_boot, seed))
+    return pd.DataFrame(rows, columns=["model", "task", "probe", "eval_set", "comparison", "layer_a", "layer_b",
+                                       "difference", "ci_low", "ci_high", "p_value", "n_sentences"])
+
+
+def _cmp_row(model, task, probe, ev, a, b, kind, arrays, n_boot, seed) -> dict:
+    (sa, wa), (sb, wb) = arrays[a], arrays[b]
+    w = wa if wa is not None else wb
+    if wa is not None and wb is not None and not np.array_equal(wa, wb):
+        raise ProbesError(f"sentence scores for {model}/{task}/{probe}/{ev}: layers {a} and {b} have different "
+                          "per-sentence weights; they must describe the same sentences")
+    r = paired_bootstrap(sa, sb, w, n_boot=n_boot, seed=seed)
+    return {"model": model, "task": task, "probe": probe, "eval_set": ev, "comparison": kind, "layer_a": a,
+            "layer_b": b, "difference": r.difference, "ci_low": r.ci_low, "ci_high": r.ci_high,
+            "p_value": r.p_value, "n_sentences": r.n}

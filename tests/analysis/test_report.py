@@ -22,7 +22,10 @@ def report(tmp_path_factory):
     cka = pd.DataFrame([{"model": MODEL, "layer": l, "lang_a": "en", "lang_b": "de", "cka": 0.4 + 0.1 * l} for l in range(5)])
     path = write_report(make_results_table(), out, config={"name": "demo-run", "probe": {"kind": "linear"}},
                         manifest={"versions": {"torch": "9.9-test"}},
-                        extras={"structural": [make_structural_extra()], "cka": cka}, formats=("png", "svg"))
+                        extras={"structural": [make_structural_extra()], "cka": cka, "sentence_scores": [
+                            {"model": MODEL, "task": "upos", "probe": "linear", "eval_set": "en_ewt-ud-test", "layer": l,
+                             "scores": [l + 1, 2, 3], "weights": [4, 4, 4]} for l in range(3)]},
+                        formats=("png", "svg"))
     return out, path
 
 
@@ -46,6 +49,7 @@ def test_report_writes_results_summary_figures_tables(report):
     assert any(p.startswith("structural-") for p in pngs)
     md = sorted(p.stem for p in (out / "tables").glob("*.md"))
     assert md == sorted(p.stem for p in (out / "tables").glob("*.tex"))
+    assert "layer-significance" in md
     assert f"{MODEL}-summary" in md and f"{MODEL}-transfer-gap-upos-linear-accuracy" in md
     tex = (out / "tables" / f"{MODEL}-expected-layers.tex").read_text()
     assert "\\toprule" in tex and "1.533" in tex and "eval\\_set" in tex
@@ -71,10 +75,14 @@ def test_report_html_is_self_contained_and_complete(report):
     assert "<title>demo-run</title>" in page
 
 
-def test_extras_are_saved_for_rerender(report):
+def test_extras_are_saved_and_drawn_again_on_rerender(report, tmp_path, capsys):
     out, _ = report
     extras = json.loads((out / "extras.json").read_text())
     assert extras["structural"][0]["words"][1] == "cat" and len(extras["cka"]) == 5
+    assert cli.main(["report", str(out), "--out", str(tmp_path), "--formats", "png"]) == 0, capsys.readouterr().err
+    page = (tmp_path / "report.html").read_text()
+    assert page.count('class="displacy"') == 2 and "Linear CKA between languages" in page and "Paired bootstrap over sentences" in page
+    assert (tmp_path / "results.csv").read_bytes() == (out / "results.csv").read_bytes()
 
 
 def test_probes_report_from_results_csv_alone(tmp_path, capsys):

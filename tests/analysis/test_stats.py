@@ -176,3 +176,20 @@ def test_validate_results_errors_name_row_and_column(results):
     dup = pd.concat([results, results.iloc[[0]]], ignore_index=True)
     with pytest.raises(ProbesError, match="repeat"):
         res.validate_results(dup, "x.csv")
+
+
+def test_layer_significance_table_from_sentence_scores():
+    from analysis.significance import layer_significance_table
+    words = [3, 4, 5, 2]
+    items = [{"model": "m", "task": "pos", "probe": "linear", "eval_set": "dev", "layer": l, "scores": s, "weights": words}
+             for l, s in ((0, [1, 2, 2, 1]), (1, [2, 3, 4, 1]), (2, [3, 4, 5, 2]))]
+    t = layer_significance_table(items, n_boot=300)
+    prev = t[t.comparison == "previous layer"].set_index("layer_a")
+    assert prev.loc[1, "difference"] == pytest.approx((10 - 6) / 14)
+    assert prev.loc[2, "difference"] == pytest.approx((14 - 10) / 14)
+    best = t[t.comparison == "best layer vs"]
+    assert set(best["layer_a"]) == {2} and sorted(best["layer_b"]) == [0, 1]
+    assert (t["n_sentences"] == 4).all()
+    items[1]["scores"] = [1, 2, 3]
+    with pytest.raises(ProbesError, match="same sentences"):
+        layer_significance_table(items)
