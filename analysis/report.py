@@ -220,7 +220,8 @@ def _structural_blocks(o: _Out, items: list[dict]) -> list[Block]:
 def write_report(results: pd.DataFrame, out_dir, *, config: dict | None = None, manifest: dict | None = None,
                  extras: dict | None = None, formats=("png", "svg"), title: str | None = None,
                  write_results: bool = True) -> Path:
-    """Write results.csv, summary.csv, figures/, tables/ and a self-contained report.html; return its path."""
+    """Write results.csv, aggregated.csv, summary.csv, expected_layers.csv, selectivity.csv (when control
+    rows exist), figures/, tables/, extras.json and a self-contained report.html; return its path."""
     from analysis.figures import pipeline, transfer as tfig
 
     df = validate_results(results, "results")
@@ -233,6 +234,10 @@ def write_report(results: pd.DataFrame, out_dir, *, config: dict | None = None, 
     agg = aggregate_seeds(df)
     summary = summarize(df)
     summary.to_csv(out / "summary.csv", index=False, float_format="%.6g")
+    agg.to_csv(out / "aggregated.csv", index=False, float_format="%.6g")
+    sel_all = selectivity_table(agg)
+    if len(sel_all):
+        sel_all.to_csv(out / "selectivity.csv", index=False, float_format="%.6g")
     exp = expected_layers_table(agg)
     exp.drop(columns=["weights", "cumulative"]).to_csv(out / "expected_layers.csv", index=False, float_format="%.6g")
     skipped: list[str] = []
@@ -281,7 +286,8 @@ def write_report(results: pd.DataFrame, out_dir, *, config: dict | None = None, 
     info.append(Block("json", package_versions(), "Rendered with"))
     if skipped:
         info.append(Block("list", skipped, "Not drawn, and why"))
-    info.append(Block("text", f"Files: results.csv, summary.csv, expected_layers.csv, figures/ ({len(o.figures)} "
+    info.append(Block("text", f"Files: results.csv, aggregated.csv (means over seeds per layer), summary.csv, "
+                              f"expected_layers.csv{', selectivity.csv' if len(sel_all) else ''}, figures/ ({len(o.figures)} "
                               f"figures as {', '.join(dict.fromkeys(('png',) + o.formats))}), tables/ "
                               f"({len(o.tables)} tables as Markdown and LaTeX)."))
     sections.append(Section("Run", info, anchor="run"))

@@ -37,6 +37,10 @@ def test_report_writes_results_summary_figures_tables(report):
     summary = pd.read_csv(out / "summary.csv")
     cum = summary[(summary.task == "upos") & (summary.probe == "cumulative")]
     assert cum["expected_layer"].iloc[0] == pytest.approx(EXPECTED["upos"]["expected_layer"], abs=1e-5)
+    sel = pd.read_csv(out / "selectivity.csv")
+    assert sel[(sel.task == "upos") & (sel.layer == 1)]["selectivity"].iloc[0] == pytest.approx(0.25)
+    agg = pd.read_csv(out / "aggregated.csv")
+    assert len(agg[(agg.model == MODEL) & (agg.task == "upos") & (agg.probe == "linear") & (agg.layer == 0)]) == 5
     exp = pd.read_csv(out / "expected_layers.csv").set_index("task")
     assert exp.loc["deprel", "center_of_gravity"] == pytest.approx(2.45)
     pngs = sorted(p.stem for p in (out / "figures").glob("*.png"))
