@@ -36,7 +36,7 @@ import pandas as pd
 from analysis import tables
 from analysis.html import Block, Section, render_page
 from analysis.results import (NON_SCORE_METRICS, aggregate_seeds, base_models, is_control, language_of,
-                              validate_results)
+                              split_missing_values, validate_results)
 from analysis.selectivity import selectivity_table
 from analysis.significance import layer_significance_table
 from analysis.summary import expected_layers_table, summarize
@@ -231,8 +231,11 @@ def write_report(results: pd.DataFrame, out_dir, *, config: dict | None = None, 
     o = _Out(out, tuple(formats), [], [])
     if write_results:
         df.to_csv(out / "results.csv", index=False)
-    agg = aggregate_seeds(df)
-    summary = summarize(df)
+    scored, skipped = split_missing_values(df)
+    if scored.empty:
+        raise ProbesError("results: every row lacks a value (NaN); nothing to report")
+    agg = aggregate_seeds(scored)
+    summary = summarize(scored)
     summary.to_csv(out / "summary.csv", index=False, float_format="%.6g")
     agg.to_csv(out / "aggregated.csv", index=False, float_format="%.6g")
     sel_all = selectivity_table(agg)
@@ -240,10 +243,9 @@ def write_report(results: pd.DataFrame, out_dir, *, config: dict | None = None, 
         sel_all.to_csv(out / "selectivity.csv", index=False, float_format="%.6g")
     exp = expected_layers_table(agg)
     exp.drop(columns=["weights", "cumulative"]).to_csv(out / "expected_layers.csv", index=False, float_format="%.6g")
-    skipped: list[str] = []
     sections = []
-    for model in base_models(df):
-        sections.append(Section(f"Model: {model}", _model_sections(o, df, agg, summary, exp, model, skipped),
+    for model in base_models(scored):
+        sections.append(Section(f"Model: {model}", _model_sections(o, scored, agg, summary, exp, model, skipped),
                                 anchor=_slug("model", model)))
     if extras.get("structural"):
         sections.append(Section("Structural probe: a chosen sentence", _structural_blocks(o, list(extras["structural"])),

@@ -25,7 +25,11 @@ PRIMARY_METRICS = ["micro_f1", "accuracy", "uuas", "macro_f1", "dspr", "root_acc
 
 
 def validate_results(df: pd.DataFrame, source: str = "results table") -> pd.DataFrame:
-    """Check columns and types of a results table; return a clean copy in RESULT_COLUMNS order."""
+    """Check columns and types of a results table; return a clean copy in RESULT_COLUMNS order.
+
+    A missing ``value`` (empty / NaN) is allowed here (an undefined metric); text that is not a
+    number is an error. ``split_missing_values`` sets such rows aside with a note.
+    """
     missing = [c for c in RESULT_COLUMNS if c not in df.columns]
     if missing:
         raise ProbesError(
@@ -40,7 +44,7 @@ def validate_results(df: pd.DataFrame, source: str = "results table") -> pd.Data
     for col in INT_COLUMNS + FLOAT_COLUMNS:
         num = pd.to_numeric(out[col], errors="coerce")
         bad = num.isna() & out[col].notna() & (out[col].astype(str).str.strip().str.lower() != "nan")
-        if col in INT_COLUMNS or col == "value":
+        if col in INT_COLUMNS:
             bad |= num.isna()
         if col in INT_COLUMNS:
             bad |= num.notna() & (num != np.floor(num.fillna(0)))
@@ -61,6 +65,15 @@ def validate_results(df: pd.DataFrame, source: str = "results table") -> pd.Data
         raise InputError(f"{int(dup.sum())} rows repeat the same model/task/probe/layer/sets/seed/metric; "
                          "each result must appear once", path=source, line=i + 2)
     return out.reset_index(drop=True)
+
+
+def split_missing_values(df: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """Rows with a value, and a note per left-out row without one (NaN: e.g. an undefined F1)."""
+    missing = df["value"].isna()
+    notes = [f"row {i + 2}: {r.model} / {r.task} / {r.probe} / layer {r.layer} / {r.eval_set} / seed {r.seed} / "
+             f"{r.metric} has no value (NaN): left out"
+             for i, r in zip(np.flatnonzero(missing.to_numpy()), df[missing].itertuples(index=False))]
+    return df[~missing].reset_index(drop=True), notes
 
 
 def read_results(path) -> pd.DataFrame:

@@ -118,6 +118,17 @@ def test_probes_report_errors_name_the_file(tmp_path, capsys, content, expected)
     assert str(tmp_path) in err
 
 
+def test_rows_without_value_are_left_out_and_listed(tmp_path):
+    df = make_results_table()
+    df.loc[0, "value"] = float("nan")  # upos linear layer 0 seed 0: the other seed carries the layer
+    page = write_report(df, tmp_path, formats=("png",)).read_text()
+    assert "row 2: tiny-bert / upos / linear / layer 0 / en_ewt-ud-test / seed 0 / accuracy has no value (NaN): left out" in page
+    agg = pd.read_csv(tmp_path / "aggregated.csv")
+    row = agg[(agg.model == MODEL) & (agg.task == "upos") & (agg.probe == "linear") & (agg.layer == 0)
+              & (agg.eval_set == "en_ewt-ud-test")]
+    assert row["value"].iloc[0] == pytest.approx(0.81) and row["n_seeds"].iloc[0] == 1
+
+
 def test_probes_report_bad_manifest(tmp_path, capsys):
     make_results_table().to_csv(tmp_path / "results.csv", index=False)
     (tmp_path / "manifest.json").write_text("{not json")
