@@ -13,6 +13,7 @@ from probes.errors import ProbesError
 COMMAND_MODULES = [
     "probes.experiment.cli",
     "probes.tasks.cli",
+    "analysis.cli",
 ]
 
 

@@ -1,0 +1,1 @@
+"""Paper-style figures drawn with matplotlib/seaborn on the Agg backend (no display needed)."""

@@ -1,0 +1,188 @@
+"""Layer-wise figures from an aggregated results table (``analysis.results.aggregate_seeds``):
+score curves with baselines, a layer x task heatmap, selectivity and MDL codelength by layer."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+from analysis.figures import style
+from analysis.results import (CONTROL_SUFFIX, NON_SCORE_METRICS, RANDOM_INIT_SUFFIX, is_control, main_eval_set,
+                              primary_metric)
+from analysis.selectivity import selectivity_table
+from probes.errors import ProbesError
+
+FLAT_PROBES = {"majority"}
+NOT_CURVES = {"mix", "mdl", "majority"}
+
+
+def _grid(n: int, ncols: int = 3, panel_h: float = 2.3):
+    ncols = min(n, ncols)
+    nrows = math.ceil(n / ncols)
+    fig, axes = style.plt.subplots(nrows, ncols, figsize=(6.9 if ncols > 1 else 3.4, panel_h * nrows), squeeze=False)
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    return fig, list(axes.flat[:n])
+
+
+def _score_rows(agg: pd.DataFrame, model: str) -> pd.DataFrame:
+    return agg[(agg["model"] == model) & ~agg["metric"].isin(NON_SCORE_METRICS)]
+
+
+def curve_tasks(agg: pd.DataFrame, model: str) -> list[str]:
+    """Tasks (not control tasks) with per-layer score rows for `model`, in order of appearance."""
+    r = _score_rows(agg, model)
+    r = r[(r["layer"] >= 0) & ~r["probe"].isin(NOT_CURVES)]
+    return [t for t in dict.fromkeys(r["task"]) if not is_control(t)]
+
+
+def _curve(rows: pd.DataFrame) -> pd.DataFrame:
+    c = rows[rows["layer"] >= 0].sort_values("layer")
+    if c["layer"].duplicated().any():
+        raise ProbesError(f"several rows per layer for {rows[['model', 'task', 'probe']].iloc[0].tolist()}")
+    return c
+
+
+def task_view(agg: pd.DataFrame, model: str, task: str) -> tuple[str, str]:
+    """(eval_set, metric) a task's figures show: the in-language set with most rows, the primary metric."""
+    r = _score_rows(agg, model)
+    r = r[(r["task"] == task) & (r["layer"] >= 0) & ~r["probe"].isin(NOT_CURVES)]
+    if r.empty:
+        raise ProbesError(f"no per-layer scores for model {model}, task {task}")
+    metric = primary_metric(r["metric"])
+    return main_eval_set(r[r["metric"] == metric]), metric
+
+
+def plot_layer_curves(agg: pd.DataFrame, *, model: str, tasks: list[str] | None = None):
+    """Per task, score by layer for each probe with its 95% band, and the baselines: the control task
+    (dashed), the random-init model (dotted), the majority class and the all-layer mix (horizontal)."""
+    tasks = tasks or curve_tasks(agg, model)
+    if not tasks:
+        raise ProbesError(f"no per-layer scores for model {model}")
+    fig, axes = _grid(len(tasks))
+    probes_seen: list[str] = []
+    legend = {}
+    for ax, task in zip(axes, tasks):
+        eval_set, metric = task_view(agg, model, task)
+        sel = agg[(agg["eval_set"] == eval_set) & (agg["metric"] == metric)]
+        own = sel[(sel["model"] == model) & (sel["task"] == task)]
+        for probe in dict.fromkeys(own.loc[(own["layer"] >= 0) & ~own["probe"].isin(NOT_CURVES), "probe"]):
+            if probe not in probes_seen:
+                probes_seen.append(probe)
+            color = style.LINE_PALETTE[probes_seen.index(probe) % len(style.LINE_PALETTE)]
+            c = _curve(own[own["probe"] == probe])
+            (h,) = ax.plot(c["layer"], c["value"], "-o", ms=2.5, lw=1.4, color=color, gid=f"score:{task}:{probe}")
+            legend.setdefault(probe, h)
+            if np.isfinite(c["ci_low"]).all() and np.isfinite(c["ci_high"]).all():
+                ax.fill_between(c["layer"], c["ci_low"], c["ci_high"], color=color, alpha=0.2, lw=0,
+                                gid=f"band:{task}:{probe}")
+            ctrl = sel[(sel["model"] == model) & (sel["task"] == task + CONTROL_SUFFIX) & (sel["probe"] == probe)]
+            if len(ctrl):
+                c = _curve(ctrl)
+                (h,) = ax.plot(c["layer"], c["value"], "--", lw=1.1, color=color, gid=f"control:{task}:{probe}")
+                legend.setdefault(f"{probe}, control task", h)
+            rnd = sel[(sel["model"] == model + RANDOM_INIT_SUFFIX) & (sel["task"] == task) & (sel["probe"] == probe)]
+            if len(rnd):
+                c = _curve(rnd)
+                (h,) = ax.plot(c["layer"], c["value"], ":", lw=1.3, color=color, gid=f"random-init:{task}:{probe}")
+                legend.setdefault(f"{probe}, random-init model", h)
+        flat = own[own["layer"] == -1]
+        for probe, ls, col in (("majority", (0, (1, 1)), style.BASELINE_GREY), ("mix", "-.", style.PURPLE)):
+            f = flat[flat["probe"] == probe]
+            if len(f):
+                h = ax.axhline(float(f["value"].iloc[0]), ls=ls, lw=1.0, color=col, gid=f"{probe}:{task}")
+                legend.setdefault("majority class" if probe == "majority" else "scalar mix (all layers)", h)
+        ax.set_title(task)
+        ax.set_xlabel("layer")
+        ax.set_ylabel(f"{metric} ({eval_set})" if eval_set else metric)
+        layers_ = own.loc[own["layer"] >= 0, "layer"]
+        if len(layers_):
+            ax.set_xticks(range(0, int(layers_.max()) + 1, max(1, int(layers_.max()) // 6)))
+        ax.grid(color="#e5e5e5", lw=0.5)
+    fig.suptitle(model, fontsize=9)
+    # Reserve a strip at the bottom for the shared legend so it never covers the axis labels.
+    strip = (0.16 * math.ceil(len(legend) / 4) + 0.08) / fig.get_figheight()
+    fig.tight_layout(rect=(0, strip, 1, 1))
+    fig.legend(list(legend.values()), list(legend.keys()), loc="lower center", ncol=min(4, len(legend)),
+               frameon=False, bbox_to_anchor=(0.5, 0.0))
+    return fig
+
+
+def layer_task_matrix(agg: pd.DataFrame, *, model: str, probe: str) -> pd.DataFrame:
+    """Rows 'task (metric)', columns layers: each task's primary score of `probe` on its main eval set."""
+    rows = {}
+    for task in curve_tasks(agg, model):
+        try:
+            eval_set, metric = task_view(agg, model, task)
+        except ProbesError:
+            continue
+        r = agg[(agg["model"] == model) & (agg["task"] == task) & (agg["probe"] == probe)
+                & (agg["eval_set"] == eval_set) & (agg["metric"] == metric)]
+        if len(r):
+            c = _curve(r)
+            rows[f"{task} ({metric})"] = pd.Series(c["value"].to_numpy(), index=c["layer"].to_numpy())
+    if not rows:
+        raise ProbesError(f"no per-layer scores of probe {probe} for model {model}")
+    m = pd.DataFrame(rows).T
+    m.columns.name = "layer"
+    return m
+
+
+def plot_layer_task_heatmap(agg: pd.DataFrame, *, model: str, probe: str):
+    """Heatmap of scores, one row per task and one column per layer (values printed up to 13 layers)."""
+    m = layer_task_matrix(agg, model=model, probe=probe)
+    fig, ax = style.new_figure(min(6.9, 1.6 + 0.45 * m.shape[1]), 0.9 + 0.35 * m.shape[0])
+    sns.heatmap(m, ax=ax, cmap=style.SEQUENTIAL, annot=m.shape[1] <= 13, fmt=".2f", annot_kws={"fontsize": 6.5},
+                cbar_kws={"label": "score", "shrink": 0.8}, linewidths=0.5, linecolor="white")
+    ax.set_xlabel("layer")
+    ax.set_ylabel("")
+    ax.set_title(f"{model}: {probe} probe")
+    ax.tick_params(axis="y", rotation=0)
+    return fig
+
+
+def plot_selectivity(agg: pd.DataFrame, *, model: str):
+    """Selectivity (task minus control score) by layer, one line per task and probe."""
+    sel = selectivity_table(agg)
+    sel = sel[(sel["model"] == model) & (sel["layer"] >= 0)]
+    if sel.empty:
+        raise ProbesError(f"no control-task rows for model {model}: selectivity needs <task>:control results")
+    fig, ax = style.new_figure(3.4, 2.4)
+    for i, ((task, probe, metric, ev), g) in enumerate(sel.groupby(["task", "probe", "score_metric", "eval_set"], sort=False)):
+        g = g.sort_values("layer")
+        ax.plot(g["layer"], g["selectivity"], "-o", ms=2.5, lw=1.3, color=style.LINE_PALETTE[i % len(style.LINE_PALETTE)],
+                label=f"{task}, {probe}", gid=f"sel:{task}:{probe}")
+    ax.axhline(0, color=style.BASELINE_GREY, lw=0.6)
+    ax.set_xlabel("layer")
+    style.integer_layers(ax)
+    ax.set_ylabel("selectivity (task − control)")
+    ax.set_title(model)
+    ax.legend(frameon=False)
+    ax.grid(color="#e5e5e5", lw=0.5)
+    return fig
+
+
+def plot_codelength(agg: pd.DataFrame, *, model: str):
+    """MDL online codelength (bits) by layer per task; control tasks dashed in the task's colour."""
+    r = agg[(agg["model"] == model) & (agg["probe"] == "mdl") & (agg["metric"] == "codelength_bits") & (agg["layer"] >= 0)]
+    if r.empty:
+        raise ProbesError(f"no MDL codelength rows for model {model}")
+    fig, ax = style.new_figure(3.4, 2.4)
+    bases = list(dict.fromkeys(t[: -len(CONTROL_SUFFIX)] if is_control(t) else t for t in r["task"]))
+    for task in dict.fromkeys(r["task"]):
+        base = task[: -len(CONTROL_SUFFIX)] if is_control(task) else task
+        for ev, g in r[r["task"] == task].groupby("eval_set", sort=False):
+            g = g.sort_values("layer")
+            ax.plot(g["layer"], g["value"] / 1000.0, "--" if is_control(task) else "-o", ms=2.5, lw=1.3,
+                    color=style.LINE_PALETTE[bases.index(base) % len(style.LINE_PALETTE)], label=task,
+                    gid=f"mdl:{task}:{ev}")
+    ax.set_xlabel("layer")
+    style.integer_layers(ax)
+    ax.set_ylabel("online codelength (kbits)")
+    ax.set_title(f"{model}: MDL (lower = more extractable)")
+    ax.legend(frameon=False)
+    ax.grid(color="#e5e5e5", lw=0.5)
+    return fig

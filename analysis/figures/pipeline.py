@@ -1,0 +1,171 @@
+"""The two summary figures of Tenney, Das & Pavlick (2019): expected layers (Figure 1) and
+mixing weights with differential scores per layer (Figure 2).
+
+Both take a table like ``analysis.summary.expected_layers_table`` for ONE model, rows in the
+order to draw them (top to bottom): columns task, center_of_gravity, expected_layer,
+first_score, last_score, n_layers, and for Figure 2 the arrays ``weights`` (s_0..s_L) and
+``cumulative`` (scores 0..L). NaN / None where a quantity is not available.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from matplotlib.patches import Patch
+
+from analysis import layers
+from analysis.figures import style
+from probes.errors import ProbesError
+
+NO_WEIGHTS_NOTE = "E_s not shown: no mixing weights in this table (cumulative scores only)"
+
+
+def _score_text(v: float, percent: bool) -> str:
+    if not np.isfinite(v):
+        return "–"
+    return f"{100 * v:.1f}" if percent else f"{v:.2f}"
+
+
+def _layer_ticks(ax, n_layers: int) -> None:
+    step = 1 if n_layers <= 12 else 2 if n_layers <= 24 else 4
+    ax.set_xticks(range(0, n_layers + 1, step))
+
+
+def _bar_label(ax, y: float, value: float, *, color: str, n_layers: int, outside: bool = False) -> None:
+    # Bold value inside the bar's end, as in the paper; outside when the bar is too short to hold it.
+    inside = value >= 0.09 * n_layers and not outside
+    ax.text(value - 0.012 * n_layers if inside else value + 0.012 * n_layers, y, f"{value:.2f}",
+            ha="right" if inside else "left", va="center", fontsize=7, fontweight="bold",
+            color=color if inside else "black", zorder=5)
+
+
+def plot_expected_layers(table: pd.DataFrame, *, n_layers: int | None = None, score_label: str = "F1",
+                         title: str | None = None):
+    """Figure 1: per task a blue bar to E_s and a lavender bar to E_delta (values printed on them),
+    with the first- and last-layer scores in a grey panel on the left; layer axis on top."""
+    if table.empty:
+        raise ProbesError("Figure 1: no task has mixing weights or cumulative scores")
+    if n_layers is None:
+        n_layers = int(np.nanmax(table["n_layers"].to_numpy(dtype=float)))
+    tasks = list(table["task"])
+    n = len(tasks)
+    scores = table[["first_score", "last_score"]].to_numpy(dtype=float)
+    percent = bool(np.all(scores[np.isfinite(scores)] <= 1.0))
+    fig = style.plt.figure(figsize=(6.9, 0.32 * n + 1.0))
+    gs = fig.add_gridspec(1, 2, width_ratios=[1.0, 4.2], wspace=0.03)
+    ax_t = fig.add_subplot(gs[0])
+    ax = fig.add_subplot(gs[1], sharey=ax_t)
+    ys = np.arange(n)
+
+    ax_t.set_facecolor(style.PANEL_GREY)
+    ax_t.set_xlim(0, 2)
+    for i, (first, last) in enumerate(scores):
+        ax_t.text(0.5, i, _score_text(first, percent), ha="center", va="center", fontsize=7, gid=f"first:{tasks[i]}")
+        ax_t.text(1.5, i, _score_text(last, percent), ha="center", va="center", fontsize=7, gid=f"last:{tasks[i]}")
+    ax_t.xaxis.tick_top()
+    ax_t.set_xticks([0.5, 1.5], [f"{score_label}\n(l=0)", f"{score_label}\n(l={n_layers})"])
+    ax_t.tick_params(axis="x", length=0)
+    ax_t.set_yticks(ys, tasks)
+    ax_t.tick_params(axis="y", length=0)
+    for side in ("top", "right", "bottom", "left"):
+        ax_t.spines[side].set_visible(False)
+
+    height = 0.62
+    has_es = False
+    for i, row in enumerate(table.itertuples(index=False)):
+        es, ed = float(row.center_of_gravity), float(row.expected_layer)
+        bars = []
+        if np.isfinite(es):
+            has_es = True
+            bars.append((es, dict(color=style.BLUE, edgecolor=style.BLUE), "white", "E_s"))
+        if np.isfinite(ed):
+            bars.append((ed, dict(color=style.LAVENDER_FILL, edgecolor=style.PURPLE, linewidth=1.0), "black", "E_delta"))
+        # The longer bar goes behind so that both ends stay visible; when the ends are too close
+        # for two labels, the longer bar's value moves just outside its end.
+        ordered = sorted(bars, key=lambda b: -b[0])
+        crowded = len(ordered) == 2 and ordered[0][0] - ordered[1][0] < 0.1 * n_layers
+        for z, (v, kw, tcolor, name) in enumerate(ordered):
+            ax.barh(i, v, height=height, zorder=2 + z, gid=f"{name}:{tasks[i]}", **kw)
+            _bar_label(ax, i, v, color=tcolor, n_layers=n_layers, outside=crowded and z == 0)
+    ax.set_xlim(0, n_layers)
+    ax.xaxis.tick_top()
+    ax.xaxis.set_label_position("top")
+    ax.set_xlabel("layer")
+    _layer_ticks(ax, n_layers)
+    ax.grid(axis="x", color="#dddddd", linewidth=0.6, zorder=0)
+    ax.tick_params(axis="y", left=False, labelleft=False)
+    ax.spines["left"].set_visible(False)
+    ax.spines["bottom"].set_visible(False)
+    ax.spines["top"].set_visible(True)
+    ax.set_ylim(n - 0.5, -0.5)
+    handles = []
+    if np.isfinite(table["expected_layer"].to_numpy(dtype=float)).any():
+        handles.append(Patch(facecolor=style.LAVENDER_FILL, edgecolor=style.PURPLE, label="expected layer E_Δ (cumulative scores)"))
+    if has_es:
+        handles.insert(0, Patch(facecolor=style.BLUE, label="center of gravity E_s (mixing weights)"))
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.02), ncol=2, frameon=False)
+    if not has_es:
+        fig.text(0.5, -0.02 - 0.02 * (6 / max(n, 1)), NO_WEIGHTS_NOTE, ha="center", va="top", fontsize=7, style="italic")
+    if title:
+        fig.suptitle(title, y=1.0 + 0.45 / fig.get_figheight(), fontsize=9)
+    return fig
+
+
+def plot_layer_weights(table: pd.DataFrame, *, title: str | None = None):
+    """Figure 2: per task, mixing weights s_l as blue bars and differential scores delta(l) as
+    outlined purple bars (negative ones orange, by magnitude), with K(delta) and K(s) written.
+
+    Each row's bars are scaled to that row's largest s_l and largest |delta(l)|.
+    """
+    if table.empty:
+        raise ProbesError("Figure 2: no task has mixing weights or cumulative scores")
+    n = len(table)
+    n_layers = int(np.nanmax(table["n_layers"].to_numpy(dtype=float)))
+    fig, axes = style.plt.subplots(n, 1, sharex=True, figsize=(4.8, 0.42 * n + 0.9),
+                                   gridspec_kw={"hspace": 0.08})
+    axes = np.atleast_1d(axes)
+    any_w = False
+    for ax, row in zip(axes, table.itertuples(index=False)):
+        task = row.task
+        ax.set_facecolor(style.BAND)
+        ax.set_ylim(0, 1)
+        ax.set_yticks([])
+        ax.set_ylabel(task, rotation=0, ha="right", va="center", fontsize=8)
+        for side in ("top", "right", "left"):
+            ax.spines[side].set_visible(False)
+        notes = []
+        if row.cumulative is not None:
+            delta = layers.differential_scores(row.cumulative)
+            top = np.max(np.abs(delta)) or 1.0
+            for l, d in enumerate(delta, start=1):
+                pos = d >= 0
+                ax.bar(l, abs(d) / top * 0.9, width=0.85, bottom=0,
+                       color=style.DELTA_FILL if pos else style.ORANGE_FILL,
+                       edgecolor=style.PURPLE if pos else style.ORANGE_EDGE, linewidth=0.9, zorder=2,
+                       gid=f"delta:{task}:{l}")
+            kd = layers.k_delta(row.cumulative)
+            notes.append(f"K(Δ) = {kd:.2f}" if np.isfinite(kd) else "K(Δ) = –")
+        if row.weights is not None:
+            any_w = True
+            s = np.asarray(row.weights, dtype=float)
+            for l, w in enumerate(s):
+                ax.bar(l, w / s.max() * 0.9, width=0.45, color=style.BLUE, edgecolor="none", zorder=3,
+                       gid=f"s:{task}:{l}")
+            notes.append(f"K(s) = {layers.k_s(s):.2f}")
+        for k, text in enumerate(notes):
+            ax.text(1.01, 0.72 - 0.42 * k, text, transform=ax.transAxes, fontsize=7, va="center", ha="left",
+                    gid=f"K:{task}:{k}")
+    axes[-1].set_xlim(-0.6, n_layers + 0.6)
+    note = "bar heights scaled to each row's largest value"
+    if not any_w:
+        note += "; no mixing weights in this table (cumulative scores only)"
+    axes[-1].set_xlabel(f"layer\n({note})")
+    _layer_ticks(axes[-1], n_layers)
+    handles = [Patch(facecolor=style.DELTA_FILL, edgecolor=style.PURPLE, label="Δ(l) > 0"),
+               Patch(facecolor=style.ORANGE_FILL, edgecolor=style.ORANGE_EDGE, label="Δ(l) < 0")]
+    if any_w:
+        handles.insert(0, Patch(facecolor=style.BLUE, label="mixing weight s_l"))
+    axes[0].legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 1.02), ncol=3, frameon=False)
+    if title:
+        fig.suptitle(title, y=1.0 + 0.3 / fig.get_figheight(), fontsize=9)
+    return fig

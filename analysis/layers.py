@@ -1,0 +1,80 @@
+"""Where in the network a task is resolved (Tenney, Das & Pavlick 2019): center of gravity,
+differential scores, expected layer and the KL-from-uniform annotations of their Figure 2."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from probes.errors import ProbesError
+
+
+def _vector(values, name: str, min_len: int = 1) -> np.ndarray:
+    arr = np.asarray(values, dtype=float)
+    if arr.ndim != 1 or arr.size < min_len:
+        raise ProbesError(f"{name}: expected a 1-D sequence of at least {min_len} numbers, got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ProbesError(f"{name}: contains NaN or infinite values ({arr.tolist()})")
+    return arr
+
+
+def softmax(logits) -> np.ndarray:
+    """Softmax of the scalar-mix parameters a: the mixing weights s."""
+    a = _vector(logits, "mix logits")
+    e = np.exp(a - a.max())
+    return e / e.sum()
+
+
+def mixing_weights(weights, *, tol: float = 1e-3) -> np.ndarray:
+    """Validate softmax mixing weights s_0..s_L (non-negative, summing to 1 within `tol`)."""
+    s = _vector(weights, "mixing weights")
+    if np.any(s < 0):
+        raise ProbesError(f"mixing weights must be non-negative, got {s.tolist()}")
+    total = s.sum()
+    if abs(total - 1.0) > tol:
+        raise ProbesError(f"mixing weights must sum to 1 (softmax), they sum to {total:.6f}")
+    # Weights read back from a CSV or averaged over seeds sum to 1 only up to rounding.
+    return s / total
+
+
+def center_of_gravity(weights) -> float:
+    """E_s = sum_{l=0..L} l * s_l over the softmax mixing weights (layer 0 = embeddings)."""
+    s = mixing_weights(weights)
+    return float(np.dot(np.arange(s.size), s))
+
+
+def differential_scores(cumulative_scores) -> np.ndarray:
+    """delta(l) = score(l) - score(l-1) for l = 1..L under cumulative scoring (negatives kept)."""
+    scores = _vector(cumulative_scores, "cumulative scores", min_len=2)
+    return np.diff(scores)
+
+
+def expected_layer(cumulative_scores) -> float:
+    """E_delta = sum_{l>=1} l * delta(l) / sum_{l>=1} delta(l) from cumulative scores 0..L."""
+    delta = differential_scores(cumulative_scores)
+    total = delta.sum()
+    if total == 0:
+        raise ProbesError("expected layer undefined: the cumulative score does not change from layer 0 to L")
+    return float(np.dot(np.arange(1, delta.size + 1), delta) / total)
+
+
+def kl_from_uniform_bits(p) -> float:
+    """KL(p || uniform) in bits over p's support size (0 * log 0 = 0)."""
+    q = _vector(p, "distribution")
+    if np.any(q < 0) or q.sum() <= 0:
+        raise ProbesError(f"KL from uniform needs non-negative values with a positive sum, got {q.tolist()}")
+    q = q / q.sum()
+    nz = q > 0
+    return float(np.sum(q[nz] * np.log2(q[nz] * q.size)))
+
+
+def k_s(weights) -> float:
+    """K(s) = KL(s || uniform over layers 0..L) in bits."""
+    return kl_from_uniform_bits(mixing_weights(weights))
+
+
+def k_delta(cumulative_scores) -> float:
+    """K(delta) = KL(normalised max(delta, 0) || uniform over l = 1..L) in bits; NaN if no delta > 0."""
+    pos = np.clip(differential_scores(cumulative_scores), 0.0, None)
+    if pos.sum() == 0:
+        return float("nan")
+    return kl_from_uniform_bits(pos)

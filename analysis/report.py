@@ -1,0 +1,316 @@
+"""The reporter: a results table -> results.csv, summary.csv, figures/, tables/ and report.html.
+
+``write_report`` is the one entry point the experiment runner calls; ``probes report DIR`` calls
+it again on DIR/results.csv (plus DIR/manifest.json and DIR/extras.json when present).
+
+``extras`` carries what results.csv cannot (all keys optional):
+
+* ``"structural"``: a list of chosen sentences for the structural-probe figures, each a dict with
+  ``words`` (list[str]), ``gold_heads`` (1-based, 0 = root), ``predicted_edges`` (0-based
+  undirected word pairs: the minimum spanning tree over predicted distances),
+  ``predicted_distances`` (n x n), and optionally ``gold_deprels``, ``gold_distances`` (n x n;
+  computed from the heads when absent), ``model``, ``task``, ``layer``, ``sent_id``.
+* ``"cka"``: linear CKA between languages on parallel sentences, a DataFrame or list of dicts
+  with columns ``model``, ``layer``, ``lang_a``, ``lang_b``, ``cka``.
+* ``"sentence_scores"``: per-sentence scores for the paired bootstrap between layers, a list of
+  dicts with ``model``, ``task``, ``probe``, ``eval_set``, ``layer``, ``scores`` (one number per
+  sentence, e.g. correct words) and optional ``weights`` (e.g. words per sentence); see
+  ``analysis.significance.layer_significance_table``.
+* ``"reference"``: a results-format table drawn with the Figure 1/2 code in its own section,
+  e.g. ``analysis.reference.load_reference()`` (the paper's published numbers).
+
+Extras are saved as DIR/extras.json so that a re-render draws them again.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata as md
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from analysis import tables
+from analysis.html import Block, Section, render_page
+from analysis.results import (NON_SCORE_METRICS, aggregate_seeds, base_models, is_control, language_of,
+                              split_missing_values, validate_results)
+from analysis.selectivity import selectivity_table
+from analysis.significance import layer_significance_table
+from analysis.summary import expected_layers_table, summarize
+from analysis.transfer import parallel_view, transfer_gap, transfer_matrices
+from probes.errors import ProbesError
+
+VERSION_PACKAGES = ["probes", "numpy", "pandas", "scipy", "matplotlib", "seaborn", "spacy", "torch", "transformers"]
+SUMMARY_VIEW = ["task", "probe", "metric", "eval_set", "n_seeds", "best_layer", "best_value", "best_ci_low",
+                "best_ci_high", "layer0_value", "top_value", "value", "expected_layer", "center_of_gravity",
+                "max_selectivity", "max_selectivity_layer", "p_best_vs_top"]
+EXPECTED_VIEW = ["task", "metric", "eval_set", "n_layers", "center_of_gravity", "k_s", "expected_layer", "k_delta",
+                 "first_score", "last_score", "mix_score", "mix_gamma"]
+
+
+@dataclass
+class _Out:
+    out_dir: Path
+    formats: tuple
+    figures: list
+    tables: list
+
+
+def _slug(*parts) -> str:
+    s = "-".join(str(p) for p in parts if str(p) != "")
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in s)
+
+
+def _figure(o: _Out, fig, name: str, caption: str) -> Block:
+    from analysis.figures import style
+
+    try:
+        paths = style.save_figure(fig, o.out_dir / "figures", name, tuple(dict.fromkeys(("png",) + o.formats)))
+    finally:
+        style.close(fig)
+    o.figures.append(name)
+    return Block("png", paths["png"].read_bytes(), caption)
+
+
+def _table(o: _Out, df: pd.DataFrame, name: str, caption: str, floatfmt: str = ".3f") -> Block:
+    tables.write_table(df, o.out_dir / "tables", name, caption=caption, floatfmt=floatfmt)
+    o.tables.append(name)
+    return Block("table", df, caption)
+
+
+def package_versions() -> dict[str, str]:
+    """Installed versions of the packages the numbers and figures depend on."""
+    out = {}
+    for p in VERSION_PACKAGES:
+        try:
+            out[p] = md.version(p)
+        except md.PackageNotFoundError:
+            if p == "probes":
+                from probes import __version__
+                out[p] = __version__
+    return out
+
+
+def _jsonable(x):
+    if isinstance(x, pd.DataFrame):
+        return x.to_dict(orient="records")
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, np.generic):
+        return x.item()
+    return x
+
+
+def _model_sections(o: _Out, df: pd.DataFrame, agg: pd.DataFrame, summary: pd.DataFrame, exp: pd.DataFrame,
+                    model: str, skipped: list[str]) -> list[Block]:
+    from analysis.figures import curves, pipeline
+
+    blocks: list[Block] = []
+    m_exp = exp[exp["model"] == model]
+    if len(m_exp):
+        label = "F1" if set(m_exp["metric"]) <= {"micro_f1", ""} else "score"
+        blocks.append(_figure(o, pipeline.plot_expected_layers(m_exp, score_label=label, title=model),
+                              _slug(model, "fig1-expected-layers"),
+                              "Figure 1 (Tenney et al. 2019 style): blue bar = center of gravity E_s of the scalar-mix "
+                              "weights, lavender bar = expected layer E_Δ from cumulative scores; left: score of the "
+                              "layer-0 and all-layers cumulative probes (x100)."))
+        blocks.append(_figure(o, pipeline.plot_layer_weights(m_exp, title=model), _slug(model, "fig2-layer-weights"),
+                              "Figure 2 style: blue = mixing weights s_l, outlined = differential scores Δ(l) "
+                              "(orange where negative); K(s), K(Δ) = KL from uniform in bits."))
+        blocks.append(_table(o, m_exp[EXPECTED_VIEW].reset_index(drop=True), _slug(model, "expected-layers"),
+                             f"{model}: expected layers"))
+    else:
+        skipped.append(f"{model}: Figures 1 and 2 (no 'mix' mixing weights and no 'cumulative' scores)")
+    tasks = curves.curve_tasks(agg, model)
+    if tasks:
+        blocks.append(_figure(o, curves.plot_layer_curves(agg, model=model, tasks=tasks), _slug(model, "layer-curves"),
+                              "Score by layer with 95% bands; dashed = control task, dotted = random-init model, "
+                              "horizontal = majority class and scalar mix of all layers."))
+        per_layer = agg[(agg["model"] == model) & (agg["layer"] >= 0) & ~agg["metric"].isin(NON_SCORE_METRICS)
+                        & ~agg["probe"].isin(curves.NOT_CURVES | {"cumulative"}) & ~agg["task"].map(is_control)]
+        probes_ = list(dict.fromkeys(per_layer["probe"]))
+        probe = "linear" if "linear" in probes_ else (probes_[0] if probes_ else None)
+        if probe:
+            blocks.append(_figure(o, curves.plot_layer_task_heatmap(agg, model=model, probe=probe),
+                                  _slug(model, "heatmap", probe), f"Layer x task heatmap of the {probe} probe's scores."))
+    else:
+        skipped.append(f"{model}: layer curves and heatmap (no per-layer score rows)")
+    sel = selectivity_table(agg)
+    if len(sel[(sel["model"] == model) & (sel["layer"] >= 0)]):
+        blocks.append(_figure(o, curves.plot_selectivity(agg, model=model), _slug(model, "selectivity"),
+                              "Selectivity = task score minus control-task score (Hewitt & Liang 2019)."))
+    else:
+        skipped.append(f"{model}: selectivity (no <task>:control rows)")
+    if len(agg[(agg["model"] == model) & (agg["probe"] == "mdl") & (agg["metric"] == "codelength_bits")]):
+        blocks.append(_figure(o, curves.plot_codelength(agg, model=model), _slug(model, "mdl-codelength"),
+                              "Online codelength (Voita & Titov 2020) by layer; control tasks dashed."))
+    else:
+        skipped.append(f"{model}: MDL codelength (no 'mdl' codelength_bits rows)")
+    blocks += _transfer_blocks(o, agg, model, skipped)
+    view = summary[summary["model"] == model]
+    blocks.append(_table(o, view[SUMMARY_VIEW].reset_index(drop=True), _slug(model, "summary"),
+                         f"{model}: summary over seeds"))
+    return blocks
+
+
+def _transfer_blocks(o: _Out, agg: pd.DataFrame, model: str, skipped: list[str]) -> list[Block]:
+    from analysis.figures import transfer as tfig
+
+    blocks = []
+    fam = agg[(agg["model"] == model) & (agg["layer"] >= 0) & ~agg["metric"].isin(NON_SCORE_METRICS)]
+    drawn = False
+    for (task, probe, metric), _ in fam.groupby(["task", "probe", "metric"], sort=False):
+        pv = parallel_view(agg, model=model, task=task, probe=probe, metric=metric)
+        if pv.empty:
+            continue
+        drawn = True
+        mats = transfer_matrices(pv, model=model, task=task, probe=probe, metric=metric)
+        shown = dict(sorted(mats.items())[:25])
+        note = "" if len(shown) == len(mats) else f" (first {len(shown)} of {len(mats)} layers)"
+        blocks.append(_figure(o, tfig.plot_transfer_heatmaps(shown, title=f"{model}: {task}, {probe} ({metric})"),
+                              _slug(model, "transfer", task, probe, metric),
+                              f"Cross-lingual transfer per layer{note}: rows = training language, columns = "
+                              f"evaluation language ({sorted(set(pv['eval_set']))})."))
+        for lang in dict.fromkeys(language_of(s) for s in pv["train_set"]):
+            blocks.append(_figure(o, tfig.plot_zero_shot_curves(pv, train_language=lang,
+                                                                title=f"{task}, {probe}: trained on {lang}"),
+                                  _slug(model, "zero-shot", task, probe, metric, lang),
+                                  "Zero-shot score by layer per evaluation language, with 95% bands."))
+        gaps = {layer: transfer_gap(m) for layer, m in mats.items()}
+        rows = []
+        for layer, g in gaps.items():
+            for src in g.index:
+                rows.append({"layer": layer, "train": src,
+                             **{f"gap {tgt}": g.at[src, tgt] for tgt in g.columns if tgt != src}})
+        blocks.append(_table(o, pd.DataFrame(rows), _slug(model, "transfer-gap", task, probe, metric),
+                             f"{task}, {probe}: transfer gap (in-language minus zero-shot, {metric})"))
+    if not drawn:
+        skipped.append(f"{model}: cross-lingual transfer (no evaluation corpus in two or more languages)")
+    return blocks
+
+
+def _structural_blocks(o: _Out, items: list[dict]) -> list[Block]:
+    from analysis.figures import structural
+
+    blocks = []
+    for k, it in enumerate(items):
+        for key in ("words", "gold_heads", "predicted_edges", "predicted_distances"):
+            if key not in it:
+                raise ProbesError(f"extras['structural'][{k}]: missing {key!r}")
+        where = ", ".join(f"{n} {it[n]}" for n in ("model", "task", "layer", "sent_id") if n in it)
+        blocks.append(Block("svg", structural.gold_tree_svg(it["words"], it["gold_heads"], it.get("gold_deprels")),
+                            f"Gold dependency tree ({where})"))
+        blocks.append(Block("svg", structural.predicted_tree_svg(it["words"], it["predicted_edges"], it["gold_heads"]),
+                            "Predicted tree: minimum spanning tree over the probe's distances, undirected; "
+                            "✓ = gold edge, ✗ = not in the gold tree"))
+        blocks.append(_figure(o, structural.plot_distance_matrices(it["predicted_distances"], it["words"], it["gold_heads"],
+                                                                   it.get("gold_distances"), title=where),
+                              _slug("structural", it.get("model", ""), it.get("layer", ""), it.get("sent_id", k)),
+                              "Predicted squared distances beside gold tree distances."))
+    return blocks
+
+
+def write_report(results: pd.DataFrame, out_dir, *, config: dict | None = None, manifest: dict | None = None,
+                 extras: dict | None = None, formats=("png", "svg"), title: str | None = None,
+                 write_results: bool = True) -> Path:
+    """Write results.csv, aggregated.csv, summary.csv, expected_layers.csv, selectivity.csv (when control
+    rows exist), figures/, tables/, extras.json and a self-contained report.html; return its path."""
+    from analysis.figures import pipeline, transfer as tfig
+
+    df = validate_results(results, "results")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    extras = dict(extras or {})
+    o = _Out(out, tuple(formats), [], [])
+    if write_results:
+        df.to_csv(out / "results.csv", index=False)
+    scored, skipped = split_missing_values(df)
+    if scored.empty:
+        raise ProbesError("results: every row lacks a value (NaN); nothing to report")
+    agg = aggregate_seeds(scored)
+    summary = summarize(scored)
+    summary.to_csv(out / "summary.csv", index=False, float_format="%.6g")
+    agg.to_csv(out / "aggregated.csv", index=False, float_format="%.6g")
+    sel_all = selectivity_table(agg)
+    if len(sel_all):
+        sel_all.to_csv(out / "selectivity.csv", index=False, float_format="%.6g")
+    exp = expected_layers_table(agg)
+    exp.drop(columns=["weights", "cumulative"]).to_csv(out / "expected_layers.csv", index=False, float_format="%.6g")
+    sections = []
+    for model in base_models(scored):
+        sections.append(Section(f"Model: {model}", _model_sections(o, scored, agg, summary, exp, model, skipped),
+                                anchor=_slug("model", model)))
+    if extras.get("structural"):
+        sections.append(Section("Structural probe: a chosen sentence", _structural_blocks(o, list(extras["structural"])),
+                                anchor="structural"))
+    if extras.get("cka") is not None:
+        cka = pd.DataFrame(extras["cka"])
+        blocks = []
+        for model, g in cka.groupby("model", sort=False) if "model" in cka else [("", cka)]:
+            blocks.append(_figure(o, tfig.plot_cka(g, title=f"{model}: linear CKA on parallel sentences" if model else None),
+                                  _slug(model, "cka"), "Linear CKA between languages' sentence representations by layer."))
+        blocks.append(_table(o, cka, "cka", "Linear CKA between languages"))
+        sections.append(Section("Cross-lingual similarity (CKA)", blocks, anchor="cka"))
+    if extras.get("sentence_scores"):
+        sig = layer_significance_table(extras["sentence_scores"])
+        sections.append(Section("Significance between layers (paired bootstrap over sentences)",
+                                [_table(o, sig, "layer-significance",
+                                        "Paired bootstrap over sentences: difference layer_a − layer_b, 95% interval, "
+                                        "two-sided p")], anchor="significance"))
+    if extras.get("reference") is not None:
+        ref = validate_results(pd.DataFrame(extras["reference"]), "extras['reference']")
+        rexp = expected_layers_table(aggregate_seeds(ref))
+        blocks = []
+        for model in base_models(ref):
+            r = rexp[rexp["model"] == model]
+            if r.empty:
+                continue
+            blocks.append(_figure(o, pipeline.plot_expected_layers(r, title=f"{model} (published scores)"),
+                                  _slug("reference", model, "fig1"),
+                                  "Figure 1 redrawn from the published per-layer scores; E_s needs mixing weights, "
+                                  "which the published table does not have, so only E_Δ is drawn."))
+            blocks.append(_figure(o, pipeline.plot_layer_weights(r, title=f"{model} (published scores)"),
+                                  _slug("reference", model, "fig2"), "Figure 2 redrawn from the published scores (Δ(l) only)."))
+            blocks.append(_table(o, r[EXPECTED_VIEW].reset_index(drop=True), _slug("reference", model, "expected-layers"),
+                                 f"{model}: expected layers from the published scores"))
+        sections.append(Section("Reference: the published numbers", blocks, anchor="reference"))
+    manifest = dict(manifest or {})
+    info = [Block("json", config if config is not None else manifest.get("config", {}), "Configuration")]
+    if manifest:
+        info.append(Block("json", manifest, "Manifest"))
+    info.append(Block("json", package_versions(), "Rendered with"))
+    if skipped:
+        info.append(Block("list", skipped, "Not drawn, and why"))
+    info.append(Block("text", f"Files: results.csv, aggregated.csv (means over seeds per layer), summary.csv, "
+                              f"expected_layers.csv{', selectivity.csv' if len(sel_all) else ''}, figures/ ({len(o.figures)} "
+                              f"figures as {', '.join(dict.fromkeys(('png',) + o.formats))}), tables/ "
+                              f"({len(o.tables)} tables as Markdown and LaTeX)."))
+    sections.append(Section("Run", info, anchor="run"))
+    if extras:
+        (out / "extras.json").write_text(json.dumps(_jsonable(extras), indent=1), encoding="utf-8")
+    n_rows = len(df)
+    page = render_page(title or str(manifest.get("name") or (config or {}).get("name") or out.resolve().name),
+                       sections, subtitle=f"{n_rows} result rows, {len(base_models(df))} model(s), "
+                                          f"{len([t for t in dict.fromkeys(df['task']) if not is_control(t)])} task(s)")
+    path = out / "report.html"
+    path.write_text(page, encoding="utf-8")
+    return path
+
+
+def load_extras(path) -> dict:
+    """Read an extras.json written by write_report (arrays come back as lists)."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ProbesError(f"{path}: not readable JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise ProbesError(f"{path}: expected a JSON object with keys such as 'structural', 'cka', 'reference'")
+    return data
