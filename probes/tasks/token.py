@@ -45,6 +45,11 @@ def _getter(name: str) -> tuple[Callable[[Sentence], list[str]], str, str]:
         return (lambda s: s.xpos), "xpos", "XPOS"
     if name == "deprel":
         return (lambda s: s.deprels), "deprels", "DEPREL"
+    if name == "udeprel":
+        # Subtypes are language-specific (en obl:unmarked vs de obl:tmod): cross-lingual probes
+        # compare the universal relation before the colon.
+        return (lambda s: [r.split(":")[0] if r not in (None, "_") else r for r in s.deprels]
+                if s.deprels is not None else None), "deprels", "DEPREL"
     if name.startswith("feats:") and len(name) > 6:
         feat = name[6:]
         return (lambda s: [f.get(feat, NO_FEATURE) for f in s.feats]), "feats", "FEATS"

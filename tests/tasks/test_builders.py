@@ -114,3 +114,17 @@ def test_baselines_by_hand(dog, cats):
     train = build_task("feats:Number", [dog, cats])
     ev = build_task("feats:Number", [cats], train=train)
     assert majority_baseline(train, ev) == pytest.approx(0.5)  # 'none' on Cats have eaten fish: 2 of 4
+
+
+def test_udeprel_drops_language_specific_subtypes_so_languages_share_classes():
+    en = make(["Tom", "runs", "every", "morning"], ["PROPN", "VERB", "DET", "NOUN"], [2, 0, 4, 2],
+              ["nsubj", "root", "det", "obl:unmarked"], sid="en")
+    de = make(["Tom", "läuft", "jeden", "Morgen"], ["PROPN", "VERB", "DET", "NOUN"], [2, 0, 4, 2],
+              ["nsubj", "root", "det", "obl:tmod"], sid="de")
+    train = build_task("udeprel", [en])
+    assert train.classes == ["det", "nsubj", "obl", "root"]
+    evaluation = build_task("udeprel", [de], train=train)
+    assert evaluation.unseen == 0
+    assert [train.classes[i] for i in evaluation.y] == ["nsubj", "root", "det", "obl"]
+    # deprel keeps the subtypes, so the German label is unseen there
+    assert build_task("deprel", [de], train=build_task("deprel", [en])).unseen == 1
