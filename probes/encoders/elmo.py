@@ -226,6 +226,25 @@ def load_elmo_weights(model: ElmoBiLM, path: str) -> None:
                 lstm.W_P_0.copy_(_dataset(h5, f"{g}/W_P_0", (c, p), path))
 
 
+@torch.no_grad()
+def random_init_elmo(model: ElmoBiLM, seed: int) -> None:
+    """Fresh weights for the same architecture (a random-encoder baseline), reproducible from `seed`.
+
+    Character embeddings ~ N(0, 1); every matrix ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)); biases 0.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    for name, p in model.named_parameters():
+        if name.endswith("char_embed"):
+            p.copy_(torch.randn(p.shape, generator=gen))
+            p[0] = 0.0
+        elif p.dim() == 1:
+            p.zero_()
+        else:
+            fan_in = p.shape[0] if name.split(".")[-1] in ("W_0", "W_P_0") or ".w_" in name else p[0].numel()
+            bound = 1.0 / fan_in ** 0.5
+            p.copy_((torch.rand(p.shape, generator=gen) * 2 - 1) * bound)
+
+
 def find_elmo_files(path: str) -> Optional[tuple[str, str]]:
     """(options.json, weights.hdf5) in a directory: those names, or the one `*options.json` + `*weights.hdf5` pair."""
     if not os.path.isdir(path):
@@ -270,9 +289,14 @@ class ElmoEncoder:
             raise ProbesError(f"{path}: an ELMo model is a directory with options.json and weights.hdf5 "
                               "(the files of allennlp's elmo_*_options.json / elmo_*_weights.hdf5 release)")
         opts_path, weights_path = files
+        random_init, seed = bool(options.pop("random_init", False)), int(options.pop("seed", 0))
         model = ElmoBiLM(ElmoOptions.from_file(opts_path))
-        load_elmo_weights(model, weights_path)
         name = options.pop("name", None) or f"elmo:{os.path.basename(os.path.normpath(path))}"
+        if random_init:
+            random_init_elmo(model, seed)
+            name += ":random-init"
+        else:
+            load_elmo_weights(model, weights_path)
         return cls(model, name=name, fingerprint=_sha256([opts_path, weights_path]), **options)
 
     def to(self, device: torch.device) -> "ElmoEncoder":

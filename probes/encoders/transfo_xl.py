@@ -336,6 +336,30 @@ def _select_backbone(state: dict, path: str) -> dict:
     return state
 
 
+def _read_config_floats(path: str) -> dict:
+    with open(path, encoding="utf-8") as f:
+        raw = json.load(f)
+    return {"init_std": float(raw.get("init_std", 0.02)), "proj_init_std": float(raw.get("proj_init_std", 0.01))}
+
+
+@torch.no_grad()
+def random_init_transfo_xl(model: TransfoXLModel, seed: int, stds: dict) -> None:
+    """Fresh weights for the same architecture, reproducible from `seed`, as transformers' init='normal'.
+
+    Matrices, embeddings and the u, v biases ~ N(0, init_std); embedding projections ~
+    N(0, proj_init_std); layer norms weight ~ N(1, init_std), bias 0; other biases 0.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    for name, p in model.named_parameters():
+        std = stds["proj_init_std"] if "emb_projs" in name else stds["init_std"]
+        if "layer_norm" in name and name.endswith("weight"):
+            p.copy_(1.0 + std * torch.randn(p.shape, generator=gen))
+        elif name.endswith("bias") and not name.endswith(("r_w_bias", "r_r_bias")):
+            p.zero_()
+        else:
+            p.copy_(std * torch.randn(p.shape, generator=gen))
+
+
 def _drop_tied_bias_aliases(state: dict, path: str) -> dict:
     """With untie_r false transformers saves the shared r_w_bias/r_r_bias again under every layer."""
     kept = {}
@@ -379,18 +403,23 @@ class TransfoXLEncoder:
         vocab_path = next((os.path.join(path, f) for f in VOCAB_FILES if os.path.isfile(os.path.join(path, f))), None)
         if vocab_path is None:
             raise ProbesError(f"{path}: no word vocabulary ({' or '.join(VOCAB_FILES)}) in the Transformer-XL directory")
+        random_init, seed = bool(options.pop("random_init", False)), int(options.pop("seed", 0))
+        name = options.pop("name", None) or os.path.basename(os.path.normpath(path))
         model = TransfoXLModel(cfg)
-        state = _select_backbone(_read_state_dict(weights), weights)
-        if not cfg.untie_r:
-            state = _drop_tied_bias_aliases(state, weights)
-        missing, unexpected = model.load_state_dict(state, strict=False)
-        missing = [k for k in missing if k != "pos_emb.inv_freq"]
-        if missing or unexpected:
-            raise ProbesError(f"{weights}: weights do not match config.json "
-                              f"(missing {missing[:5]}, unexpected {list(unexpected)[:5]})")
+        if random_init:
+            random_init_transfo_xl(model, seed, _read_config_floats(os.path.join(path, "config.json")))
+            name += ":random-init"
+        else:
+            state = _select_backbone(_read_state_dict(weights), weights)
+            if not cfg.untie_r:
+                state = _drop_tied_bias_aliases(state, weights)
+            missing, unexpected = model.load_state_dict(state, strict=False)
+            missing = [k for k in missing if k != "pos_emb.inv_freq"]
+            if missing or unexpected:
+                raise ProbesError(f"{weights}: weights do not match config.json "
+                                  f"(missing {missing[:5]}, unexpected {list(unexpected)[:5]})")
         vocab = TransfoXLVocab.from_file(vocab_path)
         fingerprint = _sha256_files([os.path.join(path, "config.json"), weights, vocab_path])
-        name = options.pop("name", None) or os.path.basename(os.path.normpath(path))
         return cls(model, vocab, name=name, fingerprint=fingerprint, **options)
 
     def to(self, device: torch.device) -> "TransfoXLEncoder":
