@@ -31,6 +31,11 @@ def cache_root() -> str:
     return os.environ.get("PROBES_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "probes")
 
 
+def offline() -> bool:
+    """True when HF_HUB_OFFLINE or PROBES_OFFLINE is set: use local files only, never the network."""
+    return any(os.environ.get(v, "").lower() in ("1", "true", "yes") for v in ("HF_HUB_OFFLINE", "PROBES_OFFLINE"))
+
+
 def elmo_urls(release: str) -> tuple[str, str]:
     """The options.json and weights.hdf5 URLs of a released ELMo."""
     stem = ELMO_RELEASES[release]
@@ -60,6 +65,10 @@ def resolve_elmo(spec: str) -> str:
     if all(os.path.isfile(f) for f in files):
         return target
     urls = elmo_urls(spec)
+    fetch_them = (f"fetch {urls[0]} and {urls[1]}, save them as options.json and weights.hdf5 in a directory DIR, "
+                  "and use --model elmo:DIR")
+    if offline():
+        raise ProbesError(f"elmo:{spec}: not downloaded yet and the network is off (offline mode); {fetch_them}")
     try:
         os.makedirs(target, exist_ok=True)
         for url, dest in zip(urls, files):
@@ -68,9 +77,7 @@ def resolve_elmo(spec: str) -> str:
     except OSError as exc:
         if os.path.isdir(target) and not os.listdir(target):
             os.rmdir(target)
-        raise ProbesError(f"elmo:{spec}: cannot download the released ELMo ({exc}). Offline, fetch {urls[0]} "
-                          f"and {urls[1]}, save them as options.json and weights.hdf5 in a directory DIR, "
-                          "and use --model elmo:DIR") from exc
+        raise ProbesError(f"elmo:{spec}: cannot download the released ELMo ({exc}). Offline, {fetch_them}") from exc
     return target
 
 
@@ -96,6 +103,8 @@ def resolve_transfo_xl(spec: str) -> str:
         try:
             return snapshot_download(repo, allow_patterns=patterns, local_files_only=True)
         except Exception:  # not in the local cache: try the network
+            if offline():
+                raise
             return snapshot_download(repo, allow_patterns=TRANSFO_XL_FILES, etag_timeout=15)
     except Exception as exc:  # huggingface_hub raises many types offline; all mean "not available"
         raise ProbesError(f"{spec}: cannot download the Transformer-XL checkpoint ({type(exc).__name__}). "

@@ -1,7 +1,7 @@
 """Reading the pickled vocabularies of old checkpoints without executing any code they name.
 
 A pickle can name any importable callable (``os.system``, ``builtins.eval``...) and `pickle.load`
-calls it. `safe_load` admits only plain containers, strings and numbers, plus
+calls it. `safe_load` admits only plain containers, strings, bytes and numbers, plus
 ``collections.Counter`` / ``OrderedDict`` (the containers a Transformer-XL vocabulary uses). Every
 other global a pickle names (compiled regexes, sacremoses tokenizer objects, tokenizers'
 AddedToken...) is replaced by an inert `Opaque` record that keeps the name and arguments it was
@@ -18,7 +18,15 @@ from typing import Any, BinaryIO
 
 from probes.errors import ProbesError
 
+def _latin1_bytes(text: str, encoding: str = "latin1") -> bytes:
+    # Protocols 0-2 pickle bytes as _codecs.encode(text, 'latin1'); nothing else is admitted.
+    if encoding not in ("latin1", "latin-1") or not isinstance(text, str):
+        raise pickle.UnpicklingError(f"refused _codecs.encode with encoding {encoding!r}")
+    return text.encode("latin1")
+
+
 _ADMITTED = {
+    ("_codecs", "encode"): _latin1_bytes,
     ("collections", "OrderedDict"): collections.OrderedDict,
     ("collections", "Counter"): collections.Counter,
     ("builtins", "set"): set,
