@@ -17,7 +17,6 @@ states from one batch to the next, a word's vectors never depend on what was enc
 from __future__ import annotations
 
 import glob
-import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ import torch
 from torch import nn
 
 from probes.errors import ProbesError
+from probes.encoders.fingerprint import sha256_files
 from probes.encoders.elmo_chars import MAX_CHARS, N_CHAR_SYMBOLS, batch_char_ids
 
 
@@ -260,16 +260,6 @@ def find_elmo_files(path: str) -> Optional[tuple[str, str]]:
     return None
 
 
-def _sha256(paths: list[str]) -> str:
-    h = hashlib.sha256()
-    for p in paths:
-        h.update(os.path.basename(p).encode())
-        with open(p, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
-    return h.hexdigest()
-
-
 class ElmoEncoder:
     """A `WordEncoder` over an ELMo biLM: (n_layers + 1) layers of 2 * projection_dim per word."""
 
@@ -297,7 +287,7 @@ class ElmoEncoder:
             name += ":random-init"
         else:
             load_elmo_weights(model, weights_path)
-        return cls(model, name=name, fingerprint=_sha256([opts_path, weights_path]), **options)
+        return cls(model, name=name, fingerprint=sha256_files([opts_path, weights_path]), **options)
 
     def to(self, device: torch.device) -> "ElmoEncoder":
         """Move the weights to a device."""

@@ -20,9 +20,7 @@ being the previous hidden states, as in language-model evaluation.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -32,6 +30,7 @@ import torch
 from torch import nn
 
 from probes.errors import ProbesError
+from probes.encoders.fingerprint import sha256_files
 from probes.encoders.safe_pickle import safe_load_file
 
 HUB_IDS = {"transfo-xl/transfo-xl-wt103", "transfo-xl-wt103"}
@@ -202,13 +201,23 @@ class RelPartialLearnableMultiHeadAttn(nn.Module):
         padded = torch.cat([zero_pad, x], dim=1).view((x.size(1) + 1, x.size(0)) + x.size()[2:])
         return padded[1:].view_as(x)
 
+    def _heads(self, x: torch.Tensor) -> torch.Tensor:
+        return self.qkv_net(self.layer_norm(x) if self.pre_lnorm else x)
+
     def forward(self, w, r, attn_mask, mems, r_w_bias, r_r_bias):
+        """`mems`: None, a memory tensor (mlen, bsz, d_model), or an int: that many all-zero memory rows."""
         qlen, rlen, bsz = w.size(0), r.size(0), w.size(1)
-        cat = w if mems is None else torch.cat([mems, w], 0)
-        w_heads = self.qkv_net(self.layer_norm(cat) if self.pre_lnorm else cat)
+        if isinstance(mems, int):
+            # Zero rows all give the same key and value: project one, not mem_len of them.
+            w_heads = self._heads(w)
+            zero_heads = self._heads(w.new_zeros(1, bsz, w.size(-1))).expand(mems, -1, -1)
+            q = w_heads[..., : w_heads.size(-1) // 3]
+            k, v = torch.chunk(torch.cat([zero_heads, w_heads], 0)[..., w_heads.size(-1) // 3:], 2, dim=-1)
+        else:
+            cat = w if mems is None else torch.cat([mems, w], 0)
+            q, k, v = torch.chunk(self._heads(cat), 3, dim=-1)
+            q = q[-qlen:]
         r_head_k = self.r_net(r)
-        q, k, v = torch.chunk(w_heads, 3, dim=-1)
-        q = q[-qlen:]
         klen = k.size(0)
         q = q.view(qlen, bsz, self.n_head, self.d_head)
         k = k.view(klen, bsz, self.n_head, self.d_head)
@@ -279,11 +288,16 @@ class TransfoXLModel(nn.Module):
         # With mem_len 0, transformers' same_length mask would hide every key; only causality applies.
         return causal[:, :, None]
 
-    def forward(self, ids: torch.Tensor, mems: Optional[list], mem_len: int) -> tuple[list, Optional[list]]:
-        """ids (qlen, bsz) -> hidden states [(qlen, bsz, d_model)] * (n_layer + 1) and the new memory."""
+    def forward(self, ids: torch.Tensor, mems, mem_len: int) -> tuple[list, Optional[list]]:
+        """ids (qlen, bsz) -> hidden states [(qlen, bsz, d_model)] * (n_layer + 1) and the new memory.
+
+        `mems`: None (no memory), a list of per-layer memories, or an int n standing for n all-zero
+        memory rows in every layer (transformers' fresh memory), which is never materialized.
+        """
         qlen = ids.size(0)
         word_emb = self.word_emb(ids)
-        mlen = mems[0].size(0) if mems is not None else 0
+        zero_mems = isinstance(mems, int)
+        mlen = mems if zero_mems else (mems[0].size(0) if mems is not None else 0)
         klen = mlen + qlen
         mask = self._attn_mask(qlen, mlen, mem_len, ids.device)
         pos_seq = torch.arange(klen - 1, -1, -1.0, device=ids.device, dtype=word_emb.dtype)
@@ -297,24 +311,15 @@ class TransfoXLModel(nn.Module):
             attn = layer.dec_attn
             r_w = attn.r_w_bias if self.cfg.untie_r else self.r_w_bias
             r_r = attn.r_r_bias if self.cfg.untie_r else self.r_r_bias
-            core = layer(core, pos_emb, mask, None if mems is None else mems[i], r_w, r_r)
+            layer_mems = mems if zero_mems or mems is None else mems[i]
+            core = layer(core, pos_emb, mask, layer_mems, r_w, r_r)
         new_mems = None
-        if mems is not None:
+        if mems is not None and not zero_mems:
             end = mlen + qlen
             beg = max(0, end - mem_len)
             new_mems = [torch.cat([m, h], 0)[beg:end].detach() for m, h in zip(mems, hids)]
         hids.append(core)
         return hids, new_mems
-
-
-def _sha256_files(paths: list[str]) -> str:
-    h = hashlib.sha256()
-    for p in paths:
-        h.update(os.path.basename(p).encode())
-        with open(p, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
-    return h.hexdigest()
 
 
 def _read_state_dict(path: str) -> dict:
@@ -419,7 +424,7 @@ class TransfoXLEncoder:
                 raise ProbesError(f"{weights}: weights do not match config.json "
                                   f"(missing {missing[:5]}, unexpected {list(unexpected)[:5]})")
         vocab = TransfoXLVocab.from_file(vocab_path)
-        fingerprint = _sha256_files([os.path.join(path, "config.json"), weights, vocab_path])
+        fingerprint = sha256_files([os.path.join(path, "config.json"), weights, vocab_path])
         return cls(model, vocab, name=name, fingerprint=fingerprint, **options)
 
     def to(self, device: torch.device) -> "TransfoXLEncoder":
@@ -476,7 +481,7 @@ class TransfoXLEncoder:
             padded = torch.zeros(longest, len(chunk), dtype=torch.long, device=device)
             for b, i in enumerate(chunk):
                 padded[: len(ids_all[i]), b] = torch.tensor(ids_all[i], device=device)
-            hids, _ = self.model(padded, self._fresh_mems(len(chunk)), self.mem_len)
+            hids, _ = self.model(padded, self.mem_len if self.mem_len > 0 else None, self.mem_len)
             stacked = torch.stack(hids)  # (layers, qlen, bsz, dim)
             for b, i in enumerate(chunk):
                 results[i] = stacked[:, : len(ids_all[i]), b].float().cpu()
