@@ -44,8 +44,14 @@ class Opaque:
     module: str = ""
     qualname: str = ""
 
+    def __new__(cls, *args: Any, **kwargs: Any) -> "Opaque":
+        # NEWOBJ creates instances without calling __init__; set every field here.
+        obj = super().__new__(cls)
+        obj.args, obj.kwargs, obj.state, obj.items = args, kwargs, None, []
+        return obj
+
     def __init__(self, *args: Any, **kwargs: Any):
-        self.args, self.kwargs, self.state, self.items = args, kwargs, None, []
+        pass
 
     def __setstate__(self, state: Any) -> None:
         self.state = state
@@ -106,5 +112,5 @@ def safe_load_file(path: str) -> Any:
             return _load_stream(f)
     except ProbesError:
         raise
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError) as exc:
+    except Exception as exc:  # any malformed pickle: one clear message naming the file
         raise ProbesError(f"{path}: cannot read this pickle safely ({type(exc).__name__}: {exc})") from exc
