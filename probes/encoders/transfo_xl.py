@@ -13,9 +13,15 @@ admits only plain containers, strings and numbers and never runs code named in t
 Memory: transformers starts every call without `mems` from a zero memory of `mem_len` positions
 (zero keys and values that still take attention weight through the positional term) and the
 hidden states it returned were computed that way; `encode` does exactly the same for every
-sentence by default (probing per sentence, no memory carried across sentences). With
-``carry_memory=True`` the sentences are read in order as consecutive segments, each one's memory
-being the previous hidden states, as in language-model evaluation.
+sentence by default (probing per sentence, no memory carried across sentences), without
+materializing the zero rows (they all project to one key and value). With ``carry_memory=True``
+the sentences are read in order as consecutive segments, each one's memory being the previous
+hidden states, as in language-model evaluation. ``mem_len`` overrides the checkpoint's; with
+``mem_len=0`` only the causal mask applies (transformers' same_length mask would hide every key).
+
+Words: each word is one vocabulary id, lowercased when the checkpoint's tokenizer lowercased;
+a word not in the vocabulary becomes <unk> (e.g. hyphenated compounds, which WikiText-103 splits
+as "well @-@ known"); `unknown_words` counts them.
 """
 
 from __future__ import annotations
@@ -33,7 +39,6 @@ from probes.errors import ProbesError
 from probes.encoders.fingerprint import sha256_files
 from probes.encoders.safe_pickle import safe_load_file
 
-HUB_IDS = {"transfo-xl/transfo-xl-wt103", "transfo-xl-wt103"}
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 VOCAB_FILES = ("vocab.pkl", "vocab.bin")
 
@@ -314,10 +319,11 @@ class TransfoXLModel(nn.Module):
             layer_mems = mems if zero_mems or mems is None else mems[i]
             core = layer(core, pos_emb, mask, layer_mems, r_w, r_r)
         new_mems = None
-        if mems is not None and not zero_mems:
+        if mems is not None:
             end = mlen + qlen
             beg = max(0, end - mem_len)
-            new_mems = [torch.cat([m, h], 0)[beg:end].detach() for m, h in zip(mems, hids)]
+            olds = [h.new_zeros(mlen, *h.shape[1:]) for h in hids] if zero_mems else mems
+            new_mems = [torch.cat([m, h], 0)[beg:end] for m, h in zip(olds, hids)]
         hids.append(core)
         return hids, new_mems
 
@@ -441,14 +447,6 @@ class TransfoXLEncoder:
     def _device(self) -> torch.device:
         return next(self.model.parameters()).device
 
-    def _fresh_mems(self, bsz: int) -> Optional[list]:
-        # As transformers' init_mems: mem_len zero positions per layer, or no memory at all.
-        if self.mem_len == 0:
-            return None
-        p = next(self.model.parameters())
-        return [torch.zeros(self.mem_len, bsz, self.dim, dtype=p.dtype, device=p.device)
-                for _ in range(self.model.cfg.n_layer)]
-
     @torch.no_grad()
     def encode(self, batch: list[list[str]]) -> list[torch.Tensor]:
         """Every layer for every word of each sentence: (num_layers, n_words, dim) float32 each."""
@@ -464,7 +462,8 @@ class TransfoXLEncoder:
                 if not ids:
                     out.append(torch.zeros(self.num_layers, 0, self.dim))
                     continue
-                mems = self._mems if self._mems is not None else self._fresh_mems(1)
+                fresh = self.mem_len if self.mem_len > 0 else None
+                mems = self._mems if self._mems is not None else fresh
                 hids, self._mems = self.model(torch.tensor(ids, device=device)[:, None], mems, self.mem_len)
                 out.append(torch.stack([h[:, 0] for h in hids]).float().cpu())
             return out
