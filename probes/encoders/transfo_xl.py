@@ -63,6 +63,8 @@ class TransfoXLConfig:
     attn_type: int = 0
     untie_r: bool = True
     layer_norm_epsilon: float = 1e-5
+    tie_word_embeddings: bool = True
+    tie_projs: list = field(default_factory=lambda: [False, True, True, True])
 
     @classmethod
     def from_file(cls, path: str) -> "TransfoXLConfig":
@@ -338,10 +340,32 @@ def _read_state_dict(path: str) -> dict:
         raise ProbesError(f"{path}: cannot load the weights safely with torch.load(weights_only=True) ({exc})") from exc
 
 
-def _select_backbone(state: dict, path: str) -> dict:
+def _tied_input_name(key: str, cfg: TransfoXLConfig) -> list[str]:
+    """Adaptive-softmax names that hold the same tensor as input-embedding weight `key`, if tied."""
+    layer = re.fullmatch(r"word_emb\.emb_layers\.(\d+)\.weight", key)
+    if layer and cfg.tie_word_embeddings:
+        return [f"crit.out_layers.{layer.group(1)}.weight"]
+    proj = re.fullmatch(r"word_emb\.emb_projs\.(\d+)", key)
+    if proj:
+        i = int(proj.group(1))
+        if cfg.div_val == 1:  # one input projection, shared by every tied output cluster
+            return [f"crit.out_projs.{j}" for j, tied in enumerate(cfg.tie_projs) if tied]
+        if i < len(cfg.tie_projs) and cfg.tie_projs[i]:
+            return [f"crit.out_projs.{i}"]
+    return []
+
+
+def _select_backbone(state: dict, path: str, model: TransfoXLModel) -> dict:
     """The `TransfoXLModel` weights of a checkpoint saved with or without the LM head."""
     if any(k.startswith("transformer.") for k in state):
-        state = {k[len("transformer."):]: v for k, v in state.items() if k.startswith("transformer.")}
+        backbone = {k[len("transformer."):]: v for k, v in state.items() if k.startswith("transformer.")}
+        # The adaptive softmax is tied to the input embeddings; a file that deduplicated the
+        # shared tensors may have kept only the softmax's name for an input embedding.
+        for key in set(model.state_dict()) - backbone.keys():
+            found = [name for name in _tied_input_name(key, model.cfg) if name in state]
+            if found:
+                backbone[key] = state[found[0]]
+        state = backbone
     if not any(k.startswith("word_emb.") for k in state):
         raise ProbesError(f"{path}: no word_emb.* weights; not a Transformer-XL checkpoint")
     return state
@@ -421,7 +445,7 @@ class TransfoXLEncoder:
             random_init_transfo_xl(model, seed, _read_config_floats(os.path.join(path, "config.json")))
             name += ":random-init"
         else:
-            state = _select_backbone(_read_state_dict(weights), weights)
+            state = _select_backbone(_read_state_dict(weights), weights, model)
             if not cfg.untie_r:
                 state = _drop_tied_bias_aliases(state, weights)
             missing, unexpected = model.load_state_dict(state, strict=False)
