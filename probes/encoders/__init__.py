@@ -47,8 +47,6 @@ def _open_elmo(path: str, options: dict) -> WordEncoder:
     from probes.encoders.download import resolve_elmo
 
     options = _check_options("ELMo", options, _ELMO_OPTIONS)
-    if not os.path.isdir(path):  # a release name: keep it as the model's name, not the cache path
-        options.setdefault("name", ELMO_PREFIX + path)
     return ElmoEncoder.from_dir(resolve_elmo(path), **options)
 
 
@@ -57,8 +55,6 @@ def _open_transfo_xl(path: str, options: dict) -> WordEncoder:
     from probes.encoders.download import resolve_transfo_xl
 
     options = _check_options("Transformer-XL", options, _TRANSFO_XL_OPTIONS)
-    if not os.path.isdir(path):  # a hub id: keep it as the model's name, not the snapshot path
-        options.setdefault("name", path)
     return TransfoXLEncoder.from_dir(resolve_transfo_xl(path), **options)
 
 
@@ -71,6 +67,8 @@ def open_word_encoder(spec: str, **options) -> Optional[WordEncoder]:
     """
     from probes.encoders.download import is_transfo_xl_hub_id
 
+    # Named as given (like transformers models), not by a cache or snapshot path.
+    options.setdefault("name", spec.rstrip("/"))
     if spec.startswith(ELMO_PREFIX):
         return _open_elmo(spec[len(ELMO_PREFIX):], options)
     if spec.startswith(TRANSFO_XL_PREFIX):

@@ -41,3 +41,10 @@ def test_word_level_family_encodes_a_short_corpus(spec, layers, dim):
     out = enc.to("cpu").encode(CORPUS)
     assert [tuple(o.shape) for o in out] == [(layers, len(s), dim) for s in CORPUS]
     assert all(bool(o.isfinite().all()) for o in out)
+
+
+def test_encoders_are_named_by_their_spec():
+    spec = os.path.join(FIXTURES, "elmo_a")
+    assert open_word_encoder(spec + "/").name == spec
+    assert open_word_encoder("transfo-xl:" + os.path.join(FIXTURES, "transfo_xl_a")).name.startswith("transfo-xl:")
+    assert open_word_encoder(spec, random_init=True).name == spec + ":random-init"
