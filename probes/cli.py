@@ -14,6 +14,7 @@ COMMAND_MODULES = [
     "probes.experiment.cli",
     "probes.tasks.cli",
     "analysis.cli",
+    "probes.encoders.cli",
 ]
 
 
