@@ -286,7 +286,7 @@ class Experiment:
         cka = self.cross_lingual_cka()
         if cka:
             extras["cka"] = cka
-        structural = self.structural_example()
+        structural = self.structural_example(results)
         if structural:
             extras["structural"] = structural
         self.timer.add("analyze", t0)
@@ -302,29 +302,40 @@ class Experiment:
         self.outcome.results, self.outcome.report = results, report
         return self.outcome
 
-    def structural_example(self) -> list[dict]:
-        """Predicted vs gold tree for one test sentence per structural task (for the report)."""
-        from probes.probing.api import structural_example
+    def structural_example(self, results: pd.DataFrame) -> list[dict]:
+        """Predicted vs gold tree of one test sentence per distance task, at the best UUAS layer."""
+        from probes.probing.api import fit_structural, structural_predictions
 
         out = []
-        for model in self.cfg.models[:1]:
-            for task in self.cfg.tasks:
-                if "structural" not in self._kinds_for(task):
-                    continue
-                train, dev, tests, _ = self._task_data(task)
-                test_spec = task.test[0]
-                ds = self.dataset(test_spec)
-                pick = _pick_sentence(ds)
-                if pick is None:
-                    continue
-                ex = structural_example((self.cache_of(model, task.train), train),
-                                        (self.cache_of(model, test_spec), tests[test_spec.name]), pick,
-                                        dev=(self.cache_of(model, task.dev), dev) if task.dev else None,
-                                        rank=self.cfg.probe.rank, seed=self.cfg.seeds[0], device=self.cfg.device)
-                s = ds.sentences[pick]
-                ex.update({"model": model.name, "task": task.name, "sent_id": s.sent_id, "words": s.words,
-                           "gold_heads": s.heads, "gold_deprels": s.deprels})
-                out.append(ex)
+        model = self.cfg.models[0]
+        for task in self.cfg.tasks:
+            train, dev, tests, _ = self._task_data(task)
+            if train.kind != "distance":
+                continue
+            test_spec = task.test[0]
+            ds = self.dataset(test_spec)
+            pick = _pick_sentence(ds)
+            if pick is None:
+                continue
+            scores = results[(results["model"] == model.name) & (results["task"] == task.name)
+                             & (results["eval_set"] == test_spec.name) & (results["metric"] == "uuas")
+                             & (results["layer"] >= 0)]
+            if scores.empty:
+                continue
+            best = int(scores.groupby("layer")["value"].mean().idxmax())
+            est = fit_structural((self.cache_of(model, task.train), train),
+                                 (self.cache_of(model, task.dev), dev) if task.dev else None,
+                                 seed=self.cfg.seeds[0], device=self.cfg.device, rank=self.cfg.probe.rank,
+                                 **self.cfg.probe.options)
+            pred = structural_predictions(est, self.cache_of(model, test_spec), tests[test_spec.name], pick)
+            li = list(pred["layers"]).index(best)
+            s = ds.sentences[pick]
+            out.append({"model": model.name, "task": task.name, "layer": best, "sent_id": s.sent_id,
+                        "eval_set": test_spec.name, "words": list(s.words), "gold_heads": list(s.heads),
+                        "gold_deprels": list(s.deprels or []),
+                        "predicted_edges": sorted(tuple(sorted(e)) for e in pred["pred_edges"][li]),
+                        "predicted_distances": np.asarray(pred["pred"][li]).tolist(),
+                        "gold_distances": np.asarray(pred["gold"]).tolist()})
         return out
 
 
@@ -338,7 +349,16 @@ def run_probe(kind: str, train, tests, dev, *, control, random_init, rank, optio
     if kind == "structural":
         return api.structural_layers(train, tests, dev, rank=rank, random_init=random_init, **common, **options)
     if kind == "mdl":
-        return api.mdl_layers(train, control=control, random_init=random_init, **common, **options)
+        # Codelength is a property of the training data: no test sets, no bootstrap.
+        mdl = {k: common[k] for k in ("seeds", "model", "task", "train_set", "device")}
+        rows = api.mdl_layers(train, **mdl, **options)
+        if control is not None:
+            rows += api.mdl_layers((train[0], control["train"]), **{**mdl, "task": f"{mdl['task']}:control"},
+                                   **options)
+        if random_init is not None:
+            rows += api.mdl_layers((random_init["train"], train[1]),
+                                   **{**mdl, "model": f"{mdl['model']}:random-init"}, **options)
+        return rows
     raise ProbesError(f"unknown probe kind {kind!r}")
 
 
