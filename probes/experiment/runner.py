@@ -108,21 +108,26 @@ class Experiment:
     # ---- stage 2: extract ------------------------------------------------------------------
     def extract_all(self) -> None:
         """Vectors for every (model, data set), and the random-init twin's when baselines want it."""
+        from probes.device import resolve_device
         from probes.extract.extractor import extract
+        from probes.extract.loading import load_model
 
         t0 = time.perf_counter()
         twins = [False, True] if self.cfg.probe.random_init else [False]
         jobs = [(m, key, ri) for m in self.cfg.models for key in self.datasets for ri in twins]
         _say(f"[2/4 extract]  {len(jobs)} caches ({len(self.cfg.models)} models x {len(self.datasets)} data sets"
              f"{' x random-init twin' if len(twins) == 2 else ''})")
+        loaded: dict = {}
         for model, key, ri in jobs:
             ds = self.datasets[key]
             d = self.cache / "vectors" / f"{model.name}{'-random-init' if ri else ''}-{ds.spec.name}-" \
                 f"{_hash(model.source, ds.fingerprint, model.pooling, model.layers, ri)}"
             was_complete = _complete(d)
-            cache = extract(model.source, ds.sentences, d, layers=model.layers, pooling=model.pooling,
-                            batch_size=model.batch_size, device=self.cfg.device, random_init=ri,
-                            trust_remote_code=model.trust_remote_code, progress=self.progress)
+            if (model.name, ri) not in loaded:
+                loaded[(model.name, ri)] = load_model(model.source, device=resolve_device(self.cfg.device),
+                                                      random_init=ri, trust_remote_code=model.trust_remote_code)
+            cache = extract(loaded[(model.name, ri)], ds.sentences, d, layers=model.layers, pooling=model.pooling,
+                            batch_size=model.batch_size, device=self.cfg.device, progress=self.progress)
             if not was_complete:
                 self.outcome.extracted += 1
             self.vectors[(model.name, key, ri)] = cache
@@ -181,7 +186,8 @@ class Experiment:
             for ri in ([False, True] if self.cfg.probe.random_init else [False]):
                 caches.append(self.cache_of(model, spec, ri).meta.get("key"))
         names = [task.train.name, task.dev.name if task.dev else None, [t.name for t in task.test]]
-        return _hash("probe-job/1", __version__, model.name, caches, names, task.name, kind, self.cfg.seeds,
+        return _hash("probe-job/2", __version__, model.name, caches, names, task.name, kind,
+                     kind == self._kinds_for(task)[0], self.cfg.seeds,
                      self.cfg.probe.control, self.cfg.probe.random_init, self.cfg.probe.bootstrap,
                      self.cfg.probe.rank, self.cfg.probe.options,
                      [self.dataset(s).fingerprint for s in [task.train, *task.test]])
@@ -204,7 +210,9 @@ class Experiment:
         if ri:
             random_init = {"train": vec(task.train, True), "tests": {t.name: vec(t, True) for t in task.test},
                            "dev": vec(task.dev, True) if task.dev else None}
-        rows = run_probe(kind, tr, te, dv, control=control, random_init=random_init,
+        # The majority baseline does not depend on the probe: report it with the task's first kind only.
+        majority = kind == self._kinds_for(task)[0]
+        rows = run_probe(kind, tr, te, dv, control=control, random_init=random_init, majority=majority,
                          rank=self.cfg.probe.rank, options=self.cfg.probe.options, **common)
         df = pd.DataFrame([r.as_dict() for r in rows], columns=RESULT_COLUMNS)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -339,13 +347,14 @@ class Experiment:
         return out
 
 
-def run_probe(kind: str, train, tests, dev, *, control, random_init, rank, options, **common) -> list[ResultRow]:
+def run_probe(kind: str, train, tests, dev, *, control, random_init, rank, options, majority: bool = True,
+              **common) -> list[ResultRow]:
     """Dispatch one probe kind to the probing API."""
     from probes.probing import api
 
     if kind in CLASSIFIER_KINDS:
         return api.probe_layers(train, tests, dev, probe=kind, control=control, random_init=random_init,
-                                **common, **options)
+                                majority=majority, **common, **options)
     if kind == "structural":
         return api.structural_layers(train, tests, dev, rank=rank, random_init=random_init, **common, **options)
     if kind == "mdl":
