@@ -28,10 +28,12 @@ class StackedClassifier(BaseEstimator):
     _single_layer_input = False
 
     # ----- sklearn interface -------------------------------------------------------------------
-    def fit(self, X, y, X_dev=None, y_dev=None, groups: Optional[np.ndarray] = None):
+    def fit(self, X, y, X_dev=None, y_dev=None, groups: Optional[np.ndarray] = None, classes=None):
         """Train every model at once; dev data (or a held-out part of train) drives early stopping.
 
         ``groups`` (n,) e.g. sentence ids keeps whole sentences on one side of a held-out split.
+        ``classes`` fixes the output label set (like sklearn's partial_fit), e.g. when a training
+        prefix has not seen every class yet (online codelength).
         """
         Xs, single = as_layer_stack(X)
         self._single_layer_input = single
@@ -41,7 +43,13 @@ class StackedClassifier(BaseEstimator):
         if len(y) == 0:
             raise ProbesError("cannot train a probe on zero examples")
         self.device_ = resolve_device(getattr(self, "device", "auto"))
-        self.classes_, ids = encode_labels(y)
+        if classes is None:
+            self.classes_, ids = encode_labels(y)
+        else:
+            self.classes_ = np.unique(np.asarray(classes))
+            ids = np.searchsorted(self.classes_, y)
+            if np.any(ids >= len(self.classes_)) or np.any(self.classes_[np.minimum(ids, len(self.classes_) - 1)] != y):
+                raise ProbesError("training labels outside the given classes")
         train_rows = np.arange(len(y))
         Xd = yd = None
         if self.early_stopping:

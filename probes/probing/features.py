@@ -65,9 +65,9 @@ class Standardizer:
         s = torch.zeros(L, d, dtype=torch.float64, device=X.device)
         ss = torch.zeros_like(s)
         for a in range(0, n, CHUNK_ROWS):
-            c = X[:, a:a + CHUNK_ROWS].double()
-            s += c.sum(1)
-            ss += (c * c).sum(1)
+            c = X[:, a:a + CHUNK_ROWS]
+            s += c.sum(1, dtype=torch.float64)
+            ss += (c * c).sum(1, dtype=torch.float64)
         mean = s / n
         var = (ss / n - mean * mean).clamp(min=0)
         std = var.sqrt()

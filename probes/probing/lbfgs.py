@@ -7,8 +7,9 @@ from typing import Callable, Optional
 
 import torch
 
-# fun(x (M, P)) -> (loss (M,), grad (M, P)); callback(x, iteration) -> (M,) bool "stop this model".
-Objective = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
+# fun(x (m, P), idx (m,) model indices) -> (loss (m,), grad (m, P)): only the models in idx are
+# evaluated, so finished models cost nothing. callback(x, iteration) -> (M,) bool "stop this model".
+Objective = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 
 
 def batched_lbfgs(fun: Objective, x0: torch.Tensor, max_iter: int = 500, history: int = 10,
@@ -23,7 +24,7 @@ def batched_lbfgs(fun: Objective, x0: torch.Tensor, max_iter: int = 500, history
     """
     x = x0.detach().clone()
     M, P = x.shape
-    f, g = fun(x)
+    f, g = fun(x, torch.arange(M, device=x.device))
     s_hist = torch.zeros(history, M, P, dtype=x.dtype, device=x.device)
     y_hist = torch.zeros_like(s_hist)
     rho = torch.zeros(history, M, dtype=x.dtype, device=x.device)
@@ -61,12 +62,14 @@ def batched_lbfgs(fun: Objective, x0: torch.Tensor, max_iter: int = 500, history
         pending = active.clone()
         x_new, f_new, g_new = x.clone(), f.clone(), g.clone()
         for _ in range(max_backtracks):
-            x_try = x + t[:, None] * d
-            f_try, g_try = fun(x_try)
+            idx = torch.nonzero(pending).flatten()
+            x_try = x[idx] + t[idx, None] * d[idx]
+            f_try, g_try = fun(x_try, idx)
             n_evals += 1
-            ok = pending & torch.isfinite(f_try) & (f_try <= f + c1 * t * gd)
-            x_new[ok], f_new[ok], g_new[ok] = x_try[ok], f_try[ok], g_try[ok]
-            pending &= ~ok
+            ok_sub = torch.isfinite(f_try) & (f_try <= f[idx] + c1 * t[idx] * gd[idx])
+            acc = idx[ok_sub]
+            x_new[acc], f_new[acc], g_new[acc] = x_try[ok_sub], f_try[ok_sub], g_try[ok_sub]
+            pending[acc] = False
             if not bool(pending.any()):
                 break
             t = torch.where(pending, t * 0.5, torch.zeros_like(t))

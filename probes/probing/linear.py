@@ -47,20 +47,32 @@ class LinearProbe(StackedClassifier):
         n = X.shape[1]
         wd = float(self.weight_decay)
 
-        def fun(params: torch.Tensor):
+        L = X.shape[0]
+
+        def fun(params: torch.Tensor, idx: torch.Tensor):
             W, b = self._unpack(params)
             loss = torch.zeros(params.shape[0], dtype=params.dtype, device=params.device)
             gW = torch.zeros_like(W)
             gb = torch.zeros_like(b)
+            layers = idx.tolist()
+            # Every layer still running: one batched matmul over the stack. A subset: one matmul
+            # per layer on views (gathering the subset would copy the data at every evaluation).
+            groups = [(slice(None), X)] if len(layers) == L else [(k, X[l]) for k, l in enumerate(layers)]
             for a in range(0, n, TRAIN_CHUNK):
-                Xc, yc = X[:, a:a + TRAIN_CHUNK], y[a:a + TRAIN_CHUNK]
-                logp = torch.log_softmax(torch.baddbmm(b[:, None, :], Xc, W), -1)
-                loss -= logp.gather(2, yc.expand(logp.shape[0], -1)[..., None]).squeeze(2).sum(1)
-                G = logp.exp()
-                G.scatter_add_(2, yc.expand(logp.shape[0], -1)[..., None],
-                               torch.full((G.shape[0], G.shape[1], 1), -1.0, device=G.device))
-                gW.baddbmm_(Xc.transpose(1, 2), G)
-                gb += G.sum(1)
+                yc = y[a:a + TRAIN_CHUNK]
+                for k, Xg in groups:
+                    Xc = Xg[..., a:a + TRAIN_CHUNK, :]
+                    if Xc.dim() == 2:
+                        Xc = Xc[None]
+                    Wk, bk = (W, b) if isinstance(k, slice) else (W[k:k + 1], b[k:k + 1])
+                    logp = torch.log_softmax(torch.baddbmm(bk[:, None, :], Xc, Wk), -1)
+                    yi = yc.expand(logp.shape[0], -1)[..., None]
+                    sel = k if isinstance(k, slice) else slice(k, k + 1)
+                    loss[sel] -= logp.gather(2, yi).squeeze(2).sum(1)
+                    G = logp.exp()
+                    G.scatter_add_(2, yi, torch.full((G.shape[0], G.shape[1], 1), -1.0, device=G.device))
+                    gW[sel] += torch.bmm(Xc.transpose(1, 2), G)
+                    gb[sel] += G.sum(1)
             loss = loss / n + 0.5 * wd * (W * W).sum((1, 2))
             grad = torch.cat([(gW / n + wd * W).flatten(1), gb / n], dim=1)
             return loss, grad

@@ -38,11 +38,11 @@ class ScalarMixProbe(StackedClassifier):
         self.device = device
         self.random_state = random_state
 
-    def fit(self, X, y, X_dev=None, y_dev=None, groups=None):
+    def fit(self, X, y, X_dev=None, y_dev=None, groups=None, classes=None):
         """Train the mix(es); X must hold every layer: (n_layers, n, dim)."""
         if X.ndim != 3:
             raise ProbesError("a scalar-mix probe needs all layers: X of shape (n_layers, n, dim)")
-        return super().fit(X, y, X_dev, y_dev, groups)
+        return super().fit(X, y, X_dev, y_dev, groups, classes)
 
     def _n_models(self, n_layers: int) -> int:
         return n_layers if self.cumulative else 1
@@ -62,23 +62,25 @@ class ScalarMixProbe(StackedClassifier):
         b = params[:, L + 1 + d * C:]
         return a, gamma, W, b
 
-    def _weights(self, a: torch.Tensor) -> torch.Tensor:
-        return torch.softmax(a + self._mask(self.n_layers_in_, a.device), dim=1)
+    def _weights(self, a: torch.Tensor, idx=None) -> torch.Tensor:
+        mask = self._mask(self.n_layers_in_, a.device)
+        return torch.softmax(a + (mask if idx is None else mask[idx]), dim=1)
 
-    def _logits(self, params: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
+    def _logits(self, params: torch.Tensor, X: torch.Tensor, idx=None) -> torch.Tensor:
         a, gamma, W, b = self._unpack(params)
-        mixed = torch.einsum("ml,lnd->mnd", self._weights(a) * gamma[:, None], X)
+        mixed = torch.einsum("ml,lnd->mnd", self._weights(a, idx) * gamma[:, None], X)
         return torch.baddbmm(b[:, None, :], mixed, W)
 
     def _objective(self, X: torch.Tensor, y: torch.Tensor):
         n = X.shape[1]
         wd = float(self.weight_decay)
 
-        def fun(params: torch.Tensor):
+        def fun(params: torch.Tensor, idx: torch.Tensor):
+            # Every mix reads every layer; evaluate the requested models only.
             p = params.detach().requires_grad_(True)
             total = torch.zeros(p.shape[0], device=p.device)
             for a in range(0, n, TRAIN_CHUNK):
-                logp = torch.log_softmax(self._logits(p, X[:, a:a + TRAIN_CHUNK]), -1)
+                logp = torch.log_softmax(self._logits(p, X[:, a:a + TRAIN_CHUNK], idx), -1)
                 yc = y[a:a + TRAIN_CHUNK].expand(logp.shape[0], -1)[..., None]
                 part = -logp.gather(2, yc).squeeze(2).sum(1) / n
                 part.sum().backward()
