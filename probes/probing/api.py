@@ -280,3 +280,161 @@ def _selectivity_rows(rows, reps, c_reps, probe, model, task, train_set) -> list
             out.append(ResultRow(model, task, probe, int(layer), train_set, name, seed, "selectivity",
                                  float(diff_point[m]), float(lo[m]), float(hi[m])))
     return out
+
+
+# ----- structural probes ---------------------------------------------------------------------------
+STRUCTURAL = {"distance": ("structural-distance", ("uuas", "dspr")), "depth": ("structural-depth", ("root_acc", "nspr"))}
+
+
+def _structural_targets(task: TaskData) -> list[np.ndarray]:
+    if task.kind == "distance" and task.matrices is not None:
+        return [np.asarray(m, dtype=np.float32) for m in task.matrices]
+    if task.kind == "depth" and task.depths is not None:
+        return [np.asarray(d, dtype=np.float32) for d in task.depths]
+    raise ProbesError(f"task {task.name} ({task.kind}) has no distance matrices or depths for a structural probe")
+
+
+def fit_structural(train: tuple, dev: Optional[tuple] = None, seed: int = 0, device: str = "auto", **hyper):
+    """Train a distance or depth probe (by the task's kind) on every layer at once."""
+    from probes.probing.structural import DepthProbe, DistanceProbe
+    vectors, task = train
+    V, layers, cache_offsets = cache_arrays(vectors)
+    _require_layer0(layers, f"train set of {task.name}")
+    offsets = _offsets(task, cache_offsets, V.shape[1])
+    cls = DistanceProbe if task.kind == "distance" else DepthProbe
+    est = cls(device=device, random_state=seed, **hyper)
+    kw = {}
+    if dev is not None:
+        Vd, _, dco = cache_arrays(dev[0])
+        kw = dict(X_dev=Vd, targets_dev=_structural_targets(dev[1]), offsets_dev=_offsets(dev[1], dco, Vd.shape[1]))
+    est.fit(V, _structural_targets(task), offsets, **kw)
+    est.layer_ids_ = layers
+    return est
+
+
+def structural_scores(est, vectors, task: TaskData) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per-sentence statistics of a fitted structural probe on one split.
+
+    Returns {metric: (numerator (S, L), denominator (S,))} for uuas / root_acc and
+    {metric: (values (S, L), lengths (S,))} for dspr / nspr (NaN outside lengths 5-50).
+    """
+    from probes.probing.structural_metrics import (depth_spearman, distance_spearman, in_spearman_range,
+                                                   root_correct, uuas_counts)
+    V, _, cache_offsets = cache_arrays(vectors)
+    offsets = _offsets(task, cache_offsets, V.shape[1])
+    gold = _structural_targets(task)
+    punct = np.zeros(V.shape[1], bool) if task.punct is None else np.asarray(task.punct, bool)
+    preds = est.predict(V, offsets)
+    S, L = len(gold), V.shape[0]
+    ratio_num, ratio_den = np.zeros((S, L)), np.zeros(S)
+    spear = np.full((S, L), np.nan)
+    lengths = np.array([len(g) for g in gold])
+    for s in range(S):
+        pu = punct[offsets[s]:offsets[s + 1]]
+        for l in range(L):
+            if task.kind == "distance":
+                c, t = uuas_counts(preds[s][l], gold[s], pu)
+                if in_spearman_range(len(gold[s])):
+                    spear[s, l] = distance_spearman(preds[s][l], gold[s])
+            else:
+                c, t = root_correct(preds[s][l], gold[s], pu)
+                if in_spearman_range(len(gold[s])):
+                    spear[s, l] = depth_spearman(preds[s][l], gold[s])
+            ratio_num[s, l] = c
+            ratio_den[s] = t
+    first, second = STRUCTURAL[task.kind][1]
+    return {first: (ratio_num, ratio_den), second: (spear, lengths)}
+
+
+def structural_layers(train: tuple, tests: Mapping[str, tuple], dev: Optional[tuple] = None,
+                      seeds: Sequence[int] = (0,), model: str = "model", task: Optional[str] = None,
+                      train_set: str = "train", random_init: Optional[Mapping] = None, n_boot: int = 1000,
+                      ci_seed: int = 0, device: str = "auto", **hyper) -> list[ResultRow]:
+    """Distance probe (uuas, dspr) or depth probe (root_acc, nspr) per layer, by the task's kind.
+
+    Intervals: sentence bootstrap; UUAS and root accuracy are pooled ratios, DSpr/NSpr are means
+    over sentence lengths 5-50 of per-length means, recomputed on every resample.
+    """
+    from probes.probing.bootstrap import grouped_mean_replicates, ratio_replicates
+    task = task or train[1].name
+    probe_name, _ = STRUCTURAL[train[1].kind] if train[1].kind in STRUCTURAL else (None, None)
+    if probe_name is None:
+        raise ProbesError(f"task {train[1].name} is a {train[1].kind} task; structural probes need distance or depth")
+    rows = []
+    for seed in seeds:
+        est = fit_structural(train, dev, seed, device, **hyper)
+        for name, (vectors, tdata) in tests.items():
+            stats = structural_scores(est, vectors, tdata)
+            counts = resample_counts(len(tdata.matrices if tdata.kind == "distance" else tdata.depths), n_boot, ci_seed)
+            for metric, (a, b) in stats.items():
+                if metric in ("uuas", "root_acc"):
+                    point, reps = ratio_replicates(a, b, counts)
+                else:
+                    point, reps = grouped_mean_replicates(a, b, counts)
+                lo, hi = percentile_interval(reps)
+                for m, layer in enumerate(est.layer_ids_):
+                    rows.append(ResultRow(model, task, probe_name, int(layer), train_set, name, seed, metric,
+                                          float(point[m]), float(lo[m]), float(hi[m])))
+    if len(seeds) > 1:
+        rows += aggregate_seeds(rows)
+    if random_init is not None:
+        ri_tests = {name: (random_init["tests"][name], td) for name, (_, td) in tests.items()}
+        ri_dev = (random_init["dev"], dev[1]) if dev is not None and random_init.get("dev") is not None else None
+        rows += structural_layers((random_init["train"], train[1]), ri_tests, ri_dev, seeds, f"{model}:random-init",
+                                  task, train_set, None, n_boot, ci_seed, device, **hyper)
+    return rows
+
+
+def structural_predictions(est, vectors, task: TaskData, sentence: int) -> dict:
+    """For a report: one sentence's predicted distances/depths per layer, predicted and gold MST edges.
+
+    Returns {"layers", "pred" (L, n, n) or (L, n), "gold", "punct", and for distance probes
+    "pred_edges" (one edge set per layer, punctuation removed) and "gold_edges"}.
+    """
+    from probes.probing.structural_metrics import mst_edges
+    V, layers, cache_offsets = cache_arrays(vectors)
+    offsets = _offsets(task, cache_offsets, V.shape[1])
+    if not 0 <= sentence < len(offsets) - 1:
+        raise ProbesError(f"sentence {sentence} out of range (0..{len(offsets) - 2})")
+    a, b = offsets[sentence], offsets[sentence + 1]
+    pred = est.predict(V[:, a:b], np.array([0, b - a]))[0]
+    gold = _structural_targets(task)[sentence]
+    punct = np.zeros(b - a, bool) if task.punct is None else np.asarray(task.punct[a:b], bool)
+    out = {"layers": layers, "pred": pred, "gold": gold, "punct": punct}
+    if task.kind == "distance":
+        keep = np.flatnonzero(~punct)
+        sub = np.ix_(keep, keep)
+        relabel = lambda edges: {(int(keep[i]), int(keep[j])) for i, j in edges}
+        out["pred_edges"] = [relabel(mst_edges(p[sub])) for p in pred]
+        out["gold_edges"] = relabel(mst_edges(gold[sub]))
+    return out
+
+
+# ----- MDL -----------------------------------------------------------------------------------------
+def mdl_layers(train: tuple, probe: str = "linear", seeds: Sequence[int] = (0,), model: str = "model",
+               task: Optional[str] = None, train_set: str = "train", device: str = "auto",
+               fractions: Sequence[float] = None, **hyper) -> list[ResultRow]:
+    """Online codelength (``codelength_bits``, in bits) and ``compression`` (uniform / online) per layer.
+
+    The data are the training split; each seed shuffles the rows differently. Rows have
+    eval_set = train_set and no bootstrap interval; aggregated rows (seed -1) carry the seed spread.
+    """
+    from probes.probing.mdl import BLOCK_FRACTIONS, probe_codelength
+    tr = task_inputs(*train)
+    _require_layer0(tr.layers, f"train set of {train[1].name}")
+    task = task or train[1].name
+    classes = np.unique(tr.y)
+    rows = []
+    for seed in seeds:
+        factory = lambda: make_probe(probe, seed, device, **hyper)
+        online, uniform, _ = probe_codelength(factory, tr.X, tr.y, classes, seed,
+                                              fractions or BLOCK_FRACTIONS, groups=tr.sent)
+        layer_ids = tr.layers if probe in ("linear", "mlp", "cumulative") else [-1]
+        for m, layer in enumerate(layer_ids):
+            rows.append(ResultRow(model, task, f"mdl-{probe}" if probe != "linear" else "mdl", int(layer), train_set,
+                                  train_set, seed, "codelength_bits", float(online[m])))
+            rows.append(ResultRow(model, task, f"mdl-{probe}" if probe != "linear" else "mdl", int(layer), train_set,
+                                  train_set, seed, "compression", float(uniform / online[m])))
+    if len(seeds) > 1:
+        rows += aggregate_seeds(rows)
+    return rows

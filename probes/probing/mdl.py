@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Callable, Sequence
 
 import numpy as np
+import torch
 
 from probes.errors import ProbesError
 
@@ -54,7 +55,7 @@ def probe_codelength(make_probe: Callable[[], object], X, y: np.ndarray, n_class
     classes = np.unique(np.asarray(n_classes_or_classes))
     order = np.random.default_rng(seed).permutation(len(y))
     y = np.asarray(y)
-    Xo = X[:, order]
+    Xo = X[:, torch.as_tensor(order)] if isinstance(X, torch.Tensor) else X[:, order]
     yo = y[order]
     go = None if groups is None else np.asarray(groups)[order]
 
