@@ -14,6 +14,7 @@ from typing import Mapping, Optional, Sequence
 import numpy as np
 
 from probes.errors import ProbesError
+from probes.probing.edge import EdgeProbe
 from probes.probing.bootstrap import aggregate_seeds, percentile_interval, resample_counts
 from probes.probing.features import to_tensor
 from probes.probing.linear import LinearProbe
@@ -23,7 +24,9 @@ from probes.probing.mlp import MLPProbe
 from probes.records import ResultRow
 from probes.tasks.base import TaskData
 
-CLASSIFIER_PROBES = {"linear": LinearProbe, "mlp": MLPProbe, "mix": ScalarMixProbe, "cumulative": ScalarMixProbe}
+CLASSIFIER_PROBES = {"linear": LinearProbe, "mlp": MLPProbe, "mix": ScalarMixProbe, "cumulative": ScalarMixProbe,
+                     "edge": EdgeProbe}
+PER_LAYER = ("linear", "mlp", "cumulative", "edge")
 
 
 @dataclass
@@ -59,19 +62,45 @@ def _offsets(task: TaskData, cache_offsets: Optional[np.ndarray], n_words: int) 
     return offsets
 
 
-def task_inputs(vectors, task: TaskData, classes: Optional[np.ndarray] = None) -> Inputs:
+def _edge_inputs(V, task: TaskData, offsets: np.ndarray):
+    """(word vectors of the rows the spans touch, spans renumbered into them, sentence per item)."""
+    if task.kind == "token":
+        rows = np.asarray(task.index)
+        spans = np.stack([rows, rows + 1], 1)
+    elif task.kind == "edge":
+        pr = np.asarray(task.pairs)
+        spans = np.stack([pr[:, 0], pr[:, 0] + 1, pr[:, 1], pr[:, 1] + 1], 1)
+    elif task.kind == "span":
+        spans = np.asarray(task.spans)
+    else:
+        raise ProbesError(f"task {task.name} is a {task.kind} task; the edge probe takes token, edge or span tasks")
+    starts, ends = spans[:, 0::2].ravel(), spans[:, 1::2].ravel()
+    lens = ends - starts
+    if np.any(lens <= 0):
+        raise ProbesError(f"task {task.name}: span item {int(np.flatnonzero(lens <= 0)[0]) // (spans.shape[1] // 2)} is empty")
+    words = np.unique(np.repeat(starts, lens) + (np.arange(lens.sum()) - np.repeat(np.cumsum(lens) - lens, lens)))
+    local = np.searchsorted(words, spans)
+    local[:, 1::2] = np.searchsorted(words, spans[:, 1::2] - 1) + 1
+    return (to_tensor(V, words), local), sentence_of_rows(spans[:, 0], offsets)
+
+
+def task_inputs(vectors, task: TaskData, classes: Optional[np.ndarray] = None, probe: str = "linear") -> Inputs:
     """Float32 features of a task's items, all layers, read from the cache in chunks.
 
     token: the word's vector; edge: [h_i; h_j]; span: [h_start; h_end-1] (endpoint
-    representation); sentence: mean of the sentence's word vectors. ``classes`` (from training)
-    turns labels into ids, unseen ones -1.
+    representation); sentence: mean of the sentence's word vectors. For ``probe="edge"`` X is
+    (word vectors, spans) for EdgeProbe instead. ``classes`` (from training) turns labels into
+    ids, unseen ones -1.
     """
     V, layers, cache_offsets = cache_arrays(vectors)
     offsets = _offsets(task, cache_offsets, V.shape[1])
     if task.y is None:
         raise ProbesError(f"task {task.name} ({task.kind}) has no class labels for a classifier probe")
     y = np.asarray(task.y)
-    if task.kind == "token":
+    if probe == "edge":
+        X, sent = _edge_inputs(V, task, offsets)
+        n_items = len(X[1])
+    elif task.kind == "token":
         rows = np.asarray(task.index)
         X = to_tensor(V, rows)
         sent = sentence_of_rows(rows, offsets)
@@ -90,8 +119,10 @@ def task_inputs(vectors, task: TaskData, classes: Optional[np.ndarray] = None) -
             X[:, k] = to_tensor(V, np.arange(offsets[s], offsets[s + 1])).mean(1)
     else:
         raise ProbesError(f"task {task.name} is a {task.kind} task: use structural_layers for distance/depth")
-    if len(y) != X.shape[1]:
-        raise ProbesError(f"task {task.name}: {len(y)} labels for {X.shape[1]} items")
+    if probe != "edge":
+        n_items = X.shape[1]
+    if len(y) != n_items:
+        raise ProbesError(f"task {task.name}: {len(y)} labels for {n_items} items")
     ids = y
     if classes is not None:
         pos = np.clip(np.searchsorted(classes, y), 0, len(classes) - 1)
@@ -117,12 +148,12 @@ def make_probe(probe: str, seed: int, device: str, **hyper):
 def fit_probe(train: tuple, dev: Optional[tuple] = None, probe: str = "linear", seed: int = 0,
               device: str = "auto", **hyper):
     """Train one probe (all layers at once) on a split; returns the fitted estimator."""
-    tr = task_inputs(*train)
+    tr = task_inputs(*train, probe=probe)
     _require_layer0(tr.layers, f"train set of {train[1].name}")
     est = make_probe(probe, seed, device, **hyper)
     Xd = yd = None
     if dev is not None:
-        dv = task_inputs(*dev)
+        dv = task_inputs(*dev, probe=probe)
         Xd, yd = dv.X, dv.y
     est.fit(tr.X, tr.y, Xd, yd, groups=tr.sent)
     est.layer_ids_ = tr.layers
@@ -133,7 +164,7 @@ def _rows_for(est, probe: str, inputs: Inputs, metrics: Sequence[str], counts: n
               seed: int) -> tuple[list[ResultRow], dict]:
     """Score a fitted probe on one evaluation split; returns rows and bootstrap replicates per metric."""
     pred = np.atleast_2d(est._logits_eval(inputs.X).argmax(-1).cpu().numpy())
-    layer_ids = inputs.layers if probe in ("linear", "mlp", "cumulative") else [-1]
+    layer_ids = inputs.layers if probe in PER_LAYER else [-1]
     rows, reps_out = [], {}
     for metric in metrics:
         point, reps = score_replicates(metric, pred, inputs.y, inputs.sent, inputs.n_sentences, counts,
@@ -160,7 +191,7 @@ def _classifier_rows(train, tests, dev, probe, seeds, model, task, train_set, n_
         est = fit_probe(train, dev, probe, seed, device, **hyper)
         for name, (vectors, tdata) in tests.items():
             if name not in test_inputs:
-                test_inputs[name] = task_inputs(vectors, tdata, est.classes_)
+                test_inputs[name] = task_inputs(vectors, tdata, est.classes_, probe)
                 counts[name] = resample_counts(test_inputs[name].n_sentences, n_boot, ci_seed)
             key = dict(model=model, task=task, train_set=train_set, eval_set=name)
             r, rp = _rows_for(est, probe, test_inputs[name], metrics, counts[name], key, seed)
@@ -222,7 +253,9 @@ def probe_layers(train: tuple, tests: Mapping[str, tuple], dev: Optional[tuple] 
 
     * ``probe``: linear | mlp | mix (one scalar mix, layer -1, plus ``mix_weight`` rows per layer
       and ``mix_gamma``) | cumulative (mix of layers 0..l at layer l; its weights are rows
-      ``mix_weight:<l'>`` at layer l).
+      ``mix_weight:<l'>`` at layer l) | edge (Tenney et al.'s span classifier; hyper ``pooling``
+      = attention | endpoint). Linear and MLP probes read edge items as [h_i; h_j] and spans as
+      [h_start; h_end-1].
     * ``control``: ``{"train": TaskData, "tests": {name: TaskData}, "dev": TaskData}`` of the
       control task on the same vectors: rows for ``<task>:control`` and ``selectivity`` rows
       (task score - control score, interval from the same paired sentence resamples).

@@ -110,3 +110,16 @@ def test_mdl_rows():
     assert comp[(1, -1)].value > 2 and comp[(0, -1)].value < 1.2
     bits = [r for r in rows if r.metric == "codelength_bits" and r.seed == 0]
     assert all(r.value > 0 for r in bits)
+
+
+def test_edge_probe_through_the_api():
+    from tests.probing.test_edge import edge_data
+    V, spans, y = edge_data(300, 600, 0)
+    Vt, st, yt = edge_data(200, 300, 1)
+    mk = lambda sp, lab, n: TaskData(name="rel", kind="edge", metric="accuracy", y=lab, pairs=sp[:, [0, 2]],
+                                     sentence_offsets=np.arange(0, n + 1, 10))
+    rows = probe_layers((V, mk(spans, y, 300)), {"test": (Vt, mk(st, yt, 200))}, probe="edge", pooling="endpoint",
+                        proj_dim=8, hidden_size=8, dropout=0.0, lr=2e-2, batch_size=100, max_epochs=8,
+                        n_boot=100, device="cpu")
+    acc = {r.layer: r.value for r in rows if r.probe == "edge" and r.metric == "accuracy"}
+    assert acc[1] > 0.85 and acc[0] < 0.62
