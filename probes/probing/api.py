@@ -198,20 +198,28 @@ def _classifier_rows(train, tests, dev, probe, seeds, model, task, train_set, n_
             rows += r
             reps[(seed, name)] = rp
         if probe in ("mix", "cumulative"):
-            layer_ids = est.layer_ids_
-            for m in range(est.mix_weights_.shape[0]):
-                at = -1 if probe == "mix" else layer_ids[m]
-                probe_name = probe if probe == "mix" else "cumulative"
-                for l, w in zip(layer_ids, est.mix_weights_[m]):
-                    if probe == "cumulative" and l > at:
-                        continue
-                    rows.append(ResultRow(model, task, probe_name, int(l), train_set, train_set, seed, "mix_weight",
-                                          float(w)) if probe == "mix" else
-                                ResultRow(model, task, probe_name, int(at), train_set, train_set, seed,
-                                          f"mix_weight:{l}", float(w)))
-                rows.append(ResultRow(model, task, probe_name, int(at), train_set, train_set, seed, "mix_gamma",
-                                      float(est.gamma_[m])))
+            rows += _mix_rows(est, probe, model, task, train_set, seed)
     return rows, reps, test_inputs, counts
+
+
+def _mix_rows(est, probe: str, model: str, task: str, train_set: str, seed: int) -> list[ResultRow]:
+    """Learned mix weights and gamma (learned on train, so eval_set repeats train_set; no interval).
+
+    mix: ``mix_weight`` at each layer l and ``mix_gamma`` at layer -1. cumulative: the model of
+    layer l has rows ``mix_weight:<l'>`` (weight of layer l' <= l) and ``mix_gamma`` at layer l.
+    """
+    rows = []
+    ids = est.layer_ids_
+    for m, weights in enumerate(est.mix_weights_):
+        at = -1 if probe == "mix" else ids[m]
+        for l, w in zip(ids, weights):
+            if probe == "mix":
+                rows.append(ResultRow(model, task, probe, int(l), train_set, train_set, seed, "mix_weight", float(w)))
+            elif l <= at:
+                rows.append(ResultRow(model, task, probe, int(at), train_set, train_set, seed, f"mix_weight:{l}",
+                                      float(w)))
+        rows.append(ResultRow(model, task, probe, int(at), train_set, train_set, seed, "mix_gamma", float(est.gamma_[m])))
+    return rows
 
 
 def majority_rows(train: tuple, tests: Mapping[str, tuple], model: str, task: str, train_set: str,

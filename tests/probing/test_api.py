@@ -104,8 +104,8 @@ def test_structural_layers_rows_and_predictions():
 
 
 def test_mdl_rows():
-    V, task = planted_corpus(n_sentences=60, n_layers=2, signal_layer=1, n_classes=2)
-    rows = mdl_layers((V, task), seeds=(0, 1), device="cpu")
+    V, task = planted_corpus(n_sentences=40, n_layers=2, signal_layer=1, n_classes=2)
+    rows = mdl_layers((V, task), seeds=(0, 1), device="cpu", fractions=(0.05, 0.1, 0.25, 0.5, 1.0))
     comp = {(r.layer, r.seed): r for r in rows if r.metric == "compression"}
     assert comp[(1, -1)].value > 2 and comp[(0, -1)].value < 1.2
     bits = [r for r in rows if r.metric == "codelength_bits" and r.seed == 0]

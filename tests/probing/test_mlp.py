@@ -13,9 +13,9 @@ def xor_data(n, seed):
 
 
 def test_mlp_learns_nonlinear_signal_that_linear_cannot():
-    X, y = xor_data(800, 0)
-    Xt, yt = xor_data(400, 1)
-    mlp = MLPProbe(hidden_size=32, batch_size=64, lr=1e-2, max_epochs=25, device="cpu").fit(X, y)
+    X, y = xor_data(600, 0)
+    Xt, yt = xor_data(300, 1)
+    mlp = MLPProbe(hidden_size=32, batch_size=100, lr=2e-2, max_epochs=20, device="cpu").fit(X, y)
     acc = mlp.score(Xt, yt)
     assert acc[1] > 0.9 and acc[0] < 0.62
     assert LinearProbe(device="cpu").fit(X, y).score(Xt, yt)[1] < 0.62
