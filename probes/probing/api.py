@@ -160,6 +160,18 @@ def fit_probe(train: tuple, dev: Optional[tuple] = None, probe: str = "linear", 
     return est
 
 
+def predict_labels(est, vectors, task: TaskData, probe: str = "linear") -> dict:
+    """For a report: a fitted classifier probe's predicted and gold labels on a split.
+
+    Returns {"layers": layer ids (or [-1] for a single mix), "pred": (M, n_items) label ids into
+    ``est.classes_``, "gold": (n_items,) ids (-1 = unseen in training), "sentence": (n_items,)}.
+    """
+    inputs = task_inputs(vectors, task, est.classes_, probe)
+    pred = np.atleast_2d(est._logits_eval(inputs.X).argmax(-1).cpu().numpy())
+    layers = inputs.layers if probe in PER_LAYER else [-1]
+    return {"layers": layers, "pred": pred, "gold": inputs.y, "sentence": inputs.sent}
+
+
 def _rows_for(est, probe: str, inputs: Inputs, metrics: Sequence[str], counts: np.ndarray, key: dict,
               seed: int) -> tuple[list[ResultRow], dict]:
     """Score a fitted probe on one evaluation split; returns rows and bootstrap replicates per metric."""

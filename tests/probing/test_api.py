@@ -5,7 +5,8 @@ import pytest
 
 from probes.errors import ProbesError
 from probes.extract.cache import FORMAT, VectorCache
-from probes.probing.api import mdl_layers, probe_layers, structural_layers, structural_predictions, fit_structural
+from probes.probing.api import (fit_probe, fit_structural, mdl_layers, predict_labels, probe_layers,
+                               structural_layers, structural_predictions)
 from probes.tasks.base import TaskData
 from tests.probing.planted import planted_corpus
 from tests.probing.test_structural import planted_trees
@@ -123,3 +124,17 @@ def test_edge_probe_through_the_api():
                         n_boot=100, device="cpu")
     acc = {r.layer: r.value for r in rows if r.probe == "edge" and r.metric == "accuracy"}
     assert acc[1] > 0.85 and acc[0] < 0.62
+
+
+def test_predict_labels_and_unseen_test_labels():
+    V, task = planted_corpus(n_sentences=60, signal_layer=2)
+    Vt, tt = planted_corpus(n_sentences=20, signal_layer=2, seed=1)
+    tt.y = tt.y.copy()
+    tt.y[:5] = 7  # a label never seen in training: kept as -1 and always wrong
+    est = fit_probe((V, task), device="cpu")
+    out = predict_labels(est, Vt, tt)
+    assert out["pred"].shape == (4, len(tt.y)) and np.all(out["gold"][:5] == -1)
+    rows = probe_layers((V, task), {"test": (Vt, tt)}, majority=False, n_boot=50, device="cpu")
+    acc2 = [r.value for r in rows if r.layer == 2 and r.metric == "accuracy"][0]
+    assert acc2 == pytest.approx(np.mean(out["pred"][2] == out["gold"]))
+    assert acc2 <= 1 - 5 / len(tt.y)
