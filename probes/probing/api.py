@@ -1,0 +1,493 @@
+"""Python API: train a probe on every layer of extracted caches and return tidy ResultRows.
+
+A *split* is ``(vectors, TaskData)`` where ``vectors`` is a ``VectorCache`` or an array
+(n_layers, n_words, dim) whose word rows follow ``TaskData.sentence_offsets`` (layer ids are then
+0..n_layers-1). Several test sets (e.g. other languages' treebanks) give zero-shot rows, one
+``eval_set`` each.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping, Optional, Sequence
+
+import numpy as np
+
+from probes.errors import ProbesError
+from probes.probing.edge import EdgeProbe
+from probes.probing.bootstrap import aggregate_seeds, percentile_interval, resample_counts
+from probes.probing.features import to_tensor
+from probes.probing.linear import LinearProbe
+from probes.probing.metrics import score_replicates, sentence_of_rows
+from probes.probing.mix import ScalarMixProbe
+from probes.probing.mlp import MLPProbe
+from probes.records import ResultRow
+from probes.tasks.base import TaskData
+
+CLASSIFIER_PROBES = {"linear": LinearProbe, "mlp": MLPProbe, "mix": ScalarMixProbe, "cumulative": ScalarMixProbe,
+                     "edge": EdgeProbe}
+PER_LAYER = ("linear", "mlp", "cumulative", "edge")
+
+
+@dataclass
+class Inputs:
+    """Probe inputs of one split: features (L, n_items, dim'), class ids and each item's sentence."""
+
+    X: object
+    y: np.ndarray
+    sent: np.ndarray
+    n_sentences: int
+    layers: list[int]
+
+
+def cache_arrays(vectors) -> tuple[object, list[int], Optional[np.ndarray]]:
+    """(vectors (L, n_words, dim), layer ids, offsets or None) of a VectorCache or a plain array."""
+    if hasattr(vectors, "vectors") and hasattr(vectors, "layers"):
+        return vectors.vectors, list(vectors.layers), np.asarray(vectors.sentence_offsets)
+    if getattr(vectors, "ndim", 0) != 3:
+        raise ProbesError("vectors must be a VectorCache or an array of shape (n_layers, n_words, dim)")
+    return vectors, list(range(vectors.shape[0])), None
+
+
+def _offsets(task: TaskData, cache_offsets: Optional[np.ndarray], n_words: int) -> np.ndarray:
+    offsets = task.sentence_offsets if task.sentence_offsets is not None else cache_offsets
+    if offsets is None:
+        raise ProbesError(f"task {task.name}: no sentence_offsets to map words to sentences")
+    offsets = np.asarray(offsets)
+    if cache_offsets is not None and not np.array_equal(offsets, cache_offsets):
+        raise ProbesError(f"task {task.name}: its sentence offsets do not match the vector cache's "
+                          "(built from a different corpus or sentence order?)")
+    if offsets[-1] != n_words:
+        raise ProbesError(f"task {task.name}: offsets cover {offsets[-1]} words but the vectors hold {n_words}")
+    return offsets
+
+
+def _edge_inputs(V, task: TaskData, offsets: np.ndarray):
+    """(word vectors of the rows the spans touch, spans renumbered into them, sentence per item)."""
+    if task.kind == "token":
+        rows = np.asarray(task.index)
+        spans = np.stack([rows, rows + 1], 1)
+    elif task.kind == "edge":
+        pr = np.asarray(task.pairs)
+        spans = np.stack([pr[:, 0], pr[:, 0] + 1, pr[:, 1], pr[:, 1] + 1], 1)
+    elif task.kind == "span":
+        spans = np.asarray(task.spans)
+    else:
+        raise ProbesError(f"task {task.name} is a {task.kind} task; the edge probe takes token, edge or span tasks")
+    starts, ends = spans[:, 0::2].ravel(), spans[:, 1::2].ravel()
+    lens = ends - starts
+    if np.any(lens <= 0):
+        raise ProbesError(f"task {task.name}: span item {int(np.flatnonzero(lens <= 0)[0]) // (spans.shape[1] // 2)} is empty")
+    words = np.unique(np.repeat(starts, lens) + (np.arange(lens.sum()) - np.repeat(np.cumsum(lens) - lens, lens)))
+    local = np.searchsorted(words, spans)
+    local[:, 1::2] = np.searchsorted(words, spans[:, 1::2] - 1) + 1
+    return (to_tensor(V, words), local), sentence_of_rows(spans[:, 0], offsets)
+
+
+def task_inputs(vectors, task: TaskData, classes: Optional[np.ndarray] = None, probe: str = "linear") -> Inputs:
+    """Float32 features of a task's items, all layers, read from the cache in chunks.
+
+    token: the word's vector; edge: [h_i; h_j]; span: [h_start; h_end-1] (endpoint
+    representation); sentence: mean of the sentence's word vectors. For ``probe="edge"`` X is
+    (word vectors, spans) for EdgeProbe instead. ``classes`` (from training) turns labels into
+    ids, unseen ones -1.
+    """
+    V, layers, cache_offsets = cache_arrays(vectors)
+    offsets = _offsets(task, cache_offsets, V.shape[1])
+    if task.y is None:
+        raise ProbesError(f"task {task.name} ({task.kind}) has no class labels for a classifier probe")
+    y = np.asarray(task.y)
+    if probe == "edge":
+        X, sent = _edge_inputs(V, task, offsets)
+        n_items = len(X[1])
+    elif task.kind == "token":
+        rows = np.asarray(task.index)
+        X = to_tensor(V, rows)
+        sent = sentence_of_rows(rows, offsets)
+    elif task.kind in ("edge", "span"):
+        pairs = np.asarray(task.pairs if task.kind == "edge" else task.spans)
+        if task.kind == "span":
+            pairs = np.stack([pairs[:, 0], pairs[:, 1] - 1], 1)
+        import torch
+        X = torch.cat([to_tensor(V, pairs[:, 0]), to_tensor(V, pairs[:, 1])], dim=2)
+        sent = sentence_of_rows(pairs[:, 0], offsets)
+    elif task.kind == "sentence":
+        import torch
+        sent = np.asarray(task.index)
+        X = torch.empty((V.shape[0], len(sent), V.shape[2]))
+        for k, s in enumerate(sent):
+            X[:, k] = to_tensor(V, np.arange(offsets[s], offsets[s + 1])).mean(1)
+    else:
+        raise ProbesError(f"task {task.name} is a {task.kind} task: use structural_layers for distance/depth")
+    if probe != "edge":
+        n_items = X.shape[1]
+    if len(y) != n_items:
+        raise ProbesError(f"task {task.name}: {len(y)} labels for {n_items} items")
+    ids = y
+    if classes is not None:
+        pos = np.clip(np.searchsorted(classes, y), 0, len(classes) - 1)
+        ids = np.where((classes[pos] == y) & (y >= 0), pos, -1)
+    return Inputs(X, ids, sent, len(offsets) - 1, layers)
+
+
+def _require_layer0(layers: Sequence[int], what: str) -> None:
+    if 0 not in layers:
+        raise ProbesError(f"{what}: layer 0 (the non-contextual baseline) is missing from the vectors "
+                          f"(have {list(layers)}); extract it too")
+
+
+def make_probe(probe: str, seed: int, device: str, **hyper):
+    """The estimator for a probe name with its hyper-parameters."""
+    if probe not in CLASSIFIER_PROBES:
+        raise ProbesError(f"unknown probe {probe!r}; choose one of {', '.join(CLASSIFIER_PROBES)}")
+    cls = CLASSIFIER_PROBES[probe]
+    extra = {"cumulative": True} if probe == "cumulative" else {}
+    return cls(device=device, random_state=seed, **extra, **hyper)
+
+
+def fit_probe(train: tuple, dev: Optional[tuple] = None, probe: str = "linear", seed: int = 0,
+              device: str = "auto", **hyper):
+    """Train one probe (all layers at once) on a split; returns the fitted estimator."""
+    tr = task_inputs(*train, probe=probe)
+    _require_layer0(tr.layers, f"train set of {train[1].name}")
+    est = make_probe(probe, seed, device, **hyper)
+    Xd = yd = None
+    if dev is not None:
+        dv = task_inputs(*dev, probe=probe)
+        Xd, yd = dv.X, dv.y
+    est.fit(tr.X, tr.y, Xd, yd, groups=tr.sent)
+    est.layer_ids_ = tr.layers
+    return est
+
+
+def predict_labels(est, vectors, task: TaskData, probe: str = "linear") -> dict:
+    """For a report: a fitted classifier probe's predicted and gold labels on a split.
+
+    Returns {"layers": layer ids (or [-1] for a single mix), "pred": (M, n_items) label ids into
+    ``est.classes_``, "gold": (n_items,) ids (-1 = unseen in training), "sentence": (n_items,)}.
+    """
+    inputs = task_inputs(vectors, task, est.classes_, probe)
+    pred = np.atleast_2d(est._logits_eval(inputs.X).argmax(-1).cpu().numpy())
+    layers = inputs.layers if probe in PER_LAYER else [-1]
+    return {"layers": layers, "pred": pred, "gold": inputs.y, "sentence": inputs.sent}
+
+
+def _rows_for(est, probe: str, inputs: Inputs, metrics: Sequence[str], counts: np.ndarray, key: dict,
+              seed: int) -> tuple[list[ResultRow], dict]:
+    """Score a fitted probe on one evaluation split; returns rows and bootstrap replicates per metric."""
+    pred = np.atleast_2d(est._logits_eval(inputs.X).argmax(-1).cpu().numpy())
+    layer_ids = inputs.layers if probe in PER_LAYER else [-1]
+    rows, reps_out = [], {}
+    for metric in metrics:
+        point, reps = score_replicates(metric, pred, inputs.y, inputs.sent, inputs.n_sentences, counts,
+                                       len(est.classes_))
+        lo, hi = percentile_interval(reps)
+        reps_out[metric] = (np.atleast_1d(point), reps)
+        for m, layer in enumerate(layer_ids):
+            rows.append(ResultRow(key["model"], key["task"], probe, int(layer), key["train_set"], key["eval_set"],
+                                  seed, metric, float(np.atleast_1d(point)[m]), float(np.atleast_1d(lo)[m]),
+                                  float(np.atleast_1d(hi)[m])))
+    return rows, reps_out
+
+
+def _metrics_of(task: TaskData) -> list[str]:
+    return [task.metric] + (["accuracy"] if task.metric != "accuracy" else [])
+
+
+def _classifier_rows(train, tests, dev, probe, seeds, model, task, train_set, n_boot, ci_seed, device, hyper):
+    """Rows of one probe on one model and task (per seed), plus the replicates for selectivity."""
+    rows, reps = [], {}
+    metrics = _metrics_of(train[1])
+    test_inputs, counts = {}, {}
+    for seed in seeds:
+        est = fit_probe(train, dev, probe, seed, device, **hyper)
+        for name, (vectors, tdata) in tests.items():
+            if name not in test_inputs:
+                test_inputs[name] = task_inputs(vectors, tdata, est.classes_, probe)
+                counts[name] = resample_counts(test_inputs[name].n_sentences, n_boot, ci_seed)
+            key = dict(model=model, task=task, train_set=train_set, eval_set=name)
+            r, rp = _rows_for(est, probe, test_inputs[name], metrics, counts[name], key, seed)
+            rows += r
+            reps[(seed, name)] = rp
+        if probe in ("mix", "cumulative"):
+            rows += _mix_rows(est, probe, model, task, train_set, seed)
+    return rows, reps, test_inputs, counts
+
+
+def _mix_rows(est, probe: str, model: str, task: str, train_set: str, seed: int) -> list[ResultRow]:
+    """Learned mix weights and gamma (learned on train, so eval_set repeats train_set; no interval).
+
+    mix: ``mix_weight`` at each layer l and ``mix_gamma`` at layer -1. cumulative: the model of
+    layer l has rows ``mix_weight:<l'>`` (weight of layer l' <= l) and ``mix_gamma`` at layer l.
+    """
+    rows = []
+    ids = est.layer_ids_
+    for m, weights in enumerate(est.mix_weights_):
+        at = -1 if probe == "mix" else ids[m]
+        for l, w in zip(ids, weights):
+            if probe == "mix":
+                rows.append(ResultRow(model, task, probe, int(l), train_set, train_set, seed, "mix_weight", float(w)))
+            elif l <= at:
+                rows.append(ResultRow(model, task, probe, int(at), train_set, train_set, seed, f"mix_weight:{l}",
+                                      float(w)))
+        rows.append(ResultRow(model, task, probe, int(at), train_set, train_set, seed, "mix_gamma", float(est.gamma_[m])))
+    return rows
+
+
+def majority_rows(train: tuple, tests: Mapping[str, tuple], model: str, task: str, train_set: str,
+                  n_boot: int = 1000, ci_seed: int = 0) -> list[ResultRow]:
+    """The majority-class baseline (most frequent training label everywhere), seed -1, layer -1."""
+    y_train = np.asarray(train[1].y)
+    classes, freq = np.unique(y_train, return_counts=True)
+    rows = []
+    for name, (vectors, tdata) in tests.items():
+        V, _, cache_offsets = cache_arrays(vectors)
+        offsets = _offsets(tdata, cache_offsets, V.shape[1])
+        y = np.asarray(tdata.y)
+        if tdata.kind == "token":
+            sent = sentence_of_rows(np.asarray(tdata.index), offsets)
+        elif tdata.kind == "edge":
+            sent = sentence_of_rows(np.asarray(tdata.pairs)[:, 0], offsets)
+        elif tdata.kind == "span":
+            sent = sentence_of_rows(np.asarray(tdata.spans)[:, 0], offsets)
+        else:
+            sent = np.asarray(tdata.index)
+        pos = np.clip(np.searchsorted(classes, y), 0, len(classes) - 1)
+        ids = np.where((classes[pos] == y) & (y >= 0), pos, -1)
+        pred = np.full((1, len(y)), int(np.argmax(freq)))
+        counts = resample_counts(len(offsets) - 1, n_boot, ci_seed)
+        for metric in _metrics_of(tdata):
+            point, reps = score_replicates(metric, pred, ids, sent, len(offsets) - 1, counts, len(classes))
+            lo, hi = percentile_interval(reps)
+            rows.append(ResultRow(model, task, "majority", -1, train_set, name, -1, metric,
+                                  float(np.atleast_1d(point)[0]), float(np.atleast_1d(lo)[0]), float(np.atleast_1d(hi)[0])))
+    return rows
+
+
+def probe_layers(train: tuple, tests: Mapping[str, tuple], dev: Optional[tuple] = None, probe: str = "linear",
+                 seeds: Sequence[int] = (0,), model: str = "model", task: Optional[str] = None,
+                 train_set: str = "train", control: Optional[Mapping] = None,
+                 random_init: Optional[Mapping] = None, majority: bool = True, n_boot: int = 1000,
+                 ci_seed: int = 0, device: str = "auto", **hyper) -> list[ResultRow]:
+    """Train and score a probe on every layer; tidy rows with 95% sentence-bootstrap intervals.
+
+    * ``probe``: linear | mlp | mix (one scalar mix, layer -1, plus ``mix_weight`` rows per layer
+      and ``mix_gamma``) | cumulative (mix of layers 0..l at layer l; its weights are rows
+      ``mix_weight:<l'>`` at layer l) | edge (Tenney et al.'s span classifier; hyper ``pooling``
+      = attention | endpoint). Linear and MLP probes read edge items as [h_i; h_j] and spans as
+      [h_start; h_end-1].
+    * ``control``: ``{"train": TaskData, "tests": {name: TaskData}, "dev": TaskData}`` of the
+      control task on the same vectors: rows for ``<task>:control`` and ``selectivity`` rows
+      (task score - control score, interval from the same paired sentence resamples).
+    * ``random_init``: ``{"train": vectors, "tests": {name: vectors}, "dev": vectors}`` of the
+      re-initialised model: the same rows under model ``<model>:random-init``.
+    * With several seeds, rows aggregated over seeds follow (seed -1, see ``aggregate_seeds``).
+    ``hyper`` goes to the estimator (e.g. weight_decay, hidden_size).
+    """
+    task = task or train[1].name
+    rows, reps, _, _ = _classifier_rows(train, tests, dev, probe, seeds, model, task, train_set, n_boot, ci_seed,
+                                        device, hyper)
+    if majority:
+        rows += majority_rows(train, tests, model, task, train_set, n_boot, ci_seed)
+    if control is not None:
+        c_train = (train[0], control["train"])
+        c_tests = {name: (tests[name][0], td) for name, td in control["tests"].items()}
+        c_dev = (dev[0], control["dev"]) if dev is not None and control.get("dev") is not None else None
+        c_rows, c_reps, _, _ = _classifier_rows(c_train, c_tests, c_dev, probe, seeds, model, f"{task}:control",
+                                                train_set, n_boot, ci_seed, device, hyper)
+        rows += c_rows
+        rows += _selectivity_rows(rows, reps, c_reps, probe, model, task, train_set)
+    out = rows
+    if len(seeds) > 1:
+        out = rows + aggregate_seeds([r for r in rows if r.seed != -1])
+    if random_init is not None:
+        ri_train = (random_init["train"], train[1])
+        ri_tests = {name: (random_init["tests"][name], td) for name, (_, td) in tests.items()}
+        ri_dev = (random_init["dev"], dev[1]) if dev is not None and random_init.get("dev") is not None else None
+        # Same targets (and control targets) on the re-initialised model's vectors.
+        out += probe_layers(ri_train, ri_tests, ri_dev, probe, seeds, f"{model}:random-init", task, train_set,
+                            control, None, False, n_boot, ci_seed, device, **hyper)
+    return out
+
+
+def _selectivity_rows(rows, reps, c_reps, probe, model, task, train_set) -> list[ResultRow]:
+    """Task score - control score per layer, eval set and seed, with paired bootstrap intervals."""
+    out = []
+    layer_of = {}
+    for r in rows:
+        if r.task == task and r.probe == probe and r.metric not in ("mix_gamma",) and not r.metric.startswith("mix_weight"):
+            layer_of.setdefault((r.seed, r.eval_set), []).append(r.layer)
+    for (seed, name), rp in reps.items():
+        if (seed, name) not in c_reps:
+            continue
+        metric = next(iter(rp))
+        if metric not in c_reps[(seed, name)]:
+            continue
+        p_t, r_t = rp[metric]
+        p_c, r_c = c_reps[(seed, name)][metric]
+        diff_point = np.atleast_1d(p_t - p_c)
+        diff_reps = (r_t - r_c).reshape(len(r_t), -1)
+        lo, hi = percentile_interval(diff_reps)
+        layers = list(dict.fromkeys(layer_of[(seed, name)]))
+        for m, layer in enumerate(layers[:len(diff_point)]):
+            out.append(ResultRow(model, task, probe, int(layer), train_set, name, seed, "selectivity",
+                                 float(diff_point[m]), float(lo[m]), float(hi[m])))
+    return out
+
+
+# ----- structural probes ---------------------------------------------------------------------------
+STRUCTURAL = {"distance": ("structural-distance", ("uuas", "dspr")), "depth": ("structural-depth", ("root_acc", "nspr"))}
+
+
+def _structural_targets(task: TaskData) -> list[np.ndarray]:
+    if task.kind == "distance" and task.matrices is not None:
+        return [np.asarray(m, dtype=np.float32) for m in task.matrices]
+    if task.kind == "depth" and task.depths is not None:
+        return [np.asarray(d, dtype=np.float32) for d in task.depths]
+    raise ProbesError(f"task {task.name} ({task.kind}) has no distance matrices or depths for a structural probe")
+
+
+def fit_structural(train: tuple, dev: Optional[tuple] = None, seed: int = 0, device: str = "auto", **hyper):
+    """Train a distance or depth probe (by the task's kind) on every layer at once."""
+    from probes.probing.structural import DepthProbe, DistanceProbe
+    vectors, task = train
+    V, layers, cache_offsets = cache_arrays(vectors)
+    _require_layer0(layers, f"train set of {task.name}")
+    offsets = _offsets(task, cache_offsets, V.shape[1])
+    cls = DistanceProbe if task.kind == "distance" else DepthProbe
+    est = cls(device=device, random_state=seed, **hyper)
+    kw = {}
+    if dev is not None:
+        Vd, _, dco = cache_arrays(dev[0])
+        kw = dict(X_dev=Vd, targets_dev=_structural_targets(dev[1]), offsets_dev=_offsets(dev[1], dco, Vd.shape[1]))
+    est.fit(V, _structural_targets(task), offsets, **kw)
+    est.layer_ids_ = layers
+    return est
+
+
+def structural_scores(est, vectors, task: TaskData) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per-sentence statistics of a fitted structural probe on one split.
+
+    Returns {metric: (numerator (S, L), denominator (S,))} for uuas / root_acc and
+    {metric: (values (S, L), lengths (S,))} for dspr / nspr (NaN outside lengths 5-50).
+    """
+    from probes.probing.structural_metrics import (depth_spearman, distance_spearman, in_spearman_range,
+                                                   root_correct, uuas_counts)
+    V, _, cache_offsets = cache_arrays(vectors)
+    offsets = _offsets(task, cache_offsets, V.shape[1])
+    gold = _structural_targets(task)
+    punct = np.zeros(V.shape[1], bool) if task.punct is None else np.asarray(task.punct, bool)
+    preds = est.predict(V, offsets)
+    S, L = len(gold), V.shape[0]
+    ratio_num, ratio_den = np.zeros((S, L)), np.zeros(S)
+    spear = np.full((S, L), np.nan)
+    lengths = np.array([len(g) for g in gold])
+    for s in range(S):
+        pu = punct[offsets[s]:offsets[s + 1]]
+        for l in range(L):
+            if task.kind == "distance":
+                c, t = uuas_counts(preds[s][l], gold[s], pu)
+                if in_spearman_range(len(gold[s])):
+                    spear[s, l] = distance_spearman(preds[s][l], gold[s])
+            else:
+                c, t = root_correct(preds[s][l], gold[s], pu)
+                if in_spearman_range(len(gold[s])):
+                    spear[s, l] = depth_spearman(preds[s][l], gold[s])
+            ratio_num[s, l] = c
+            ratio_den[s] = t
+    first, second = STRUCTURAL[task.kind][1]
+    return {first: (ratio_num, ratio_den), second: (spear, lengths)}
+
+
+def structural_layers(train: tuple, tests: Mapping[str, tuple], dev: Optional[tuple] = None,
+                      seeds: Sequence[int] = (0,), model: str = "model", task: Optional[str] = None,
+                      train_set: str = "train", random_init: Optional[Mapping] = None, n_boot: int = 1000,
+                      ci_seed: int = 0, device: str = "auto", **hyper) -> list[ResultRow]:
+    """Distance probe (uuas, dspr) or depth probe (root_acc, nspr) per layer, by the task's kind.
+
+    Intervals: sentence bootstrap; UUAS and root accuracy are pooled ratios, DSpr/NSpr are means
+    over sentence lengths 5-50 of per-length means, recomputed on every resample.
+    """
+    from probes.probing.bootstrap import grouped_mean_replicates, ratio_replicates
+    task = task or train[1].name
+    probe_name, _ = STRUCTURAL[train[1].kind] if train[1].kind in STRUCTURAL else (None, None)
+    if probe_name is None:
+        raise ProbesError(f"task {train[1].name} is a {train[1].kind} task; structural probes need distance or depth")
+    rows = []
+    for seed in seeds:
+        est = fit_structural(train, dev, seed, device, **hyper)
+        for name, (vectors, tdata) in tests.items():
+            stats = structural_scores(est, vectors, tdata)
+            counts = resample_counts(len(tdata.matrices if tdata.kind == "distance" else tdata.depths), n_boot, ci_seed)
+            for metric, (a, b) in stats.items():
+                if metric in ("uuas", "root_acc"):
+                    point, reps = ratio_replicates(a, b, counts)
+                else:
+                    point, reps = grouped_mean_replicates(a, b, counts)
+                lo, hi = percentile_interval(reps)
+                for m, layer in enumerate(est.layer_ids_):
+                    rows.append(ResultRow(model, task, probe_name, int(layer), train_set, name, seed, metric,
+                                          float(point[m]), float(lo[m]), float(hi[m])))
+    if len(seeds) > 1:
+        rows += aggregate_seeds(rows)
+    if random_init is not None:
+        ri_tests = {name: (random_init["tests"][name], td) for name, (_, td) in tests.items()}
+        ri_dev = (random_init["dev"], dev[1]) if dev is not None and random_init.get("dev") is not None else None
+        rows += structural_layers((random_init["train"], train[1]), ri_tests, ri_dev, seeds, f"{model}:random-init",
+                                  task, train_set, None, n_boot, ci_seed, device, **hyper)
+    return rows
+
+
+def structural_predictions(est, vectors, task: TaskData, sentence: int) -> dict:
+    """For a report: one sentence's predicted distances/depths per layer, predicted and gold MST edges.
+
+    Returns {"layers", "pred" (L, n, n) or (L, n), "gold", "punct", and for distance probes
+    "pred_edges" (one edge set per layer, punctuation removed) and "gold_edges"}.
+    """
+    from probes.probing.structural_metrics import mst_edges
+    V, layers, cache_offsets = cache_arrays(vectors)
+    offsets = _offsets(task, cache_offsets, V.shape[1])
+    if not 0 <= sentence < len(offsets) - 1:
+        raise ProbesError(f"sentence {sentence} out of range (0..{len(offsets) - 2})")
+    a, b = offsets[sentence], offsets[sentence + 1]
+    pred = est.predict(V[:, a:b], np.array([0, b - a]))[0]
+    gold = _structural_targets(task)[sentence]
+    punct = np.zeros(b - a, bool) if task.punct is None else np.asarray(task.punct[a:b], bool)
+    out = {"layers": layers, "pred": pred, "gold": gold, "punct": punct}
+    if task.kind == "distance":
+        keep = np.flatnonzero(~punct)
+        sub = np.ix_(keep, keep)
+        relabel = lambda edges: {(int(keep[i]), int(keep[j])) for i, j in edges}
+        out["pred_edges"] = [relabel(mst_edges(p[sub])) for p in pred]
+        out["gold_edges"] = relabel(mst_edges(gold[sub]))
+    return out
+
+
+# ----- MDL -----------------------------------------------------------------------------------------
+def mdl_layers(train: tuple, probe: str = "linear", seeds: Sequence[int] = (0,), model: str = "model",
+               task: Optional[str] = None, train_set: str = "train", device: str = "auto",
+               fractions: Sequence[float] = None, **hyper) -> list[ResultRow]:
+    """Online codelength (``codelength_bits``, in bits) and ``compression`` (uniform / online) per layer.
+
+    The data are the training split; each seed shuffles the rows differently. Rows have
+    eval_set = train_set and no bootstrap interval; aggregated rows (seed -1) carry the seed spread.
+    """
+    from probes.probing.mdl import BLOCK_FRACTIONS, probe_codelength
+    tr = task_inputs(*train)
+    _require_layer0(tr.layers, f"train set of {train[1].name}")
+    task = task or train[1].name
+    classes = np.unique(tr.y)
+    rows = []
+    for seed in seeds:
+        factory = lambda: make_probe(probe, seed, device, **hyper)
+        online, uniform, _ = probe_codelength(factory, tr.X, tr.y, classes, seed,
+                                              fractions or BLOCK_FRACTIONS, groups=tr.sent)
+        layer_ids = tr.layers if probe in ("linear", "mlp", "cumulative") else [-1]
+        for m, layer in enumerate(layer_ids):
+            rows.append(ResultRow(model, task, f"mdl-{probe}" if probe != "linear" else "mdl", int(layer), train_set,
+                                  train_set, seed, "codelength_bits", float(online[m])))
+            rows.append(ResultRow(model, task, f"mdl-{probe}" if probe != "linear" else "mdl", int(layer), train_set,
+                                  train_set, seed, "compression", float(uniform / online[m])))
+    if len(seeds) > 1:
+        rows += aggregate_seeds(rows)
+    return rows

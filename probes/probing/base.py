@@ -1,0 +1,154 @@
+"""What every classifier probe shares: sklearn-style fit/predict/score over a stack of models (one
+per layer, or one per mix), label encoding, standardisation and per-model early stopping on dev."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator
+
+from probes.device import resolve_device
+from probes.errors import ProbesError
+from probes.probing.features import Standardizer, as_layer_stack, dev_split, encode_labels, to_tensor
+
+EVAL_CHUNK = 32768
+
+
+class StackedClassifier(BaseEstimator):
+    """Base of the classifier probes. X is (n, dim) for one layer or (n_layers, n, dim) for all.
+
+    Subclasses set ``_n_models(L)`` and train ``self.params_`` (one row of parameters per model) in
+    ``_train``; ``_logits(params, X)`` maps standardised inputs to (M, n, C) logits.
+    Fitted attributes: ``classes_``, ``n_iter_`` (per model), ``best_dev_accuracy_`` (per model,
+    NaN without early stopping).
+    """
+
+    _single_layer_input = False
+
+    # ----- sklearn interface -------------------------------------------------------------------
+    def fit(self, X, y, X_dev=None, y_dev=None, groups: Optional[np.ndarray] = None, classes=None):
+        """Train every model at once; dev data (or a held-out part of train) drives early stopping.
+
+        ``groups`` (n,) e.g. sentence ids keeps whole sentences on one side of a held-out split.
+        ``classes`` fixes the output label set (like sklearn's partial_fit), e.g. when a training
+        prefix has not seen every class yet (online codelength).
+        """
+        Xs, single = as_layer_stack(X)
+        self._single_layer_input = single
+        y = np.asarray(y)
+        if Xs.shape[1] != len(y):
+            raise ProbesError(f"probe input has {Xs.shape[1]} rows but {len(y)} labels")
+        if len(y) == 0:
+            raise ProbesError("cannot train a probe on zero examples")
+        self.device_ = resolve_device(getattr(self, "device", "auto"))
+        if classes is None:
+            self.classes_, ids = encode_labels(y)
+        else:
+            self.classes_ = np.unique(np.asarray(classes))
+            ids = np.searchsorted(self.classes_, y)
+            if np.any(ids >= len(self.classes_)) or np.any(self.classes_[np.minimum(ids, len(self.classes_) - 1)] != y):
+                raise ProbesError("training labels outside the given classes")
+        train_rows = np.arange(len(y))
+        Xd = yd = None
+        if self.early_stopping:
+            if X_dev is not None:
+                Xd_s, _ = as_layer_stack(X_dev)
+                Xd = to_tensor(Xd_s, device=self.device_)
+                yd = self._encode_eval(y_dev)
+            elif len(y) >= 10:
+                train_rows, dev_rows = dev_split(len(y), self.validation_fraction, self.random_state, groups)
+                Xd = to_tensor(Xs, dev_rows, device=self.device_)
+                yd = torch.as_tensor(ids[dev_rows], device=self.device_)
+        Xt = to_tensor(Xs, None if len(train_rows) == len(y) else train_rows, device=self.device_)
+        yt = torch.as_tensor(ids[train_rows], device=self.device_)
+        self.scaler_ = Standardizer().fit(Xt) if self.standardize else None
+        if self.scaler_ is not None:
+            Xt = self.scaler_.transform(Xt)
+            if Xd is not None:
+                Xd = self.scaler_.transform(Xd)
+        self.n_layers_in_ = Xt.shape[0]
+        self.n_features_in_ = Xt.shape[2]
+        gen = torch.Generator(device="cpu").manual_seed(int(self.random_state))
+        self._train(Xt, yt, Xd, yd, len(self.classes_), gen)
+        return self
+
+    def predict(self, X) -> np.ndarray:
+        """Predicted labels: (n,) for a single model, else (n_models, n)."""
+        ids = self._logits_eval(X).argmax(-1).cpu().numpy()
+        return self._squeeze(self.classes_[ids])
+
+    def predict_log_proba(self, X) -> np.ndarray:
+        """Natural-log class probabilities, (n, C) or (n_models, n, C)."""
+        return self._squeeze(torch.log_softmax(self._logits_eval(X), -1).cpu().numpy())
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities, (n, C) or (n_models, n, C)."""
+        return np.exp(self.predict_log_proba(X))
+
+    def score(self, X, y):
+        """Accuracy: a float for a single model, else an array with one value per model."""
+        pred = self.predict(X)
+        acc = (pred == np.asarray(y)).mean(axis=-1)
+        return float(acc) if np.ndim(acc) == 0 else acc
+
+    # ----- helpers -----------------------------------------------------------------------------
+    def _squeeze(self, a: np.ndarray) -> np.ndarray:
+        return a[0] if (a.shape[0] == 1 and self._n_models(self.n_layers_in_) == 1) else a
+
+    def _encode_eval(self, y) -> torch.Tensor:
+        """Class ids of evaluation labels; labels unseen in training become -1 (always wrong)."""
+        y = np.asarray(y)
+        pos = np.searchsorted(self.classes_, y)
+        pos = np.clip(pos, 0, len(self.classes_) - 1)
+        ids = np.where(self.classes_[pos] == y, pos, -1)
+        return torch.as_tensor(ids, device=self.device_)
+
+    def _prepare(self, X) -> torch.Tensor:
+        Xs, _ = as_layer_stack(X)
+        if Xs.shape[0] != self.n_layers_in_:
+            raise ProbesError(f"probe was trained on {self.n_layers_in_} layers, got {Xs.shape[0]}")
+        Xt = to_tensor(Xs, device=self.device_)
+        return self.scaler_.transform(Xt) if self.scaler_ is not None else Xt
+
+    @torch.no_grad()
+    def _logits_eval(self, X) -> torch.Tensor:
+        Xt = self._prepare(X)
+        return torch.cat([self._logits(self.params_, Xt[:, a:a + EVAL_CHUNK])
+                          for a in range(0, Xt.shape[1], EVAL_CHUNK)], dim=1)
+
+    @torch.no_grad()
+    def _accuracy(self, params: torch.Tensor, X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        correct = torch.zeros(params.shape[0], device=X.device)
+        for a in range(0, X.shape[1], EVAL_CHUNK):
+            pred = self._logits(params, X[:, a:a + EVAL_CHUNK]).argmax(-1)
+            correct += (pred == y[a:a + EVAL_CHUNK]).float().sum(1)
+        return correct / max(1, X.shape[1])
+
+    def _n_models(self, n_layers: int) -> int:
+        return n_layers
+
+
+class EarlyStopper:
+    """Keeps each model's best parameters by dev accuracy and says which models should stop."""
+
+    def __init__(self, probe: StackedClassifier, Xd, yd, every: int, patience: int, x0: torch.Tensor):
+        self.probe, self.Xd, self.yd, self.every, self.patience = probe, Xd, yd, every, patience
+        self.best = x0.detach().clone()
+        self.best_acc = torch.full((x0.shape[0],), -1.0, device=x0.device)
+        self.bad = torch.zeros(x0.shape[0], dtype=torch.long, device=x0.device)
+
+    def update(self, x: torch.Tensor) -> torch.Tensor:
+        """Record dev accuracy of x; returns the models whose patience ran out."""
+        acc = self.probe._accuracy(x, self.Xd, self.yd)
+        better = acc > self.best_acc + 1e-6
+        self.best[better] = x[better].detach()
+        self.best_acc = torch.where(better, acc, self.best_acc)
+        self.bad = torch.where(better, torch.zeros_like(self.bad), self.bad + 1)
+        return self.bad >= self.patience
+
+    def __call__(self, x: torch.Tensor, it: int) -> torch.Tensor:
+        if it % self.every:
+            return torch.zeros(x.shape[0], dtype=torch.bool, device=x.device)
+        return self.update(x)

@@ -1,0 +1,103 @@
+"""The linear probe: multinomial logistic regression, one per layer, all layers in one L-BFGS run."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from probes.probing.base import EarlyStopper, StackedClassifier
+from probes.probing.lbfgs import batched_lbfgs
+
+TRAIN_CHUNK = 16384
+
+
+class LinearProbe(StackedClassifier):
+    """Multinomial logistic regression per layer, trained jointly with batched L-BFGS.
+
+    Objective per layer: mean cross-entropy + weight_decay / 2 * ||W||^2 (bias not penalised), so
+    scikit-learn's ``LogisticRegression(C=c)`` on n rows is ``weight_decay = 1 / (c * n)``.
+    With ``early_stopping`` each layer keeps its best parameters by dev accuracy (checked every
+    ``eval_every`` iterations) and stops after ``n_iter_no_change`` checks without improvement.
+    """
+
+    def __init__(self, weight_decay: float = 1e-4, max_iter: int = 500, tol: float = 1e-5,
+                 early_stopping: bool = True, validation_fraction: float = 0.1, n_iter_no_change: int = 4,
+                 eval_every: int = 5, standardize: bool = True, device: str = "auto", random_state: int = 0):
+        self.weight_decay = weight_decay
+        self.max_iter = max_iter
+        self.tol = tol
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.eval_every = eval_every
+        self.standardize = standardize
+        self.device = device
+        self.random_state = random_state
+
+    def _unpack(self, params: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        d, C = self.n_features_in_, len(self.classes_)
+        return params[:, :d * C].view(-1, d, C), params[:, d * C:]
+
+    def _logits(self, params: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
+        W, b = self._unpack(params)
+        return torch.baddbmm(b[:, None, :], X, W)
+
+    def _objective(self, X: torch.Tensor, y: torch.Tensor, C: int):
+        """Loss and its closed-form gradient, summed over row chunks (no autograd graph kept)."""
+        n = X.shape[1]
+        wd = float(self.weight_decay)
+
+        L = X.shape[0]
+
+        def fun(params: torch.Tensor, idx: torch.Tensor):
+            W, b = self._unpack(params)
+            loss = torch.zeros(params.shape[0], dtype=params.dtype, device=params.device)
+            gW = torch.zeros_like(W)
+            gb = torch.zeros_like(b)
+            layers = idx.tolist()
+            # Every layer still running: one batched matmul over the stack. A subset: one matmul
+            # per layer on views (gathering the subset would copy the data at every evaluation).
+            groups = [(slice(None), X)] if len(layers) == L else [(k, X[l]) for k, l in enumerate(layers)]
+            for a in range(0, n, TRAIN_CHUNK):
+                yc = y[a:a + TRAIN_CHUNK]
+                for k, Xg in groups:
+                    Xc = Xg[..., a:a + TRAIN_CHUNK, :]
+                    if Xc.dim() == 2:
+                        Xc = Xc[None]
+                    Wk, bk = (W, b) if isinstance(k, slice) else (W[k:k + 1], b[k:k + 1])
+                    logp = torch.log_softmax(torch.baddbmm(bk[:, None, :], Xc, Wk), -1)
+                    yi = yc.expand(logp.shape[0], -1)[..., None]
+                    sel = k if isinstance(k, slice) else slice(k, k + 1)
+                    loss[sel] -= logp.gather(2, yi).squeeze(2).sum(1)
+                    G = logp.exp()
+                    G.scatter_add_(2, yi, torch.full((G.shape[0], G.shape[1], 1), -1.0, device=G.device))
+                    gW[sel] += torch.bmm(Xc.transpose(1, 2), G)
+                    gb[sel] += G.sum(1)
+            loss = loss / n + 0.5 * wd * (W * W).sum((1, 2))
+            grad = torch.cat([(gW / n + wd * W).flatten(1), gb / n], dim=1)
+            return loss, grad
+
+        return fun
+
+    def _train(self, Xt, yt, Xd, yd, C, gen):
+        L, _, d = Xt.shape
+        x0 = torch.zeros(L, d * C + C, device=Xt.device)
+        stopper = None
+        if Xd is not None:
+            stopper = EarlyStopper(self, Xd, yd, self.eval_every, self.n_iter_no_change, x0)
+        x, info = batched_lbfgs(self._objective(Xt, yt, C), x0, max_iter=self.max_iter, tol_grad=self.tol,
+                                callback=stopper)
+        if stopper is not None:
+            stopper.update(x)  # the final point competes too
+            x = stopper.best
+            self.best_dev_accuracy_ = stopper.best_acc.cpu().numpy()
+        else:
+            self.best_dev_accuracy_ = np.full(L, np.nan)
+        self.params_ = x
+        self.n_iter_ = info["n_iter"]
+        self.final_loss_ = info["loss"]
+
+    @property
+    def coef_(self) -> np.ndarray:
+        """(n_layers, C, dim) weights on the standardised inputs."""
+        return self._unpack(self.params_)[0].transpose(1, 2).cpu().numpy()

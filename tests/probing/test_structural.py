@@ -1,0 +1,104 @@
+import numpy as np
+import pytest
+
+from probes.probing.structural import DepthProbe, DistanceProbe
+from probes.probing.structural_metrics import (depth_spearman, distance_spearman, mst_edges, root_correct,
+                                               uuas_counts)
+
+
+def tree_distances(heads):
+    """Gold distances and depths from 1-based heads (0 = root)."""
+    n = len(heads)
+    adj = {i: set() for i in range(n)}
+    for i, h in enumerate(heads):
+        if h:
+            adj[i].add(h - 1)
+            adj[h - 1].add(i)
+    D = np.zeros((n, n))
+    for s in range(n):
+        seen, frontier, d = {s}, [s], 0
+        while frontier:
+            d += 1
+            nxt = [v for u in frontier for v in adj[u] if v not in seen]
+            for v in nxt:
+                seen.add(v)
+                D[s, v] = d
+            frontier = nxt
+    root = heads.index(0)
+    return D, D[root].copy()
+
+
+def test_mst_and_uuas_hand_made():
+    # Gold tree: 0 <- 1 -> 2, 2 -> 3, word 4 is punctuation attached to 1.
+    gold, _ = tree_distances([2, 0, 2, 3, 2])
+    punct = np.array([False, False, False, False, True])
+    assert mst_edges(gold[:4, :4]) == {(0, 1), (1, 2), (2, 3)}
+    # Prediction: a chain 0-1, 1-3 (wrong), 3-2 edges by distance; punctuation hugely wrong (ignored).
+    pred = np.array([[0, 1, 5, 6, 0.1], [1, 0, 4, 2, 0.1], [5, 4, 0, 1, 0.1], [6, 2, 1, 0, 0.1],
+                     [0.1, 0.1, 0.1, 0.1, 0]], dtype=float)
+    assert mst_edges(pred[:4, :4]) == {(0, 1), (1, 3), (2, 3)}
+    assert uuas_counts(pred, gold, punct) == (2, 3)  # (0,1) and (2,3) right, (1,2) missed
+
+
+def test_spearman_and_root_hand_made():
+    gold = np.array([[0, 1, 2], [1, 0, 1], [2, 1, 0]], dtype=float)
+    pred = np.array([[0, 2, 1], [2, 0, 1], [1, 1, 0]], dtype=float)
+    # Row 0: ranks gold (1,2,3) vs pred (1,3,2): rho = 1 - 6*2/(3*8) = 0.5.
+    # Row 1: gold (2.5,1,2.5) vs pred (3,1,2): rho = 0.866...; row 2: gold (3,2,1) vs pred (2.5,2.5,1): 0.866...
+    expected = np.mean([0.5, np.sqrt(3) / 2, np.sqrt(3) / 2])
+    assert distance_spearman(pred, gold) == pytest.approx(expected)
+    assert depth_spearman(np.array([0.1, 2.0, 1.0]), np.array([0.0, 2.0, 1.0])) == pytest.approx(1.0)
+    punct = np.array([True, False, False])
+    # Shallowest predicted word is punctuation 0; among non-punct it is word 2, but the gold root is 1.
+    assert root_correct(np.array([0.0, 0.5, 0.2]), np.array([1.0, 0.0, 1.0]), punct) == (0, 1)
+    assert root_correct(np.array([0.0, 0.1, 0.2]), np.array([1.0, 0.0, 1.0]), punct) == (1, 1)
+
+
+def planted_trees(n_sent=60, dim=16, n_layers=3, signal=1, seed=0):
+    """Vectors whose layer `signal` embeds each tree exactly: ||h_i - h_j||^2 = d(i, j), ||h_i||^2 = depth."""
+    rng = np.random.default_rng(seed)
+    vecs, dists, depths, heads_all, offsets = [], [], [], [], [0]
+    for _ in range(n_sent):
+        n = int(rng.integers(5, 9))
+        root = int(rng.integers(n))
+        heads = [0] * n
+        order = [root] + [i for i in rng.permutation(n) if i != root]
+        for k, w in enumerate(order[1:], 1):
+            heads[w] = order[int(rng.integers(k))] + 1
+        D, depth = tree_distances(heads)
+        Q, _ = np.linalg.qr(rng.normal(size=(dim, dim)))
+        H = np.zeros((n, dim))
+        for w in range(n):  # sum of one orthonormal direction per edge on the root path
+            v = w
+            while heads[v]:
+                H[w] += Q[:, v]
+                v = heads[v] - 1
+        layers = rng.normal(size=(n_layers, n, dim)) * 0.5
+        layers[signal] = H
+        vecs.append(layers)
+        dists.append(D)
+        depths.append(depth)
+        offsets.append(offsets[-1] + n)
+    return np.concatenate(vecs, 1).astype(np.float32), dists, depths, np.array(offsets)
+
+
+def test_distance_probe_recovers_planted_trees():
+    X, dists, _, offs = planted_trees()
+    probe = DistanceProbe(rank=16, lr=1e-2, max_epochs=15, device="cpu").fit(X, dists, offs)
+    Xt, dt, _, ot = planted_trees(n_sent=20, seed=1)
+    pred = probe.predict(Xt, ot)
+    uuas = []
+    for l in range(3):
+        c = np.array([uuas_counts(p[l], g, np.zeros(len(g), bool)) for p, g in zip(pred, dt)]).sum(0)
+        uuas.append(c[0] / c[1])
+    assert uuas[1] >= 0.95
+    assert uuas[0] < 0.6 and uuas[2] < 0.6
+
+
+def test_depth_probe_finds_roots():
+    X, _, depths, offs = planted_trees()
+    probe = DepthProbe(rank=16, lr=1e-2, max_epochs=15, device="cpu").fit(X, depths, offs)
+    Xt, _, dt, ot = planted_trees(n_sent=20, seed=1)
+    pred = probe.predict(Xt, ot)
+    acc = [np.mean([root_correct(p[l], g, np.zeros(len(g), bool))[0] for p, g in zip(pred, dt)]) for l in range(3)]
+    assert acc[1] >= 0.95 and max(acc[0], acc[2]) < 0.6
