@@ -11,6 +11,7 @@ from probes.errors import ProbesError
 
 # Each module defines register(subparsers) and sets `func` on its parsers via set_defaults.
 COMMAND_MODULES = [
+    "probes.extract.cli",
 ]
 
 

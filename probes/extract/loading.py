@@ -105,10 +105,17 @@ def _from_pretrained(loader, spec: str, **kwargs):
         pass
     if _offline():
         raise _hub_error(spec, OSError("HF_HUB_OFFLINE is set"))
+    import logging
+
+    hub_log = logging.getLogger("huggingface_hub")
+    level = hub_log.level
+    hub_log.setLevel(logging.ERROR)  # its retry warnings would bury the one sentence that matters
     try:
         return loader(spec, **kwargs)
     except (OSError, ValueError) as exc:
         raise _hub_error(spec, exc) from None
+    finally:
+        hub_log.setLevel(level)
 
 
 def _model_class(config):
