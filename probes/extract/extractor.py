@@ -122,11 +122,13 @@ def extract(model: str | LoadedModel, sentences: Sequence[Sentence], out: str | 
             layers: Optional[Iterable[int]] = None, pooling: str = DEFAULT_POOLING, batch_size: int = 32,
             device: str = "auto", dtype: str = "float32", cache_dtype: str = "float16",
             random_init: bool = False, seed: int = 0, trust_remote_code: bool = False,
-            max_length: Optional[int] = None, progress: bool = True, chunk_size: int = 4096) -> VectorCache:
+            max_length: Optional[int] = None, progress: bool = True, chunk_size: int = 1024) -> VectorCache:
     """Extract per-layer word vectors of `sentences` with `model` into the cache directory `out`.
 
     `model` is a hub id, a local directory, a word-encoder spec, or an already loaded model.
-    Returns the finished cache; its ``summary`` attribute is an ExtractSummary.
+    Sentences are tokenised `chunk_size` at a time (memory is bounded by one chunk, not the corpus)
+    and sorted by length within a chunk. Returns the finished cache; its ``summary`` attribute is
+    an ExtractSummary.
     """
     t0 = time.perf_counter()
     pooling = check_pooling(pooling)

@@ -98,7 +98,9 @@ def _from_pretrained(loader, spec: str, **kwargs):
     if local.is_dir():
         return loader(str(local), **kwargs)
     if _looks_like_path(spec):
-        raise ProbesError(f"model directory {spec} does not exist")
+        what = "is not a directory" if local.exists() else "does not exist"
+        raise ProbesError(f"model directory {spec} {what}: pass a directory holding config.json and the weights, "
+                          "or a Hugging Face hub id")
     try:
         return loader(spec, local_files_only=True, **kwargs)
     except (OSError, ValueError):
