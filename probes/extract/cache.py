@@ -27,6 +27,8 @@ FORMAT = "probes-cache/1"
 class VectorCache:
     """Read access to a finished cache; arrays are memory-mapped, never loaded whole."""
 
+    summary = None  # set by the extractor: the ExtractSummary of the run that produced or found it
+
     def __init__(self, path: Path, meta: dict):
         self.path = Path(path)
         self.meta = meta

@@ -302,7 +302,7 @@ class _Run:
             vectors = np.zeros((len(self.keep), len(word_tok), m.dim), dtype=self.writer.vectors.dtype)
         else:
             vectors = pooled.index_select(1, torch.from_numpy(word_tok).to(m.device)).to(self.out_dtype).cpu().numpy()
-        missing = np.concatenate([p.missing for p in batch])[word_tok - 0]
+        missing = np.concatenate([p.missing for p in batch])[word_tok]
         self._write([p.index for p in batch], vectors, missing)
 
     def _forward(self, ids: np.ndarray, mask: np.ndarray, types: np.ndarray):
@@ -315,7 +315,7 @@ class _Run:
             # Left padding must not shift absolute positions: count positions over real tokens only.
             inputs["position_ids"] = (inputs["attention_mask"].cumsum(-1) - 1).clamp_(min=0)
         with torch.inference_mode():
-            out = m.model(**inputs, output_hidden_states=True, return_dict=True)
+            out = m.model(**inputs, **m.forward_options, output_hidden_states=True, return_dict=True)
         hidden = out.hidden_states
         if hidden is None or len(hidden) != m.num_layers:
             raise ProbesError(f"{m.name}: the model returned {0 if hidden is None else len(hidden)} hidden states, "

@@ -60,6 +60,7 @@ class LoadedModel:
     pad_left: bool = False
     use_token_types: bool = False
     use_position_ids: bool = False
+    forward_options: dict = field(default_factory=dict)  # e.g. use_cache=False: no decoding cache
     tokenizer_fingerprint: str = ""
     device: torch.device = torch.device("cpu")
     dtype: torch.dtype = torch.float32
@@ -129,7 +130,7 @@ def _model_class(config):
     return transformers.AutoModel, bool(getattr(config, "is_encoder_decoder", False))
 
 
-def _weights_fingerprint(spec: str, config) -> str:
+def _weights_fingerprint(spec: str, config, model) -> str:
     local = Path(spec).expanduser()
     if local.is_dir():
         files = [p for p in local.iterdir() if p.is_file() and (p.suffix in WEIGHT_SUFFIXES or p.name == "config.json")]
@@ -137,7 +138,12 @@ def _weights_fingerprint(spec: str, config) -> str:
     commit = getattr(config, "_commit_hash", None)
     if commit:
         return f"hub:{spec}@{commit}"
-    raise ProbesError(f"cannot tell which revision of {spec!r} was loaded; pass its local directory with --model")
+    # No revision known: hash the loaded weights themselves (slower, but never stale).
+    h = hashlib.sha256()
+    for name, tensor in model.state_dict().items():
+        h.update(name.encode() + b"\0")
+        h.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+    return "state-sha256:" + h.hexdigest()
 
 
 def _tokenizer_fingerprint(tokenizer) -> str:
@@ -207,13 +213,16 @@ def load_model(spec: str, *, device: torch.device, dtype: torch.dtype = torch.fl
     if random_init:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            model = cls.from_config(config, trust_remote_code=trust_remote_code)
+            if hasattr(cls, "from_config"):  # Auto classes
+                model = cls.from_config(config, trust_remote_code=trust_remote_code)
+            else:  # concrete classes (T5EncoderModel...) initialise their weights in the constructor
+                model = cls(config)
         config_hash = hashlib.sha256(config.to_json_string(use_diff=False).encode()).hexdigest()
         fingerprint = f"random-init:{seed}:config:{config_hash}"
         name += ":random-init"
     else:
         model = _from_pretrained(cls.from_pretrained, spec, trust_remote_code=trust_remote_code)
-        fingerprint = _weights_fingerprint(spec, config)
+        fingerprint = _weights_fingerprint(spec, config, model)
     if take_encoder:
         model = model.get_encoder()
     model = model.to(device=device, dtype=dtype).eval()
@@ -228,7 +237,9 @@ def load_model(spec: str, *, device: torch.device, dtype: torch.dtype = torch.fl
         template=template, max_content=_max_content(tokenizer, config, template, max_length), pad_id=int(pad_id),
         pad_left=tokenizer.padding_side == "left",
         use_token_types="token_type_ids" in params and "token_type_ids" in tokenizer.model_input_names,
-        use_position_ids="position_ids" in params, tokenizer_fingerprint=_tokenizer_fingerprint(tokenizer),
+        use_position_ids="position_ids" in params,
+        forward_options={k: False for k in ("use_cache", "use_mems") if k in params},
+        tokenizer_fingerprint=_tokenizer_fingerprint(tokenizer),
         device=device, dtype=dtype)
     # One tiny forward pass tells the layer count and size for every architecture alike.
     ids = torch.tensor([template.prefix + [pad_id] + template.suffix], device=device)

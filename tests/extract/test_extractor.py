@@ -169,3 +169,10 @@ def test_bad_word_token_is_a_clear_error(bert, tmp_path):
     s = Sentence(words=["a", "b"], tokens=["ab"], word_token=[0, 1], source="x.conllu:7")
     with pytest.raises(ProbesError, match="x.conllu:7"):
         extract(bert, [s], tmp_path / "c", progress=False)
+
+
+@pytest.mark.parametrize("family", ["t5", "llama"])
+def test_random_init_of_encoder_and_decoder_families(tiny, tmp_path, family):
+    cache = extract(tiny(family), CORPUS[:1], tmp_path / "c", random_init=True, seed=3, progress=False)
+    assert cache.layers == [0, 1, 2] and cache.meta["model"].endswith(":random-init")
+    assert np.all(np.isfinite(np.asarray(cache.vectors, dtype=np.float32)))
