@@ -264,7 +264,7 @@ class _Run:
                 for a, b in windows:
                     rows.append(tpl.prefix + list(ids[a:b]) + tpl.suffix)
                     types.append(tpl.prefix_types + [tpl.content_type] * (b - a) + tpl.suffix_types)
-            win, pos = owners(n, windows)
+            win, pos = owners(n, windows, causal=self.m.causal)
             prepared.append(_Prepared(int(i), rows, types, win[sub], pos[sub] + len(tpl.prefix), tok, n_tok, miss))
         return prepared
 

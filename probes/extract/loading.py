@@ -61,6 +61,7 @@ class LoadedModel:
     use_token_types: bool = False
     use_position_ids: bool = False
     forward_options: dict = field(default_factory=dict)  # e.g. use_cache=False: no decoding cache
+    causal: bool = False     # left-to-right: a subword sees only what precedes it
     tokenizer_fingerprint: str = ""
     device: torch.device = torch.device("cpu")
     dtype: torch.dtype = torch.float32
@@ -247,4 +248,20 @@ def load_model(spec: str, *, device: torch.device, dtype: torch.dtype = torch.fl
         out = model(input_ids=ids, attention_mask=torch.ones_like(ids), output_hidden_states=True)
     hidden = out.hidden_states
     loaded.num_layers, loaded.dim = len(hidden), int(hidden[-1].shape[-1])
+    loaded.causal = _is_causal(model, tokenizer, template, device)
     return loaded
+
+
+def _is_causal(model, tokenizer, template: Template, device: torch.device) -> bool:
+    """Whether the first subword's top state ignores a change to the last one (a left-to-right model)."""
+    content = list(tokenizer("Hello world again", add_special_tokens=False)["input_ids"])[:3]
+    if len(content) < 2:
+        return False
+    other = (content[-1] + 1) % max(len(tokenizer), 2)
+    states = []
+    for last in (content[-1], other):
+        ids = torch.tensor([template.prefix + content[:-1] + [last] + template.suffix], device=device)
+        with torch.inference_mode():
+            out = model(input_ids=ids, attention_mask=torch.ones_like(ids), output_hidden_states=True)
+        states.append(out.hidden_states[-1][0, len(template.prefix)].float())
+    return bool(torch.allclose(states[0], states[1], atol=1e-6, rtol=1e-5))

@@ -2,8 +2,9 @@
 
 A sentence of n content subwords (specials excluded) that does not fit in `size` goes through
 windows of `size` subwords that overlap by half a window; the last window ends at the sentence's
-end. Each subword then takes its vector from the window in which it has the most context, i.e.
-the largest distance to that window's nearer edge. Nothing is ever truncated.
+end. Each subword then takes its vector from the window in which it has the most context: for a
+bidirectional model the largest distance to that window's nearer edge, for a causal (left-to-right)
+model the most words to its left. Nothing is ever truncated.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ def plan_windows(n: int, size: int) -> list[tuple[int, int]]:
     return [(a, a + size) for a in starts]
 
 
-def owners(n: int, windows: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
+def owners(n: int, windows: list[tuple[int, int]], causal: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """For each content subword: (index of the window it is read from, its position in that window)."""
     if len(windows) == 1:
         return np.zeros(n, dtype=np.int64), np.arange(n, dtype=np.int64)
@@ -31,7 +32,7 @@ def owners(n: int, windows: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarr
     owner = np.zeros(n, dtype=np.int64)
     for w, (a, b) in enumerate(windows):
         inside = (pos >= a) & (pos < b)
-        ctx = np.where(inside, np.minimum(pos - a, b - 1 - pos), -1)
+        ctx = np.where(inside, pos - a if causal else np.minimum(pos - a, b - 1 - pos), -1)
         better = ctx > best_ctx
         owner[better] = w
         best_ctx[better] = ctx[better]

@@ -176,3 +176,8 @@ def test_random_init_of_encoder_and_decoder_families(tiny, tmp_path, family):
     cache = extract(tiny(family), CORPUS[:1], tmp_path / "c", random_init=True, seed=3, progress=False)
     assert cache.layers == [0, 1, 2] and cache.meta["model"].endswith(":random-init")
     assert np.all(np.isfinite(np.asarray(cache.vectors, dtype=np.float32)))
+
+
+def test_causal_models_are_recognised(tiny):
+    found = {f: load_model(tiny(f), device=torch.device("cpu")).causal for f in ("bert", "xlnet", "gpt2", "llama", "openai-gpt")}
+    assert found == {"bert": False, "xlnet": False, "gpt2": True, "llama": True, "openai-gpt": True}

@@ -22,3 +22,9 @@ def test_each_subword_takes_the_window_with_most_context():
     # position 0 only lies in window 0; position 9 only in window 3
     assert win.tolist() == [0, 0, 0, 1, 1, 2, 2, 3, 3, 3]
     assert pos.tolist() == [0, 1, 2, 1, 2, 1, 2, 1, 2, 3]
+
+
+def test_causal_model_takes_the_window_with_most_left_context():
+    win, pos = owners(10, [(0, 4), (2, 6), (4, 8), (6, 10)], causal=True)
+    assert win.tolist() == [0, 0, 0, 0, 1, 1, 2, 2, 3, 3]
+    assert pos.tolist() == [0, 1, 2, 3, 2, 3, 2, 3, 2, 3]
