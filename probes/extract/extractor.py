@@ -301,7 +301,9 @@ class _Run:
         if pooled is None:
             vectors = np.zeros((len(self.keep), len(word_tok), m.dim), dtype=self.writer.vectors.dtype)
         else:
-            vectors = pooled.index_select(1, torch.from_numpy(word_tok).to(m.device)).to(self.out_dtype).cpu().numpy()
+            if len(word_tok) != n_tok or np.any(word_tok != np.arange(n_tok)):  # multiword tokens present
+                pooled = pooled.index_select(1, torch.from_numpy(word_tok).to(m.device))
+            vectors = pooled.to(self.out_dtype).cpu().numpy()
         missing = np.concatenate([p.missing for p in batch])[word_tok]
         self._write([p.index for p in batch], vectors, missing)
 

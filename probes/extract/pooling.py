@@ -49,12 +49,16 @@ def pool(hidden: Sequence[torch.Tensor], sub: torch.Tensor, tok: torch.Tensor, n
     out = torch.zeros(k, n_tok, d, dtype=torch.float32, device=hidden[0].device)
     if sub.numel() == 0:
         return out
-    # Gather only the aligned subwords of each layer: no copy of padding, no stack of whole layers.
-    picked = torch.stack([h.index_select(0, sub) for h in hidden]).float()
+    # Layer by layer, gather only the aligned subwords: no copy of padding, no stack of whole layers.
+    for i, h in enumerate(hidden):
+        picked = h.index_select(0, sub)
+        if picked.dtype != torch.float32:
+            picked = picked.float()
+        if method == "mean":
+            out[i].index_add_(0, tok, picked)
+        else:
+            out[i].index_copy_(0, tok, picked)
     if method == "mean":
-        out.index_add_(1, tok, picked)
         counts = torch.bincount(tok, minlength=n_tok).clamp_(min=1).to(out.dtype)
         out /= counts.view(1, -1, 1)
-    else:
-        out[:, tok] = picked
     return out
