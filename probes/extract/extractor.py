@@ -12,6 +12,7 @@ import hashlib
 import json
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterable, Optional, Sequence
@@ -207,6 +208,25 @@ def _missing_examples(sentences: Sequence[Sentence], offsets: np.ndarray, missin
     return out
 
 
+@contextmanager
+def _single_thread(device: torch.device):
+    """Run small CPU tensor ops on the calling thread only.
+
+    Pooling a batch is a few small gathers and sums; spread over the intra-op thread pool right after
+    a forward pass, on a busy machine, they wait for descheduled workers and took longer than the
+    forward pass itself (measured with benchmarks/extract.py). On one thread they take milliseconds.
+    """
+    if device.type != "cpu":
+        yield
+        return
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(n)
+
+
 class _Run:
     """The batching, forward passes, pooling and writing of one extraction."""
 
@@ -273,7 +293,6 @@ class _Run:
         rows = [r for p in batch for r in p.rows]
         tok_base = np.cumsum([0] + [p.n_tokens for p in batch])
         n_tok = int(tok_base[-1])
-        pooled = None
         if rows:
             width = max(len(r) for r in rows)
             ids = np.full((len(rows), width), m.pad_id, dtype=np.int64)
@@ -293,17 +312,18 @@ class _Run:
             flat = pair_row * width + shift[pair_row] + pair_pos
             tok = np.concatenate([p.pair_tok + tok_base[k] for k, p in enumerate(batch)])
             hidden = self._forward(ids, mask, types)
-            flat_hidden = [hidden[layer].reshape(-1, hidden[layer].shape[-1]) for layer in self.keep]
-            pooled = pool(flat_hidden, torch.from_numpy(flat).to(m.device), torch.from_numpy(tok).to(m.device),
-                          n_tok, self.pooling)
         word_tok = np.concatenate([np.asarray(self.sentences[p.index].token_of_word(), dtype=np.int64) + tok_base[k]
                                    for k, p in enumerate(batch)])
-        if pooled is None:
+        if not rows:
             vectors = np.zeros((len(self.keep), len(word_tok), m.dim), dtype=self.writer.vectors.dtype)
         else:
-            if len(word_tok) != n_tok or np.any(word_tok != np.arange(n_tok)):  # multiword tokens present
-                pooled = pooled.index_select(1, torch.from_numpy(word_tok).to(m.device))
-            vectors = pooled.to(self.out_dtype).cpu().numpy()
+            with _single_thread(m.device):
+                flat_hidden = [hidden[layer].reshape(-1, hidden[layer].shape[-1]) for layer in self.keep]
+                pooled = pool(flat_hidden, torch.from_numpy(flat).to(m.device), torch.from_numpy(tok).to(m.device),
+                              n_tok, self.pooling)
+                if len(word_tok) != n_tok or np.any(word_tok != np.arange(n_tok)):  # multiword tokens present
+                    pooled = pooled.index_select(1, torch.from_numpy(word_tok).to(m.device))
+                vectors = pooled.to(self.out_dtype).cpu().numpy()
         missing = np.concatenate([p.missing for p in batch])[word_tok]
         self._write([p.index for p in batch], vectors, missing)
 
