@@ -8,7 +8,10 @@ A cache is a directory::
     missing.npy   (n_words,) bool, words whose text gave no subwords (their vector is zero)
     done.npy      (n_sentences,) bool, which sentences are written (for resuming)
 
-``meta.json`` is written last and atomically; ``"complete": true`` marks a finished cache.
+``meta.json`` is written last and atomically; ``"complete": true`` marks a finished cache. (The
+writer also puts a ``"complete": false`` meta.json, with the cache key, at the start, so that a run
+that stops can be recognised and resumed; readers refuse such a cache.) ``meta["key"]`` hashes
+everything that determines the vectors; ``meta["summary"]`` holds the extraction's counts.
 """
 
 from __future__ import annotations
