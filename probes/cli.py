@@ -15,6 +15,7 @@ COMMAND_MODULES = [
     "probes.tasks.cli",
     "analysis.cli",
     "probes.encoders.cli",
+    "probes.extract.cli",
 ]
 
 

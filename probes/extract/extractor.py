@@ -1,0 +1,374 @@
+"""The extraction API: a model and sentences -> per-layer word vectors in an on-disk cache.
+
+Sentences are tokenised in chunks, sorted by length within a chunk and batched, run through the
+model once with every hidden state, pooled into word vectors on the whole batch at once, and
+written into a preallocated memory-mapped cache as they go, so memory does not grow with the
+corpus. A run that stops is resumed from ``done.npy`` by running it again with the same inputs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterable, Optional, Sequence
+
+import numpy as np
+import torch
+
+from probes.device import resolve_device, resolve_dtype
+from probes.errors import ProbesError
+from probes.extract.alignment import align_subwords, missing_tokens, sentence_text
+from probes.extract.cache import FORMAT, CacheWriter, VectorCache
+from probes.extract.loading import LoadedModel, load_model
+from probes.extract.pooling import DEFAULT_POOLING, check_pooling, pool, select_pairs
+from probes.extract.windows import owners, plan_windows
+from probes.records import Sentence
+
+EXTRACTOR_VERSION = "extract/1"  # bump when a code change alters the vectors, so old caches rebuild
+CACHE_DTYPES = ("float16", "float32")
+_FLUSH_SECONDS = 30.0
+_REPORT_MISSING = 20
+
+
+@dataclass
+class ExtractSummary:
+    """What one extraction did: counts, windowed sentences, words without subwords, time."""
+
+    sentences: int
+    words: int
+    windowed: int
+    missing_words: int
+    missing_examples: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    status: str = "new"
+    resumed_from: int = 0
+
+    def lines(self) -> list[str]:
+        """Human-readable summary lines."""
+        out = [f"{self.sentences} sentences, {self.words} words, {self.windowed} windowed "
+               f"(longer than the model's maximum length), {self.missing_words} words with no subwords "
+               f"(zero vectors, flagged in missing.npy), {self.seconds:.1f} s"]
+        if self.resumed_from:
+            out.append(f"resumed: {self.resumed_from} sentences were already done")
+        if self.missing_examples:
+            more = self.missing_words - len(self.missing_examples)
+            out.append("words with no subwords: " + ", ".join(self.missing_examples) + (f" ... and {more} more" if more > 0 else ""))
+        return out
+
+
+@dataclass
+class _Prepared:
+    """One sentence, tokenised: its window rows and its (row, position) -> token pairs."""
+
+    index: int
+    rows: list[list[int]]
+    row_types: list[list[int]]
+    pair_row: np.ndarray
+    pair_pos: np.ndarray
+    pair_tok: np.ndarray
+    n_tokens: int
+    missing: np.ndarray  # per token
+
+    @property
+    def length(self) -> int:
+        return max((len(r) for r in self.rows), default=0)
+
+
+def data_fingerprint(sentences: Sequence[Sentence]) -> str:
+    """sha256 over what the model reads and how words map onto it, sentence by sentence."""
+    h = hashlib.sha256()
+    for s in sentences:
+        h.update(json.dumps([s.model_tokens(), s.space_after, s.token_of_word(), len(s.words)],
+                            ensure_ascii=False).encode())
+        h.update(b"\n")
+    return h.hexdigest()
+
+
+def _check_sentences(sentences: Sequence[Sentence]) -> None:
+    for i, s in enumerate(sentences):
+        where = s.source or f"sentence {i + 1}" + (f" ({s.sent_id})" if s.sent_id else "")
+        n_tok = len(s.model_tokens())
+        wt = s.token_of_word()
+        if s.tokens is None and s.word_token is not None:
+            raise ProbesError(f"{where}: word_token is set but tokens is not")
+        if len(wt) != len(s.words) or any(not 0 <= t < n_tok for t in wt):
+            raise ProbesError(f"{where}: word_token does not map its {len(s.words)} words onto its {n_tok} tokens")
+        if s.space_after is not None and len(s.space_after) != n_tok:
+            raise ProbesError(f"{where}: space_after has {len(s.space_after)} entries for {n_tok} tokens")
+
+
+def _resolve_layers(layers: Optional[Iterable[int]], num_layers: int) -> list[int]:
+    if layers is None:
+        return list(range(num_layers))
+    out = []
+    for layer in layers:
+        lid = int(layer) + num_layers if int(layer) < 0 else int(layer)
+        if not 0 <= lid < num_layers:
+            raise ProbesError(f"layer {layer} does not exist: this model has layers 0..{num_layers - 1} (0 = embeddings)")
+        out.append(lid)
+    return sorted(set(out))
+
+
+def _say(enabled: bool, message: str) -> None:
+    if enabled:
+        print(message, file=sys.stderr)
+
+
+def extract(model: str | LoadedModel, sentences: Sequence[Sentence], out: str | Path, *,
+            layers: Optional[Iterable[int]] = None, pooling: str = DEFAULT_POOLING, batch_size: int = 32,
+            device: str = "auto", dtype: str = "float32", cache_dtype: str = "float16",
+            random_init: bool = False, seed: int = 0, trust_remote_code: bool = False,
+            max_length: Optional[int] = None, progress: bool = True, chunk_size: int = 1024) -> VectorCache:
+    """Extract per-layer word vectors of `sentences` with `model` into the cache directory `out`.
+
+    `model` is a hub id, a local directory, a word-encoder spec, or an already loaded model.
+    Sentences are tokenised `chunk_size` at a time (memory is bounded by one chunk, not the corpus)
+    and sorted by length within a chunk. Returns the finished cache; its ``summary`` attribute is
+    an ExtractSummary.
+    """
+    t0 = time.perf_counter()
+    pooling = check_pooling(pooling)
+    if cache_dtype not in CACHE_DTYPES:
+        raise ProbesError(f"cache dtype {cache_dtype!r}: choose one of {', '.join(CACHE_DTYPES)}")
+    if batch_size < 1:
+        raise ProbesError(f"batch size must be at least 1, got {batch_size}")
+    if not sentences:
+        raise ProbesError("no sentences to extract")
+    _check_sentences(sentences)
+    if isinstance(model, LoadedModel):
+        loaded = model
+    else:
+        loaded = load_model(str(model), device=resolve_device(device), dtype=resolve_dtype(dtype),
+                            random_init=random_init, seed=seed, trust_remote_code=trust_remote_code,
+                            max_length=max_length)
+    keep = _resolve_layers(layers, loaded.num_layers)
+    lengths = np.fromiter((len(s.words) for s in sentences), dtype=np.int64, count=len(sentences))
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    ingredients = {
+        "version": EXTRACTOR_VERSION, "format": FORMAT, "model": loaded.fingerprint,
+        "tokenizer": loaded.tokenizer_fingerprint,
+        "template": asdict(loaded.template) if loaded.template else None, "max_content": loaded.max_content,
+        "data": data_fingerprint(sentences), "pooling": pooling if loaded.word_encoder is None else "none",
+        "layers": keep, "dtype": str(loaded.dtype), "cache_dtype": cache_dtype,
+    }
+    key = hashlib.sha256(json.dumps(ingredients, sort_keys=True).encode()).hexdigest()
+    meta = {"model": loaded.name, "layers": keep, "num_model_layers": loaded.num_layers,
+            "pooling": ingredients["pooling"], "model_fingerprint": loaded.fingerprint,
+            "tokenizer_fingerprint": loaded.tokenizer_fingerprint, "data_fingerprint": ingredients["data"],
+            "compute_dtype": str(loaded.dtype).replace("torch.", ""), "max_content_subwords": loaded.max_content}
+    writer = CacheWriter(out, key, meta, n_layers=len(keep), dim=loaded.dim, sentence_offsets=offsets,
+                         dtype=cache_dtype)
+    if writer.status == "complete":
+        _say(progress, f"{out}: already extracted with these inputs; nothing to do")
+        cache = VectorCache.open(out)
+        cache.summary = ExtractSummary(**cache.meta["summary"]) if "summary" in cache.meta else None
+        return cache
+    if writer.status == "rebuilt":
+        _say(progress, f"{out}: held vectors made from other inputs (model, tokenizer, data, pooling, layers "
+                       f"or dtype changed); extracting again")
+    todo = np.flatnonzero(~np.asarray(writer.done))
+    resumed_from = len(sentences) - len(todo)
+    if writer.status == "resumed":
+        _say(progress, f"{out}: resuming an unfinished extraction ({resumed_from} of {len(sentences)} sentences done)")
+
+    run = _Run(loaded, keep, pooling, writer, sentences, offsets, batch_size)
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=len(sentences), initial=resumed_from, unit="sent", desc="extract", file=sys.stderr)
+    try:
+        for a in range(0, len(todo), chunk_size):
+            run.chunk(todo[a:a + chunk_size], bar)
+    finally:
+        writer.flush()
+        if bar is not None:
+            bar.close()
+    missing_total = int(np.count_nonzero(writer.missing))
+    examples = _missing_examples(sentences, offsets, np.asarray(writer.missing))
+    summary = ExtractSummary(sentences=len(sentences), words=int(offsets[-1]), windowed=run.windowed,
+                             missing_words=missing_total, missing_examples=examples,
+                             seconds=round(time.perf_counter() - t0, 3), status=writer.status, resumed_from=resumed_from)
+    cache = writer.finish({"summary": asdict(summary)})
+    cache.summary = summary
+    return cache
+
+
+def _missing_examples(sentences: Sequence[Sentence], offsets: np.ndarray, missing: np.ndarray) -> list[str]:
+    rows = np.flatnonzero(missing)[:_REPORT_MISSING]
+    out = []
+    for row in rows:
+        i = int(np.searchsorted(offsets, row, side="right") - 1)
+        s, j = sentences[i], int(row - offsets[i])
+        out.append(f"{s.sent_id or i + 1}:{j + 1} {s.words[j]!r}")
+    return out
+
+
+@contextmanager
+def _single_thread(device: torch.device):
+    """Run small CPU tensor ops on the calling thread only.
+
+    Pooling a batch is a few small gathers and sums; spread over the intra-op thread pool right after
+    a forward pass, on a busy machine, they wait for descheduled workers and took longer than the
+    forward pass itself (measured with benchmarks/extract.py). On one thread they take milliseconds.
+    """
+    if device.type != "cpu":
+        yield
+        return
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(n)
+
+
+class _Run:
+    """The batching, forward passes, pooling and writing of one extraction."""
+
+    def __init__(self, loaded: LoadedModel, keep: list[int], pooling: str, writer: CacheWriter,
+                 sentences: Sequence[Sentence], offsets: np.ndarray, batch_size: int):
+        self.m, self.keep, self.pooling, self.writer = loaded, keep, pooling, writer
+        self.sentences, self.offsets, self.batch_size = sentences, offsets, batch_size
+        self.windowed = 0
+        self.last_flush = time.monotonic()
+        self.out_dtype = torch.float16 if writer.vectors.dtype == np.float16 else torch.float32
+
+    def chunk(self, indices: np.ndarray, bar) -> None:
+        """Tokenise, batch and extract the sentences `indices`."""
+        if self.m.word_encoder is not None:
+            order = sorted(indices.tolist(), key=lambda i: len(self.sentences[i].model_tokens()))
+            for a in range(0, len(order), self.batch_size):
+                self._word_encoder_batch(order[a:a + self.batch_size])
+                self._done(order[a:a + self.batch_size], bar)
+            return
+        prepared = self._prepare(indices)
+        prepared.sort(key=lambda p: p.length)
+        batch: list[_Prepared] = []
+        n_rows = 0
+        for p in prepared:
+            if batch and n_rows + len(p.rows) > self.batch_size:
+                self._batch(batch)
+                self._done([q.index for q in batch], bar)
+                batch, n_rows = [], 0
+            batch.append(p)
+            n_rows += len(p.rows)
+        if batch:
+            self._batch(batch)
+            self._done([q.index for q in batch], bar)
+
+    def _prepare(self, indices: np.ndarray) -> list[_Prepared]:
+        texts = [sentence_text(self.sentences[i]) for i in indices]
+        enc = self.m.tokenizer([t.text for t in texts], add_special_tokens=False, return_offsets_mapping=True,
+                               return_attention_mask=False, return_token_type_ids=False)
+        tpl = self.m.template
+        size = self.m.max_content
+        prepared = []
+        for k, i in enumerate(indices):
+            ids = enc["input_ids"][k]
+            n = len(ids)
+            sub, tok = align_subwords(np.asarray(enc["offset_mapping"][k], dtype=np.int64), texts[k].starts, texts[k].ends)
+            n_tok = len(texts[k].starts)
+            miss = missing_tokens(tok, n_tok)
+            sel = select_pairs(tok, self.pooling)
+            sub, tok = sub[sel], tok[sel]
+            windows = plan_windows(n, size) if (size is not None and n > 0) else [(0, n)]
+            if len(windows) > 1:
+                self.windowed += 1
+            rows, types = [], []
+            if n > 0:
+                for a, b in windows:
+                    rows.append(tpl.prefix + list(ids[a:b]) + tpl.suffix)
+                    types.append(tpl.prefix_types + [tpl.content_type] * (b - a) + tpl.suffix_types)
+            win, pos = owners(n, windows, causal=self.m.causal)
+            prepared.append(_Prepared(int(i), rows, types, win[sub], pos[sub] + len(tpl.prefix), tok, n_tok, miss))
+        return prepared
+
+    def _batch(self, batch: list[_Prepared]) -> None:
+        m = self.m
+        rows = [r for p in batch for r in p.rows]
+        tok_base = np.cumsum([0] + [p.n_tokens for p in batch])
+        n_tok = int(tok_base[-1])
+        if rows:
+            width = max(len(r) for r in rows)
+            ids = np.full((len(rows), width), m.pad_id, dtype=np.int64)
+            mask = np.zeros((len(rows), width), dtype=np.int64)
+            types = np.zeros((len(rows), width), dtype=np.int64)
+            shift = np.zeros(len(rows), dtype=np.int64)
+            row_types = [t for p in batch for t in p.row_types]
+            for r, (row, rt) in enumerate(zip(rows, row_types)):
+                a = width - len(row) if m.pad_left else 0
+                ids[r, a:a + len(row)] = row
+                mask[r, a:a + len(row)] = 1
+                types[r, a:a + len(row)] = rt
+                shift[r] = a
+            row_base = np.cumsum([0] + [len(p.rows) for p in batch])[:-1]
+            pair_row = np.concatenate([p.pair_row + row_base[k] for k, p in enumerate(batch)])
+            pair_pos = np.concatenate([p.pair_pos for p in batch])
+            flat = pair_row * width + shift[pair_row] + pair_pos
+            tok = np.concatenate([p.pair_tok + tok_base[k] for k, p in enumerate(batch)])
+            hidden = self._forward(ids, mask, types)
+        word_tok = np.concatenate([np.asarray(self.sentences[p.index].token_of_word(), dtype=np.int64) + tok_base[k]
+                                   for k, p in enumerate(batch)])
+        if not rows:
+            vectors = np.zeros((len(self.keep), len(word_tok), m.dim), dtype=self.writer.vectors.dtype)
+        else:
+            with _single_thread(m.device):
+                flat_hidden = [hidden[layer].reshape(-1, hidden[layer].shape[-1]) for layer in self.keep]
+                pooled = pool(flat_hidden, torch.from_numpy(flat).to(m.device), torch.from_numpy(tok).to(m.device),
+                              n_tok, self.pooling)
+                if len(word_tok) != n_tok or np.any(word_tok != np.arange(n_tok)):  # multiword tokens present
+                    pooled = pooled.index_select(1, torch.from_numpy(word_tok).to(m.device))
+                vectors = pooled.to(self.out_dtype).cpu().numpy()
+        missing = np.concatenate([p.missing for p in batch])[word_tok]
+        self._write([p.index for p in batch], vectors, missing)
+
+    def _forward(self, ids: np.ndarray, mask: np.ndarray, types: np.ndarray):
+        m = self.m
+        inputs = {"input_ids": torch.from_numpy(ids).to(m.device),
+                  "attention_mask": torch.from_numpy(mask).to(m.device)}
+        if m.use_token_types:
+            inputs["token_type_ids"] = torch.from_numpy(types).to(m.device)
+        if m.pad_left and m.use_position_ids:
+            # Left padding must not shift absolute positions: count positions over real tokens only.
+            inputs["position_ids"] = (inputs["attention_mask"].cumsum(-1) - 1).clamp_(min=0)
+        with torch.inference_mode():
+            out = m.model(**inputs, **m.forward_options, output_hidden_states=True, return_dict=True)
+        hidden = out.hidden_states
+        if hidden is None or len(hidden) != m.num_layers:
+            raise ProbesError(f"{m.name}: the model returned {0 if hidden is None else len(hidden)} hidden states, "
+                              f"expected {m.num_layers}")
+        return hidden
+
+    def _word_encoder_batch(self, order: list[int]) -> None:
+        enc = self.m.word_encoder
+        outs = enc.encode([list(self.sentences[i].model_tokens()) for i in order])
+        parts = []
+        for i, t in zip(order, outs):
+            if t.shape[0] != self.m.num_layers or t.shape[1] != len(self.sentences[i].model_tokens()):
+                raise ProbesError(f"{self.m.name}: encoder returned shape {tuple(t.shape)} for sentence {i + 1}")
+            idx = torch.as_tensor(self.sentences[i].token_of_word(), dtype=torch.long, device=t.device)
+            parts.append(t[self.keep].index_select(1, idx))
+        vectors = torch.cat(parts, dim=1).to(self.out_dtype).cpu().numpy()
+        self._write(order, vectors, np.zeros(vectors.shape[1], dtype=bool))
+
+    def _write(self, indices: list[int], vectors: np.ndarray, missing: np.ndarray) -> None:
+        w = self.writer
+        col = 0
+        for i in indices:
+            a, b = int(self.offsets[i]), int(self.offsets[i + 1])
+            w.vectors[:, a:b] = vectors[:, col:col + b - a]
+            w.missing[a:b] = missing[col:col + b - a]
+            col += b - a
+        if time.monotonic() - self.last_flush > _FLUSH_SECONDS:
+            w.vectors.flush()
+            self.last_flush = time.monotonic()
+
+    def _done(self, indices: list[int], bar) -> None:
+        self.writer.done[indices] = True
+        if bar is not None:
+            bar.update(len(indices))

@@ -1,0 +1,267 @@
+"""Opening a model for extraction: a word-level encoder, or a transformers model and its tokenizer.
+
+``--model`` is a Hugging Face hub id or a local model directory. Encoder-decoder models give their
+encoder (T5 and its kin through their ``EncoderModel`` classes). ``trust_remote_code`` stays off
+unless asked. ``random_init=True`` builds the same architecture from the same config with freshly
+initialised weights (seeded): the "random-init model" baseline of probing papers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import torch
+
+from probes.encoders import open_word_encoder
+from probes.errors import ProbesError
+
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".h5", ".msgpack", ".hdf5")
+# Models whose position ids start after the padding index, so two positions are unusable.
+_PADDING_OFFSET_TYPES = {"roberta", "xlm-roberta", "xlm-roberta-xl", "camembert", "longformer",
+                         "data2vec-text", "luke", "mpnet", "roberta-prelayernorm", "ernie_m"}
+_ENCODER_CLASSES = {"t5": "T5EncoderModel", "mt5": "MT5EncoderModel", "umt5": "UMT5EncoderModel"}
+_NO_LIMIT = 100_000
+
+
+@dataclass
+class Template:
+    """Special tokens a tokenizer puts around one sentence, and their token type ids."""
+
+    prefix: list[int]
+    suffix: list[int]
+    prefix_types: list[int] = field(default_factory=list)
+    content_type: int = 0
+    suffix_types: list[int] = field(default_factory=list)
+
+    @property
+    def n_special(self) -> int:
+        return len(self.prefix) + len(self.suffix)
+
+
+@dataclass
+class LoadedModel:
+    """A model ready for extraction, with what the extractor and the cache key need to know."""
+
+    name: str
+    fingerprint: str
+    num_layers: int          # including layer 0
+    dim: int
+    model: Any = None        # a transformers model, or None for word encoders
+    tokenizer: Any = None
+    word_encoder: Any = None
+    template: Optional[Template] = None
+    max_content: Optional[int] = None  # subwords per window, specials excluded; None = no limit
+    pad_id: int = 0
+    pad_left: bool = False
+    use_token_types: bool = False
+    use_position_ids: bool = False
+    forward_options: dict = field(default_factory=dict)  # e.g. use_cache=False: no decoding cache
+    causal: bool = False     # left-to-right: a subword sees only what precedes it
+    tokenizer_fingerprint: str = ""
+    device: torch.device = torch.device("cpu")
+    dtype: torch.dtype = torch.float32
+
+
+def sha256_files(paths: list[Path]) -> str:
+    """sha256 over the names and bytes of files, in name order."""
+    h = hashlib.sha256()
+    for p in sorted(paths, key=lambda p: p.name):
+        h.update(p.name.encode() + b"\0")
+        with open(p, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+    return h.hexdigest()
+
+
+def _offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
+
+
+def _hub_error(spec: str, exc: Exception) -> ProbesError:
+    return ProbesError(
+        f"model {spec!r} is not a local directory and could not be fetched from the Hugging Face hub "
+        f"(offline, or no such model: {type(exc).__name__}); download it where the hub is reachable "
+        f"and pass its local directory, e.g. --model /path/to/{spec.split('/')[-1]}")
+
+
+def _looks_like_path(spec: str) -> bool:
+    # Hub ids are "name" or "owner/name"; anything else that is not a directory is a wrong path.
+    return spec.startswith((".", "/", "~")) or spec.count("/") > 1 or Path(spec).exists()
+
+
+def _from_pretrained(loader, spec: str, **kwargs):
+    """Call a transformers loader, turning 'cannot fetch' failures into one clear sentence."""
+    local = Path(spec).expanduser()
+    if local.is_dir():
+        return loader(str(local), **kwargs)
+    if _looks_like_path(spec):
+        what = "is not a directory" if local.exists() else "does not exist"
+        raise ProbesError(f"model directory {spec} {what}: pass a directory holding config.json and the weights, "
+                          "or a Hugging Face hub id")
+    try:
+        return loader(spec, local_files_only=True, **kwargs)
+    except (OSError, ValueError):
+        pass
+    if _offline():
+        raise _hub_error(spec, OSError("HF_HUB_OFFLINE is set"))
+    import logging
+
+    hub_log = logging.getLogger("huggingface_hub")
+    level = hub_log.level
+    hub_log.setLevel(logging.ERROR)  # its retry warnings would bury the one sentence that matters
+    try:
+        return loader(spec, **kwargs)
+    except (OSError, ValueError) as exc:
+        raise _hub_error(spec, exc) from None
+    finally:
+        hub_log.setLevel(level)
+
+
+def _model_class(config):
+    import transformers
+
+    name = _ENCODER_CLASSES.get(getattr(config, "model_type", ""))
+    if name and hasattr(transformers, name):
+        return getattr(transformers, name), False
+    return transformers.AutoModel, bool(getattr(config, "is_encoder_decoder", False))
+
+
+def _weights_fingerprint(spec: str, config, model) -> str:
+    local = Path(spec).expanduser()
+    if local.is_dir():
+        files = [p for p in local.iterdir() if p.is_file() and (p.suffix in WEIGHT_SUFFIXES or p.name == "config.json")]
+        return "sha256:" + sha256_files(files)
+    commit = getattr(config, "_commit_hash", None)
+    if commit:
+        return f"hub:{spec}@{commit}"
+    # No revision known: hash the loaded weights themselves (slower, but never stale).
+    h = hashlib.sha256()
+    for name, tensor in model.state_dict().items():
+        h.update(name.encode() + b"\0")
+        h.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+    return "state-sha256:" + h.hexdigest()
+
+
+def _tokenizer_fingerprint(tokenizer) -> str:
+    backend = getattr(tokenizer, "backend_tokenizer", None) or getattr(tokenizer, "_tokenizer", None)
+    h = hashlib.sha256()
+    h.update(backend.to_str().encode() if backend is not None else repr(tokenizer.get_vocab()).encode())
+    h.update(f"{tokenizer.padding_side}|{tokenizer.pad_token_id}".encode())
+    return h.hexdigest()
+
+
+def _template(tokenizer) -> Template:
+    probe = "Hello world"
+    content = tokenizer(probe, add_special_tokens=False)["input_ids"]
+    full = tokenizer(probe, add_special_tokens=True, return_token_type_ids=True)
+    ids = list(full["input_ids"])
+    types = list(full.get("token_type_ids") or [0] * len(ids))
+    n = len(content)
+    for i in range(len(ids) - n + 1):
+        if ids[i:i + n] == list(content):
+            return Template(ids[:i], ids[i + n:], types[:i], types[i] if n else 0, types[i + n:])
+    raise ProbesError("cannot tell where this tokenizer puts its special tokens (the sentence's subwords are "
+                      "not a contiguous run of its input); this tokenizer is not supported")
+
+
+def _max_content(tokenizer, config, template: Template, max_length: Optional[int]) -> Optional[int]:
+    limit = max_length
+    if limit is None:
+        tml = getattr(tokenizer, "model_max_length", None)
+        if tml and tml < _NO_LIMIT:
+            limit = int(tml)
+    if limit is None:
+        for attr in ("max_position_embeddings", "n_positions", "n_ctx"):
+            value = getattr(config, attr, None)
+            if isinstance(value, int) and 0 < value < _NO_LIMIT:
+                limit = value
+                if getattr(config, "model_type", "") in _PADDING_OFFSET_TYPES:
+                    limit -= (getattr(config, "pad_token_id", 1) or 1) + 1
+                break
+    if limit is None:
+        return None
+    content = limit - template.n_special
+    if content < 1:
+        raise ProbesError(f"max length {limit} leaves no room for words after {template.n_special} special tokens")
+    return content
+
+
+def load_model(spec: str, *, device: torch.device, dtype: torch.dtype = torch.float32, random_init: bool = False,
+               seed: int = 0, trust_remote_code: bool = False, max_length: Optional[int] = None) -> LoadedModel:
+    """Open `spec` (word encoder, local directory or hub id) on a device, ready for extraction."""
+    encoder = open_word_encoder(spec, random_init=random_init, seed=seed)
+    if encoder is not None:
+        encoder = encoder.to(device)
+        fingerprint = encoder.fingerprint + (f"|random-init:{seed}" if random_init else "")
+        return LoadedModel(name=encoder.name, fingerprint=fingerprint, num_layers=encoder.num_layers,
+                           dim=encoder.dim, word_encoder=encoder, device=device, dtype=torch.float32)
+
+    import transformers
+
+    config = _from_pretrained(transformers.AutoConfig.from_pretrained, spec, trust_remote_code=trust_remote_code)
+    tokenizer = _from_pretrained(transformers.AutoTokenizer.from_pretrained, spec,
+                                 trust_remote_code=trust_remote_code)
+    if not getattr(tokenizer, "is_fast", False):
+        raise ProbesError(f"{spec}: its tokenizer has no fast (Rust) version, so it gives no character offsets; "
+                          "word alignment needs them")
+    cls, take_encoder = _model_class(config)
+    name = spec.rstrip("/")
+    if random_init:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            if hasattr(cls, "from_config"):  # Auto classes
+                model = cls.from_config(config, trust_remote_code=trust_remote_code)
+            else:  # concrete classes (T5EncoderModel...) initialise their weights in the constructor
+                model = cls(config)
+        config_hash = hashlib.sha256(config.to_json_string(use_diff=False).encode()).hexdigest()
+        fingerprint = f"random-init:{seed}:config:{config_hash}"
+        name += ":random-init"
+    else:
+        model = _from_pretrained(cls.from_pretrained, spec, trust_remote_code=trust_remote_code)
+        fingerprint = _weights_fingerprint(spec, config, model)
+    if take_encoder:
+        model = model.get_encoder()
+    model = model.to(device=device, dtype=dtype).eval()
+
+    template = _template(tokenizer)
+    params = inspect.signature(model.forward).parameters
+    pad_id = tokenizer.pad_token_id
+    if pad_id is None:  # GPT-2 and kin have no padding token; padded positions are masked anyway
+        pad_id = tokenizer.eos_token_id if tokenizer.eos_token_id is not None else 0
+    loaded = LoadedModel(
+        name=name, fingerprint=fingerprint, num_layers=0, dim=0, model=model, tokenizer=tokenizer,
+        template=template, max_content=_max_content(tokenizer, config, template, max_length), pad_id=int(pad_id),
+        pad_left=tokenizer.padding_side == "left",
+        use_token_types="token_type_ids" in params and "token_type_ids" in tokenizer.model_input_names,
+        use_position_ids="position_ids" in params,
+        forward_options={k: False for k in ("use_cache", "use_mems") if k in params},
+        tokenizer_fingerprint=_tokenizer_fingerprint(tokenizer),
+        device=device, dtype=dtype)
+    # One tiny forward pass tells the layer count and size for every architecture alike.
+    ids = torch.tensor([template.prefix + [pad_id] + template.suffix], device=device)
+    with torch.inference_mode():
+        out = model(input_ids=ids, attention_mask=torch.ones_like(ids), output_hidden_states=True)
+    hidden = out.hidden_states
+    loaded.num_layers, loaded.dim = len(hidden), int(hidden[-1].shape[-1])
+    loaded.causal = _is_causal(model, tokenizer, template, device)
+    return loaded
+
+
+def _is_causal(model, tokenizer, template: Template, device: torch.device) -> bool:
+    """Whether the first subword's top state ignores a change to the last one (a left-to-right model)."""
+    content = list(tokenizer("Hello world again", add_special_tokens=False)["input_ids"])[:3]
+    if len(content) < 2:
+        return False
+    other = (content[-1] + 1) % max(len(tokenizer), 2)
+    states = []
+    for last in (content[-1], other):
+        ids = torch.tensor([template.prefix + content[:-1] + [last] + template.suffix], device=device)
+        with torch.inference_mode():
+            out = model(input_ids=ids, attention_mask=torch.ones_like(ids), output_hidden_states=True)
+        states.append(out.hidden_states[-1][0, len(template.prefix)].float())
+    return bool(torch.allclose(states[0], states[1], atol=1e-6, rtol=1e-5))
