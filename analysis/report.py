@@ -35,7 +35,7 @@ import pandas as pd
 
 from analysis import tables
 from analysis.html import Block, Section, render_page
-from analysis.results import (NON_SCORE_METRICS, aggregate_seeds, base_models, is_control, language_of,
+from analysis.results import (NON_SCORE_METRICS, score_mask, aggregate_seeds, base_models, is_control, language_of,
                               split_missing_values, validate_results)
 from analysis.selectivity import selectivity_table
 from analysis.significance import layer_significance_table
@@ -133,7 +133,7 @@ def _model_sections(o: _Out, df: pd.DataFrame, agg: pd.DataFrame, summary: pd.Da
         blocks.append(_figure(o, curves.plot_layer_curves(agg, model=model, tasks=tasks), _slug(model, "layer-curves"),
                               "Score by layer with 95% bands; dashed = control task, dotted = random-init model, "
                               "horizontal = majority class and scalar mix of all layers."))
-        per_layer = agg[(agg["model"] == model) & (agg["layer"] >= 0) & ~agg["metric"].isin(NON_SCORE_METRICS)
+        per_layer = agg[(agg["model"] == model) & (agg["layer"] >= 0) & score_mask(agg["metric"])
                         & ~agg["probe"].isin(curves.NOT_CURVES | {"cumulative"}) & ~agg["task"].map(is_control)]
         probes_ = list(dict.fromkeys(per_layer["probe"]))
         probe = "linear" if "linear" in probes_ else (probes_[0] if probes_ else None)
@@ -164,7 +164,7 @@ def _transfer_blocks(o: _Out, agg: pd.DataFrame, model: str, skipped: list[str])
     from analysis.figures import transfer as tfig
 
     blocks = []
-    fam = agg[(agg["model"] == model) & (agg["layer"] >= 0) & ~agg["metric"].isin(NON_SCORE_METRICS)]
+    fam = agg[(agg["model"] == model) & (agg["layer"] >= 0) & score_mask(agg["metric"])]
     drawn = False
     for (task, probe, metric), _ in fam.groupby(["task", "probe", "metric"], sort=False):
         pv = parallel_view(agg, model=model, task=task, probe=probe, metric=metric)

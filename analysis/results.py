@@ -20,6 +20,18 @@ CONTROL_SUFFIX = ":control"
 RANDOM_INIT_SUFFIX = ":random-init"
 # Probes whose per-layer rows are not scores of a probe on that layer.
 NON_SCORE_METRICS = {"mix_weight", "mix_gamma", "selectivity", "codelength_bits", "compression"}
+
+
+def metric_base(metrics: pd.Series) -> pd.Series:
+    """Metric names without a ':<detail>' suffix ('mix_weight:3', a cumulative mix's weight of layer 3)."""
+    return metrics.astype(str).str.split(":", n=1).str[0]
+
+
+def score_mask(metrics: pd.Series) -> pd.Series:
+    """True where a row's metric is a score of a probe (not a mixing weight, selectivity, codelength...)."""
+    return ~metric_base(metrics).isin(NON_SCORE_METRICS)
+
+
 # The headline metric of a task, first match wins.
 PRIMARY_METRICS = ["micro_f1", "accuracy", "uuas", "macro_f1", "dspr", "root_acc", "nspr"]
 
@@ -119,7 +131,7 @@ def primary_metric(metrics) -> str:
     for m in PRIMARY_METRICS:
         if m in present:
             return m
-    scores = sorted(present - NON_SCORE_METRICS)
+    scores = sorted(m for m in present if m.split(":", 1)[0] not in NON_SCORE_METRICS)
     if not scores:
         raise ProbesError(f"no score metric among {sorted(present)}")
     return scores[0]

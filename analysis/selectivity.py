@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from analysis.results import CONTROL_SUFFIX, NON_SCORE_METRICS
+from analysis.results import CONTROL_SUFFIX, NON_SCORE_METRICS, score_mask
 
 KEYS = ["model", "probe", "layer", "train_set", "eval_set", "metric"]
 SELECTIVITY_COLUMNS = ["model", "task", "probe", "layer", "train_set", "eval_set", "score_metric",
@@ -16,7 +16,7 @@ def selectivity_table(agg: pd.DataFrame) -> pd.DataFrame:
     ``<task>`` row of the same model, probe, layer, sets and metric. Rows that the probing stage
     already reported as metric ``selectivity`` are kept (``score_metric`` = 'reported') where no
     task/control pair gives them."""
-    scores = agg[~agg["metric"].isin(NON_SCORE_METRICS)]
+    scores = agg[score_mask(agg["metric"])]
     ctrl = scores[scores["task"].str.endswith(CONTROL_SUFFIX)].copy()
     ctrl["task"] = ctrl["task"].str[: -len(CONTROL_SUFFIX)]
     task = scores[~scores["task"].str.endswith(CONTROL_SUFFIX)]

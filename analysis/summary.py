@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import layers
-from analysis.results import (CURVE_COLUMNS, aggregate_seeds, is_control, is_random_init, main_eval_set,
+from analysis.results import (metric_base, score_mask, CURVE_COLUMNS, aggregate_seeds, is_control, is_random_init, main_eval_set,
                               primary_metric)
 from probes.errors import ProbesError
 from analysis.selectivity import selectivity_table
@@ -42,7 +42,8 @@ def expected_layers_table(agg: pd.DataFrame) -> pd.DataFrame:
 
 
 def _profile_row(tt: pd.DataFrame) -> dict | None:
-    cum = tt[(tt["probe"] == "cumulative") & (tt["layer"] >= 0)]
+    # Scores only: a cumulative probe's rows also carry its mixing weights ('mix_weight:<l>').
+    cum = tt[(tt["probe"] == "cumulative") & (tt["layer"] >= 0) & score_mask(tt["metric"])]
     w = tt[(tt["probe"] == "mix") & (tt["metric"] == "mix_weight") & (tt["layer"] >= 0)]
     if cum.empty and w.empty:
         return None
@@ -78,7 +79,7 @@ def _profile_row(tt: pd.DataFrame) -> dict | None:
         gamma = mix[mix["metric"] == "mix_gamma"]
         if len(gamma):
             out["mix_gamma"] = float(gamma["value"].iloc[0])
-        sc = mix[(mix["eval_set"] == eval_set) & ~mix["metric"].isin(SKIP_IN_SUMMARY)]
+        sc = mix[(mix["eval_set"] == eval_set) & ~metric_base(mix["metric"]).isin(SKIP_IN_SUMMARY)]
         if len(sc):
             m = out["metric"] or primary_metric(sc["metric"])
             sc = sc[sc["metric"] == m]
@@ -96,7 +97,7 @@ def summarize(results: pd.DataFrame) -> pd.DataFrame:
     exp = expected_layers_table(agg)
     sel = selectivity_table(agg)
     rows = []
-    for key, g in agg[~agg["metric"].isin(SKIP_IN_SUMMARY)].groupby(CURVE_COLUMNS, sort=False):
+    for key, g in agg[~metric_base(agg["metric"]).isin(SKIP_IN_SUMMARY)].groupby(CURVE_COLUMNS, sort=False):
         r = dict(zip(CURVE_COLUMNS, key))
         r["n_seeds"] = int(g["n_seeds"].max())
         curve = g[g["layer"] >= 0].sort_values("layer")

@@ -10,7 +10,7 @@ import pandas as pd
 import seaborn as sns
 
 from analysis.figures import style
-from analysis.results import (CONTROL_SUFFIX, NON_SCORE_METRICS, RANDOM_INIT_SUFFIX, is_control, main_eval_set,
+from analysis.results import (CONTROL_SUFFIX, NON_SCORE_METRICS, score_mask, RANDOM_INIT_SUFFIX, is_control, main_eval_set,
                               primary_metric)
 from analysis.selectivity import selectivity_table
 from probes.errors import ProbesError
@@ -29,7 +29,7 @@ def _grid(n: int, ncols: int = 3, panel_h: float = 2.3):
 
 
 def _score_rows(agg: pd.DataFrame, model: str) -> pd.DataFrame:
-    return agg[(agg["model"] == model) & ~agg["metric"].isin(NON_SCORE_METRICS)]
+    return agg[(agg["model"] == model) & score_mask(agg["metric"])]
 
 
 def curve_tasks(agg: pd.DataFrame, model: str) -> list[str]:
