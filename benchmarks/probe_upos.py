@@ -8,8 +8,8 @@ regularisation strength: weight_decay = 1 / (C * n_train).
 Targets: accuracy at every layer >= sklearn's - 0.5 points; the all-layer probe fit >= 20x faster
 than the 7 sklearn fits together. Both run with 2 threads.
 
-Vectors: TEMPORARY self-contained reader/extractor in benchmarks/_temp_minilm_vectors.py (mean
-pooling of subwords), cached in /tmp; to be switched to probes.readers + probes.extract.
+Vectors: the project's own reader, task builder and extractor (mean pooling, float16 cache under
+$PROBES_BENCH_CACHE or /tmp/probes_bench_cache, reused by later runs).
 """
 
 from __future__ import annotations
@@ -27,10 +27,24 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _temp_minilm_vectors import load_split  # noqa: E402  TEMPORARY
+from probes.experiment.demo import minilm_path  # noqa: E402
+from probes.extract.extractor import extract  # noqa: E402
 from probes.probing.linear import LinearProbe  # noqa: E402
+from probes.readers import load_corpus  # noqa: E402
+from probes.tasks.registry import build_task  # noqa: E402
+
+CACHE = Path(os.environ.get("PROBES_BENCH_CACHE", "/tmp/probes_bench_cache"))
+
+
+def load_split(name: str, path: Path, limit: int | None = None):
+    """(vectors (L, n_words, dim) of the UPOS-labelled words, gold tags) of one EWT split."""
+    sentences = load_corpus(path)[:limit]
+    task = build_task("upos", sentences)
+    cache = extract(str(minilm_path()), sentences, CACHE / f"minilm-{name}", progress=False)
+    rows = np.asarray(task.index)
+    tags = [task.classes[i] for i in task.y]
+    return np.asarray(cache.vectors[:, rows]), rows, tags
 
 
 def main() -> int:

@@ -264,12 +264,13 @@ class Experiment:
                 versions[pkg] = metadata.version(pkg)
             except metadata.PackageNotFoundError:
                 versions[pkg] = __version__ if pkg == "probes" else None
-        data = {}
+        data = []  # a list: a train slice and a test slice of one file may share a name
         for ds in self.datasets.values():
             src = ds.spec.source
-            data[ds.spec.name] = {"source": src, "selection": ds.spec.describe(), "sentences": len(ds.sentences),
-                                  "words": sum(len(s) for s in ds.sentences), "sentences_fingerprint": ds.fingerprint,
-                                  "file_sha256": file_sha256(src) if Path(src).is_file() else None}
+            data.append({"name": ds.spec.name, "source": src, "selection": ds.spec.describe(),
+                         "sentences": len(ds.sentences),
+                         "words": sum(len(s) for s in ds.sentences), "sentences_fingerprint": ds.fingerprint,
+                         "file_sha256": file_sha256(src) if Path(src).is_file() else None})
         models = {}
         for (name, key, ri), cache in self.vectors.items():
             entry = models.setdefault(name + (":random-init" if ri else ""), {})

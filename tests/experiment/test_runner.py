@@ -1,0 +1,116 @@
+"""`probes run` end to end on a tiny random model and a slice of the sample corpus."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from probes.cli import main
+from probes.experiment.config import load_config
+from probes.experiment.runner import Experiment
+from probes.experiment.tiny_model import build_tiny_bert
+from probes.readers import load_corpus
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = ROOT / "data" / "sample"
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    texts = [" ".join(s.words) for lang in ("en", "de") for s in load_corpus(SAMPLE / f"{lang}.conllu")[:60]]
+    return build_tiny_bert(texts, tmp_path_factory.mktemp("model"), hidden=32, layers=2, vocab_size=600)
+
+
+def write_study(tmp_path: Path, model: Path) -> Path:
+    data = tmp_path / "data"
+    data.mkdir(exist_ok=True)
+    for lang in ("en", "de"):
+        shutil.copy(SAMPLE / f"{lang}.conllu", data / f"{lang}.conllu")
+    (tmp_path / "study.toml").write_text(f'''
+name = "tiny"
+seeds = [0, 1]
+
+[[models]]
+name = "tiny"
+source = "{model}"
+
+[[tasks]]
+name = "upos"
+train = {{ path = "data/en.conllu", sentences = "1-40" }}
+test = [{{ path = "data/en.conllu", sentences = "181-200", name = "en" }},
+        {{ path = "data/de.conllu", sentences = "181-200", name = "de" }}]
+
+[[tasks]]
+name = "distance"
+train = {{ path = "data/en.conllu", sentences = "1-40" }}
+test = [{{ path = "data/en.conllu", sentences = "181-200", name = "en" }}]
+
+[probe]
+kinds = ["linear", "cumulative"]
+bootstrap = 50
+rank = 8
+''', encoding="utf-8")
+    return tmp_path / "study.toml"
+
+
+def test_full_run_resume_and_invalidation(tmp_path, tiny_model, capsys):
+    config = write_study(tmp_path, tiny_model)
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    assert main(["run", str(config), "--out", str(out), "--cache-dir", str(cache), "--no-progress"]) == 0
+
+    # Everything a study produces, consistent with each other.
+    for name in ("results.csv", "summary.csv", "report.html", "manifest.json"):
+        assert (out / name).is_file(), name
+    assert any((out / "figures").glob("*.png"))
+    results = pd.read_csv(out / "results.csv")
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert set(results["eval_set"]) >= {"en", "de"}           # eval_set = the test set's name
+    assert set(results["train_set"]) == {"en"}                 # the train file's name without extension
+    linear = results[(results.probe == "linear") & (results.task == "upos") & (results.metric == "accuracy")
+                     & (results.model == "tiny") & (results.seed == -1)]
+    assert sorted(linear.layer.unique()) == [0, 1, 2]         # embeddings + 2 layers, every layer scored
+    assert ((linear.ci_low <= linear.value) & (linear.value <= linear.ci_high)).all()
+    assert {"upos:control"} <= set(results.task) and "selectivity" in set(results.metric)
+    assert "tiny:random-init" in set(results.model) and "majority" in set(results.probe)
+    assert {"uuas", "dspr"} <= set(results.metric)
+    assert manifest["seeds"] == [0, 1] and manifest["versions"]["torch"]
+    sizes = sorted((d["name"], d["sentences"]) for d in manifest["data"])
+    assert sizes == [("de", 20), ("en", 20), ("en", 40)]
+    assert all(len(d["file_sha256"]) == 64 and len(d["sentences_fingerprint"]) == 64 for d in manifest["data"])
+    assert manifest["recomputed"]["caches"] == 2 * 3           # (train, en, de) x (model, random-init twin)
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "data:image/png;base64" in html and "upos" in html
+
+    # A second run of the same config recomputes nothing.
+    cfg = load_config(config)
+    again = Experiment(cfg, tmp_path / "out2", cache_dir=cache, progress=False).run()
+    assert (again.extracted, again.probed) == (0, 0) and again.reused == 3
+    pd.testing.assert_frame_equal(again.results.reset_index(drop=True),
+                                  results.reset_index(drop=True), check_dtype=False)
+
+    # Editing a sentence outside the selected ranges changes nothing that was used: all reused.
+    de = tmp_path / "data" / "de.conllu"
+    text = de.read_text(encoding="utf-8")
+    de.write_text(text.replace("4\tHause\tHaus\t", "4\tHäuschen\tHäuschen\t", 1), encoding="utf-8")
+    same = Experiment(load_config(config), tmp_path / "out3", cache_dir=cache, progress=False).run()
+    assert (same.extracted, same.probed, same.reused) == (0, 0, 3)
+
+    # Editing a word of a selected German sentence invalidates exactly what depends on it:
+    # de's vectors (model and random-init twin) and the upos job that tests on de.
+    text = de.read_text(encoding="utf-8")
+    assert "2\tSchüler\tSchüler\t" in text
+    de.write_text(text.replace("2\tSchüler\tSchüler\t", "2\tKinder\tKind\t", 1), encoding="utf-8")
+    changed = Experiment(load_config(config), tmp_path / "out4", cache_dir=cache, progress=False).run()
+    assert (changed.extracted, changed.probed, changed.reused) == (2, 2, 1)
+    capsys.readouterr()
+
+
+def test_missing_data_file_fails_before_any_work(tmp_path, tiny_model, capsys):
+    config = write_study(tmp_path, tiny_model)
+    (tmp_path / "data" / "de.conllu").unlink()
+    assert main(["run", str(config), "--out", str(tmp_path / "o"), "--cache-dir", str(tmp_path / "c")]) == 2
+    err = capsys.readouterr().err
+    assert "tasks[0].test[1]" in err and "de.conllu" in err and "not found" in err
+    assert not (tmp_path / "c").exists()
