@@ -94,8 +94,26 @@ def _looks_like_path(spec: str) -> bool:
     return spec.startswith((".", "/", "~")) or spec.count("/") > 1 or Path(spec).exists()
 
 
+def _hub_reachable(timeout: float = 3.0) -> bool:
+    """Whether the hub's host accepts a connection; saves the hub client's long retries when offline."""
+    import os
+    import socket
+    from urllib.parse import urlparse
+
+    url = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
+    try:
+        with socket.create_connection((url.hostname, url.port or (443 if url.scheme == "https" else 80)),
+                                      timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
 def _from_pretrained(loader, spec: str, **kwargs):
     """Call a transformers loader, turning 'cannot fetch' failures into one clear sentence."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # one bar per weight file per load would drown our own progress lines
     local = Path(spec).expanduser()
     if local.is_dir():
         return loader(str(local), **kwargs)
@@ -109,6 +127,8 @@ def _from_pretrained(loader, spec: str, **kwargs):
         pass
     if _offline():
         raise _hub_error(spec, OSError("HF_HUB_OFFLINE is set"))
+    if not _hub_reachable():
+        raise _hub_error(spec, OSError("the hub cannot be reached"))
     import logging
 
     hub_log = logging.getLogger("huggingface_hub")
