@@ -43,8 +43,23 @@ def test_matches_sklearn_solution():
     Z = (X - X.mean(0)) / X.std(0)
     n = len(task.y)
     sk = LogisticRegression(C=1.0, max_iter=5000, tol=1e-10).fit(Z, task.y)
-    ours = LinearProbe(device="cpu", early_stopping=False, weight_decay=1.0 / n, tol=1e-7).fit(V[2], task.y)
+    ours = LinearProbe(device="cpu", early_stopping=False, weight_decay=1.0 / n, tol=1e-7,
+                       compute_dtype="float32").fit(V[2], task.y)
     assert np.allclose(ours.coef_[0], sk.coef_, atol=5e-3 * np.abs(sk.coef_).max())
+
+
+def test_bfloat16_matmuls_reach_the_float32_solution_within_rounding():
+    V, task = planted_corpus(n_sentences=100)
+    n = len(task.y)
+    kw = dict(device="cpu", early_stopping=False, weight_decay=1.0 / n, max_iter=300)
+    f32 = LinearProbe(compute_dtype="float32", **kw).fit(V, task.y)
+    bf16 = LinearProbe(compute_dtype="bfloat16", **kw).fit(V, task.y)
+    scale = np.abs(f32.coef_).max()
+    assert np.abs(bf16.coef_ - f32.coef_).max() < 0.05 * scale
+    agree = (bf16.predict(V) == f32.predict(V)).mean()
+    assert agree > 0.99
+    with pytest.raises(ProbesError, match="compute_dtype"):
+        LinearProbe(compute_dtype="float8").fit(V[0], task.y)
 
 
 def test_sklearn_conventions():
