@@ -11,11 +11,11 @@ from probes.errors import ProbesError
 
 # Each module defines register(subparsers) and sets `func` on its parsers via set_defaults.
 COMMAND_MODULES = [
-    "probes.experiment.cli",
-    "probes.tasks.cli",
-    "analysis.cli",
-    "probes.encoders.cli",
-    "probes.extract.cli",
+    "probes.extract.cli",       # extract, info, export
+    "probes.tasks.cli",         # tasks
+    "probes.experiment.cli",    # run, demo
+    "analysis.cli",             # report
+    "probes.encoders.cli",      # models
 ]
 
 

@@ -90,3 +90,13 @@ def test_not_toml_is_a_clear_error(tmp_path):
     bad.write_text("name = \n", encoding="utf-8")
     with pytest.raises(ProbesError, match="bad.toml: not valid TOML"):
         load_config(bad)
+
+
+@pytest.mark.parametrize("name", ["demo", "tenney-layers", "control-tasks", "structural-probe", "cross-lingual"])
+def test_shipped_examples_are_valid_configs(name):
+    root = Path(__file__).resolve().parents[2]
+    cfg = load_config(root / "examples" / f"{name}.toml", check_files=(name == "demo"))
+    assert cfg.models and cfg.tasks
+    from probes.tasks.registry import get_spec
+    for task in cfg.tasks:
+        get_spec(task.name)  # every task is in the catalogue
