@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import importlib.metadata as md
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,7 +34,7 @@ import pandas as pd
 
 from analysis import tables
 from analysis.html import Block, Section, render_page
-from analysis.results import (NON_SCORE_METRICS, score_mask, aggregate_seeds, base_models, is_control, language_of,
+from analysis.results import (score_mask, aggregate_seeds, base_models, is_control, language_of,
                               split_missing_values, validate_results)
 from analysis.selectivity import selectivity_table
 from analysis.significance import layer_significance_table

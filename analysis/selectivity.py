@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from analysis.results import CONTROL_SUFFIX, NON_SCORE_METRICS, score_mask
+from analysis.results import CONTROL_SUFFIX, score_mask
 
 KEYS = ["model", "probe", "layer", "train_set", "eval_set", "metric"]
 SELECTIVITY_COLUMNS = ["model", "task", "probe", "layer", "train_set", "eval_set", "score_metric",

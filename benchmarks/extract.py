@@ -27,24 +27,10 @@ from probes.device import resolve_device
 from probes.extract.alignment import sentence_text
 from probes.extract.extractor import extract
 from probes.extract.loading import load_model
+from probes.readers import load_corpus
 from probes.records import Sentence
 
 EWT_DEV = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "ud" / "en_ewt-ud-dev.conllu"
-
-
-def read_forms(path: Path) -> list[Sentence]:
-    """FORM column of word lines (multiword ranges and empty nodes skipped)."""
-    sentences, words = [], []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if not line.strip():
-            if words:
-                sentences.append(Sentence(words=words))
-            words = []
-        elif not line.startswith("#") and line.split("\t", 1)[0].isdigit():
-            words.append(line.split("\t")[1])
-    if words:
-        sentences.append(Sentence(words=words))
-    return sentences
 
 
 def rss_anon_kb() -> int:
@@ -136,7 +122,7 @@ def main() -> None:
 
     if not EWT_DEV.exists():
         raise SystemExit(f"{EWT_DEV} is absent")
-    sentences = read_forms(EWT_DEV)
+    sentences = load_corpus(EWT_DEV)
     n_words = sum(len(s) for s in sentences)
     device = resolve_device(args.device)
     torch.set_grad_enabled(False)

@@ -10,7 +10,7 @@ import pandas as pd
 import seaborn as sns
 
 from analysis.figures import style
-from analysis.results import (CONTROL_SUFFIX, NON_SCORE_METRICS, score_mask, RANDOM_INIT_SUFFIX, is_control, main_eval_set,
+from analysis.results import (CONTROL_SUFFIX, score_mask, RANDOM_INIT_SUFFIX, is_control, main_eval_set,
                               primary_metric)
 from analysis.selectivity import selectivity_table
 from probes.errors import ProbesError

@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from probes.errors import ProbesError
-from probes.encoders.fingerprint import sha256_files
+from probes.fingerprint import sha256_files
 from probes.encoders.elmo_chars import MAX_CHARS, N_CHAR_SYMBOLS, batch_char_ids
 
 

@@ -36,7 +36,7 @@ import torch
 from torch import nn
 
 from probes.errors import ProbesError
-from probes.encoders.fingerprint import sha256_files
+from probes.fingerprint import sha256_files
 from probes.encoders.safe_pickle import safe_load_file
 
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")

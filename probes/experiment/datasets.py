@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from pathlib import Path
+
 
 from probes.experiment.config import DataSpec
 from probes.readers import load_corpus
@@ -20,15 +20,6 @@ class Dataset:
     sentences: list[Sentence]
     fingerprint: str
     total_in_file: int
-
-
-def file_sha256(path: str | Path) -> str:
-    """sha256 of a file's bytes, read in 1 MiB chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def sentences_fingerprint(sentences: list[Sentence]) -> str:

@@ -7,7 +7,7 @@ import json
 import platform
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Optional
@@ -18,7 +18,8 @@ import pandas as pd
 from probes import __version__
 from probes.errors import ProbesError
 from probes.experiment.config import DataSpec, ExperimentConfig, ModelSpec, TaskSpec
-from probes.experiment.datasets import Dataset, file_sha256, load_dataset
+from probes.experiment.datasets import Dataset, load_dataset
+from probes.fingerprint import sha256_file
 from probes.records import RESULT_COLUMNS, ResultRow
 
 CLASSIFIER_KINDS = ("linear", "mlp", "mix", "cumulative")
@@ -270,7 +271,7 @@ class Experiment:
             data.append({"name": ds.spec.name, "source": src, "selection": ds.spec.describe(),
                          "sentences": len(ds.sentences),
                          "words": sum(len(s) for s in ds.sentences), "sentences_fingerprint": ds.fingerprint,
-                         "file_sha256": file_sha256(src) if Path(src).is_file() else None})
+                         "file_sha256": sha256_file(src) if Path(src).is_file() else None})
         models = {}
         for (name, key, ri), cache in self.vectors.items():
             entry = models.setdefault(name + (":random-init" if ri else ""), {})

@@ -19,6 +19,7 @@ import torch
 
 from probes.encoders import open_word_encoder
 from probes.errors import ProbesError
+from probes.fingerprint import sha256_files
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".h5", ".msgpack", ".hdf5")
 # Models whose position ids start after the padding index, so two positions are unusable.
@@ -65,17 +66,6 @@ class LoadedModel:
     tokenizer_fingerprint: str = ""
     device: torch.device = torch.device("cpu")
     dtype: torch.dtype = torch.float32
-
-
-def sha256_files(paths: list[Path]) -> str:
-    """sha256 over the names and bytes of files, in name order."""
-    h = hashlib.sha256()
-    for p in sorted(paths, key=lambda p: p.name):
-        h.update(p.name.encode() + b"\0")
-        with open(p, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
-    return h.hexdigest()
 
 
 def _offline() -> bool:
@@ -155,7 +145,7 @@ def _weights_fingerprint(spec: str, config, model) -> str:
     local = Path(spec).expanduser()
     if local.is_dir():
         files = [p for p in local.iterdir() if p.is_file() and (p.suffix in WEIGHT_SUFFIXES or p.name == "config.json")]
-        return "sha256:" + sha256_files(files)
+        return "sha256:" + sha256_files(sorted(files, key=lambda p: Path(p).name))
     commit = getattr(config, "_commit_hash", None)
     if commit:
         return f"hub:{spec}@{commit}"

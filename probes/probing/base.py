@@ -64,10 +64,10 @@ class StackedClassifier(BaseEstimator):
         Xt = to_tensor(Xs, None if len(train_rows) == len(y) else train_rows, device=self.device_)
         yt = torch.as_tensor(ids[train_rows], device=self.device_)
         self.scaler_ = Standardizer().fit(Xt) if self.standardize else None
-        if self.scaler_ is not None:
-            Xt = self.scaler_.transform(Xt)
+        if self.scaler_ is not None:  # to_tensor gave us fresh copies: scale them in place
+            Xt = self.scaler_.transform_(Xt)
             if Xd is not None:
-                Xd = self.scaler_.transform(Xd)
+                Xd = self.scaler_.transform_(Xd)
         self.n_layers_in_ = Xt.shape[0]
         self.n_features_in_ = Xt.shape[2]
         gen = torch.Generator(device="cpu").manual_seed(int(self.random_state))

@@ -34,7 +34,7 @@ def to_tensor(X, rows: Optional[np.ndarray] = None, device: torch.device | str =
         t = X if layers is None else X[list(layers)]
         if rows is not None:
             t = t[:, torch.as_tensor(np.asarray(rows), device=t.device)]
-        return t.to(device=device, dtype=torch.float32)
+        return t.to(device=device, dtype=torch.float32, copy=True)  # callers may scale it in place
     L = X.shape[0] if layers is None else len(layers)
     n = X.shape[1] if rows is None else len(rows)
     out = torch.empty((L, n, X.shape[2]), dtype=torch.float32, device=device)
@@ -76,8 +76,12 @@ class Standardizer:
         return self
 
     def transform(self, X: torch.Tensor) -> torch.Tensor:
-        """Standardise in place-safe fashion (returns a new tensor)."""
+        """Standardise into a new tensor."""
         return (X - self.mean_[:, None, :]) / self.scale_[:, None, :]
+
+    def transform_(self, X: torch.Tensor) -> torch.Tensor:
+        """Standardise in place (for tensors the caller owns: saves a copy of the whole stack)."""
+        return X.sub_(self.mean_[:, None, :]).div_(self.scale_[:, None, :])
 
 
 def encode_labels(y) -> tuple[np.ndarray, np.ndarray]:

@@ -17,7 +17,6 @@ treebank has it, else ``test`` (the PUD treebanks only have a test split).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import urllib.error
@@ -25,6 +24,7 @@ import urllib.request
 from pathlib import Path
 
 from probes.errors import ProbesError
+from probes.fingerprint import sha256_file
 
 UD_RELEASE = "r2.14"
 SPLITS = ("train", "dev", "test")
@@ -85,19 +85,11 @@ def url_of(name: str, split: str) -> str:
     return f"https://raw.githubusercontent.com/UniversalDependencies/{repo}/{UD_RELEASE}/{file_name(name, split)}"
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _verify(path: Path) -> None:
     """Check ``path`` against its recorded sha256, recording it when there is none yet."""
     book = path.parent / "checksums.json"
     sums = json.loads(book.read_text()) if book.is_file() else {}
-    digest = _sha256(path)
+    digest = sha256_file(path)
     known = sums.get(path.name)
     if known is None:
         sums[path.name] = digest

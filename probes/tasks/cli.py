@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from probes.tasks.baselines import majority_baseline
 from probes.tasks.registry import build_task, get_spec, list_tasks
 
 

@@ -7,26 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from probes.records import Sentence
+from probes.readers import load_corpus
 
 EWT_DEV = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "ud" / "en_ewt-ud-dev.conllu"
-
-
-def _forms(path: Path) -> list[Sentence]:
-    """FORM column of word lines (no multiword ranges, no empty nodes); the real reader comes later."""
-    sentences, words = [], []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if not line.strip():
-            if words:
-                sentences.append(Sentence(words=words))
-            words = []
-        elif not line.startswith("#"):
-            cols = line.split("\t")
-            if cols[0].isdigit():
-                words.append(cols[1])
-    if words:
-        sentences.append(Sentence(words=words))
-    return sentences
 
 
 @pytest.mark.integration
@@ -36,7 +19,7 @@ def test_minilm_gives_every_ewt_dev_word_a_vector(tmp_path):
         pytest.skip(f"{EWT_DEV} is absent")
     from probes.extract.extractor import extract
 
-    sentences = _forms(EWT_DEV)
+    sentences = load_corpus(EWT_DEV)  # multiword tokens: the words share their surface token
     cache = extract(str(model.get_model_path()), sentences, tmp_path / "c", batch_size=64, progress=False)
     assert cache.n_sentences == len(sentences) > 2000
     assert cache.n_words == sum(len(s) for s in sentences) > 25000
