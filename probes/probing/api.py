@@ -16,7 +16,7 @@ import numpy as np
 from probes.errors import ProbesError
 from probes.probing.edge import EdgeProbe
 from probes.probing.bootstrap import aggregate_seeds, percentile_interval, resample_counts
-from probes.probing.features import to_tensor
+from probes.probing.features import lazy_rows, to_tensor
 from probes.probing.linear import LinearProbe
 from probes.probing.metrics import score_replicates, sentence_of_rows
 from probes.probing.mix import ScalarMixProbe
@@ -102,7 +102,7 @@ def task_inputs(vectors, task: TaskData, classes: Optional[np.ndarray] = None, p
         n_items = len(X[1])
     elif task.kind == "token":
         rows = np.asarray(task.index)
-        X = to_tensor(V, rows)
+        X = lazy_rows(V, rows)  # a RowStack past the memory budget: the linear probe streams it
         sent = sentence_of_rows(rows, offsets)
     elif task.kind in ("edge", "span"):
         pairs = np.asarray(task.pairs if task.kind == "edge" else task.spans)

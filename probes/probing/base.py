@@ -11,7 +11,7 @@ from sklearn.base import BaseEstimator
 
 from probes.device import resolve_device
 from probes.errors import ProbesError
-from probes.probing.features import Standardizer, as_layer_stack, dev_split, encode_labels, to_tensor
+from probes.probing.features import RowStack, Standardizer, as_layer_stack, dev_split, encode_labels, to_tensor
 
 EVAL_CHUNK = 32768
 
@@ -26,6 +26,7 @@ class StackedClassifier(BaseEstimator):
     """
 
     _single_layer_input = False
+    _streams = False  # True where _train reads a RowStack chunk by chunk instead of a tensor
 
     # ----- sklearn interface -------------------------------------------------------------------
     def fit(self, X, y, X_dev=None, y_dev=None, groups: Optional[np.ndarray] = None, classes=None):
@@ -61,11 +62,16 @@ class StackedClassifier(BaseEstimator):
                 train_rows, dev_rows = dev_split(len(y), self.validation_fraction, self.random_state, groups)
                 Xd = to_tensor(Xs, dev_rows, device=self.device_)
                 yd = torch.as_tensor(ids[dev_rows], device=self.device_)
-        Xt = to_tensor(Xs, None if len(train_rows) == len(y) else train_rows, device=self.device_)
+        lazy = isinstance(Xs, RowStack) and self._streams
+        subset = None if len(train_rows) == len(y) else train_rows
+        if lazy:  # larger than the memory budget: read from the cache at every pass
+            Xt = (Xs if subset is None else Xs.take(subset)).with_(device=self.device_)
+        else:
+            Xt = to_tensor(Xs, subset, device=self.device_)
         yt = torch.as_tensor(ids[train_rows], device=self.device_)
         self.scaler_ = Standardizer().fit(Xt) if self.standardize else None
         if self.scaler_ is not None:  # to_tensor gave us fresh copies: scale them in place
-            Xt = self.scaler_.transform_(Xt)
+            Xt = Xt.with_(scaler=self.scaler_) if lazy else self.scaler_.transform_(Xt)
             if Xd is not None:
                 Xd = self.scaler_.transform_(Xd)
         self.n_layers_in_ = Xt.shape[0]
@@ -109,14 +115,18 @@ class StackedClassifier(BaseEstimator):
         Xs, _ = as_layer_stack(X)
         if Xs.shape[0] != self.n_layers_in_:
             raise ProbesError(f"probe was trained on {self.n_layers_in_} layers, got {Xs.shape[0]}")
+        if isinstance(Xs, RowStack):
+            return Xs.with_(device=self.device_, scaler=self.scaler_)
         Xt = to_tensor(Xs, device=self.device_)
         return self.scaler_.transform(Xt) if self.scaler_ is not None else Xt
 
     @torch.no_grad()
     def _logits_eval(self, X) -> torch.Tensor:
         Xt = self._prepare(X)
-        return torch.cat([self._logits(self.params_, Xt[:, a:a + EVAL_CHUNK])
-                          for a in range(0, Xt.shape[1], EVAL_CHUNK)], dim=1)
+        n = Xt.shape[1]
+        part = (lambda a: Xt.block(None, a, min(a + EVAL_CHUNK, n))) if isinstance(Xt, RowStack) \
+            else (lambda a: Xt[:, a:a + EVAL_CHUNK])
+        return torch.cat([self._logits(self.params_, part(a)) for a in range(0, n, EVAL_CHUNK)], dim=1)
 
     @torch.no_grad()
     def _accuracy(self, params: torch.Tensor, X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

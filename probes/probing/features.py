@@ -3,6 +3,7 @@ per-layer standardisation. Inputs may be numpy arrays (memmaps included) or torc
 
 from __future__ import annotations
 
+import os
 from typing import Optional, Sequence
 
 import numpy as np
@@ -11,6 +12,69 @@ import torch
 from probes.errors import ProbesError
 
 CHUNK_ROWS = 16384  # rows converted to float32 at a time when reading a (memory-mapped) cache
+
+
+def memory_budget() -> int:
+    """Bytes of float32 features a probe may hold in memory ($PROBES_MEMORY_BUDGET_MB, default 4096)."""
+    return int(float(os.environ.get("PROBES_MEMORY_BUDGET_MB", 4096)) * (1 << 20))
+
+
+class RowStack:
+    """Selected word rows of a (n_layers, n_words, dim) vector stack, read in chunks, never whole.
+
+    Lets a probe train on a cache larger than memory: each access reads rows from the (memory-
+    mapped, float16) cache, converts them and applies the probe's standardisation.
+    """
+
+    ndim = 3
+
+    def __init__(self, V, rows: Optional[np.ndarray] = None, device: torch.device | str = "cpu", scaler=None):
+        self.V, self.rows = V, None if rows is None else np.asarray(rows)
+        n = V.shape[1] if rows is None else len(self.rows)
+        self.shape = (V.shape[0], n, V.shape[2])
+        self.device, self.scaler = torch.device(device), scaler
+
+    def take(self, rows: np.ndarray) -> "RowStack":
+        """The sub-selection `rows` (positions within this selection)."""
+        base = np.asarray(rows) if self.rows is None else self.rows[np.asarray(rows)]
+        return RowStack(self.V, base, self.device, self.scaler)
+
+    def __getitem__(self, key) -> "RowStack":
+        """X[:, rows] selects rows (a slice, indices or a tensor of indices), lazily."""
+        if isinstance(key, tuple) and len(key) == 2 and key[0] == slice(None):
+            sel = key[1]
+            if isinstance(sel, slice):
+                return self.take(np.arange(self.shape[1])[sel])
+            return self.take(sel.cpu().numpy() if isinstance(sel, torch.Tensor) else np.asarray(sel))
+        raise TypeError("a RowStack supports only X[:, rows]")
+
+    def with_(self, device=None, scaler=None) -> "RowStack":
+        """The same rows on another device and/or with a standardiser applied on read."""
+        return RowStack(self.V, self.rows, device or self.device, scaler if scaler is not None else self.scaler)
+
+    def block(self, layer: Optional[int], a: int, b: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        """Rows a..b of one layer (b-a, dim), or of every layer (L, b-a, dim) when layer is None."""
+        lay = slice(None) if layer is None else layer
+        if self.rows is None:
+            block = np.asarray(self.V[lay, a:b], dtype=np.float32)
+        else:
+            r = self.rows[a:b]
+            order = np.argsort(r, kind="stable")  # sorted reads are sequential on a memmap
+            block = np.empty(((self.shape[0],) if layer is None else ()) + (len(r), self.shape[2]), np.float32)
+            block[..., order, :] = np.asarray(self.V[lay, r[order]], dtype=np.float32)
+        t = torch.from_numpy(block).to(self.device)
+        if self.scaler is not None:
+            mean, scale = self.scaler.mean_.to(self.device), self.scaler.scale_.to(self.device)
+            t = (t - mean[lay]) / scale[lay] if layer is not None else (t - mean[:, None]) / scale[:, None]
+        return t.to(dtype)
+
+
+def lazy_rows(V, rows: Optional[np.ndarray] = None):
+    """Float32 tensor of the selected rows, or a RowStack when that tensor would exceed the budget."""
+    n = V.shape[1] if rows is None else len(rows)
+    if V.shape[0] * n * V.shape[2] * 4 > memory_budget():
+        return RowStack(V, rows)
+    return to_tensor(V, rows)
 
 
 def as_layer_stack(X) -> tuple[object, bool]:
@@ -30,6 +94,14 @@ def to_tensor(X, rows: Optional[np.ndarray] = None, device: torch.device | str =
     ``rows`` index the word axis (default: all); ``layers`` index positions on the first axis.
     A memory-mapped float16 cache is never converted whole: each chunk is read, cast and copied.
     """
+    if isinstance(X, RowStack):
+        X = X if rows is None else X.take(rows)
+        lay = list(range(X.shape[0])) if layers is None else list(layers)
+        out = torch.empty((len(lay), X.shape[1], X.shape[2]), dtype=torch.float32, device=device)
+        for a in range(0, X.shape[1], chunk):
+            block = X.block(None, a, min(a + chunk, X.shape[1]))
+            out[:, a:a + block.shape[1]] = block[lay].to(device)
+        return out
     if isinstance(X, torch.Tensor):
         t = X if layers is None else X[list(layers)]
         if rows is not None:
@@ -65,7 +137,7 @@ class Standardizer:
         s = torch.zeros(L, d, dtype=torch.float64, device=X.device)
         ss = torch.zeros_like(s)
         for a in range(0, n, CHUNK_ROWS):
-            c = X[:, a:a + CHUNK_ROWS]
+            c = X.block(None, a, min(a + CHUNK_ROWS, n)) if isinstance(X, RowStack) else X[:, a:a + CHUNK_ROWS]
             s += c.sum(1, dtype=torch.float64)
             ss += (c * c).sum(1, dtype=torch.float64)
         mean = s / n

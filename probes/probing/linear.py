@@ -7,6 +7,7 @@ import torch
 
 from probes.errors import ProbesError
 from probes.probing.base import EarlyStopper, StackedClassifier
+from probes.probing.features import RowStack
 from probes.probing.lbfgs import batched_lbfgs
 
 TRAIN_CHUNK = 16384
@@ -20,6 +21,8 @@ class LinearProbe(StackedClassifier):
     With ``early_stopping`` each layer keeps its best parameters by dev accuracy (checked every
     ``eval_every`` iterations) and stops after ``n_iter_no_change`` checks without improvement.
     """
+
+    _streams = True
 
     def __init__(self, weight_decay: float = 1e-4, max_iter: int = 500, tol: float = 1e-5,
                  early_stopping: bool = True, validation_fraction: float = 0.1, n_iter_no_change: int = 4,
@@ -66,8 +69,12 @@ class LinearProbe(StackedClassifier):
         """
         n = X.shape[1]
         wd = float(self.weight_decay)
-        mm = self._matmul_dtype(X.device)
-        X = X.to(mm)
+        mm = self._matmul_dtype(torch.device(X.device))
+        if isinstance(X, RowStack):
+            rows_of = lambda layer, a, b: X.block(layer, a, b, mm)  # noqa: E731
+        else:
+            X = X.to(mm)
+            rows_of = lambda layer, a, b: X[layer, a:b]  # noqa: E731
 
         def fun(params: torch.Tensor, idx: torch.Tensor):
             W, b = self._unpack(params)
@@ -79,7 +86,7 @@ class LinearProbe(StackedClassifier):
             for k, layer in enumerate(idx.tolist()):
                 Wk = W[k].to(mm)
                 for a in range(0, n, TRAIN_CHUNK):
-                    Xc, yc = X[layer, a:a + TRAIN_CHUNK], y[a:a + TRAIN_CHUNK, None]
+                    Xc, yc = rows_of(layer, a, min(a + TRAIN_CHUNK, n)), y[a:a + TRAIN_CHUNK, None]
                     logp = torch.log_softmax((Xc @ Wk).float() + b[k], -1)
                     loss[k] -= logp.gather(1, yc).sum()
                     G = logp.exp()
