@@ -12,7 +12,6 @@ import hashlib
 import json
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -185,9 +184,7 @@ def extract(model: str | LoadedModel, sentences: Sequence[Sentence], out: str | 
     try:
         for a in range(0, len(todo), chunk_size):
             run.chunk(todo[a:a + chunk_size], bar)
-        run.wait()
     finally:
-        run.close()  # lets a pending write finish, so an interrupted run resumes after it
         writer.flush()
         if bar is not None:
             bar.close()
@@ -240,28 +237,6 @@ class _Run:
         self.windowed = 0
         self.last_flush = time.monotonic()
         self.out_dtype = torch.float16 if writer.vectors.dtype == np.float16 else torch.float32
-        # One background writer overlaps a batch's memmap writes with the next batch's forward pass;
-        # at most one batch waits, and a sentence is marked done only after its rows are written.
-        self._writer_pool = ThreadPoolExecutor(max_workers=1)
-        self._pending = None
-
-    def _submit(self, indices: list[int], vectors: np.ndarray, missing: np.ndarray, bar) -> None:
-        self.wait()
-        self._pending = self._writer_pool.submit(self._write_done, indices, vectors, missing, bar)
-
-    def _write_done(self, indices, vectors, missing, bar) -> None:
-        self._write(indices, vectors, missing)
-        self._done(indices, bar)
-
-    def close(self) -> None:
-        """Let the pending write finish (quietly: the error being raised, if any, is the one to report)."""
-        self._writer_pool.shutdown(wait=True)
-
-    def wait(self) -> None:
-        """Finish the pending write (re-raising its error, if any)."""
-        if self._pending is not None:
-            pending, self._pending = self._pending, None
-            pending.result()
 
     def chunk(self, indices: np.ndarray, bar) -> None:
         """Tokenise, batch and extract the sentences `indices`."""
@@ -277,13 +252,14 @@ class _Run:
         n_rows = 0
         for p in prepared:
             if batch and n_rows + len(p.rows) > self.batch_size:
-                self._batch(batch, bar)
+                self._batch(batch)
+                self._done([q.index for q in batch], bar)
                 batch, n_rows = [], 0
             batch.append(p)
             n_rows += len(p.rows)
         if batch:
-            self._batch(batch, bar)
-        self.wait()
+            self._batch(batch)
+            self._done([q.index for q in batch], bar)
 
     def _prepare(self, indices: np.ndarray) -> list[_Prepared]:
         texts = [sentence_text(self.sentences[i]) for i in indices]
@@ -312,7 +288,7 @@ class _Run:
             prepared.append(_Prepared(int(i), rows, types, win[sub], pos[sub] + len(tpl.prefix), tok, n_tok, miss))
         return prepared
 
-    def _batch(self, batch: list[_Prepared], bar=None) -> None:
+    def _batch(self, batch: list[_Prepared]) -> None:
         m = self.m
         rows = [r for p in batch for r in p.rows]
         tok_base = np.cumsum([0] + [p.n_tokens for p in batch])
@@ -349,7 +325,7 @@ class _Run:
                     pooled = pooled.index_select(1, torch.from_numpy(word_tok).to(m.device))
                 vectors = pooled.to(self.out_dtype).cpu().numpy()
         missing = np.concatenate([p.missing for p in batch])[word_tok]
-        self._submit([p.index for p in batch], vectors, missing, bar)
+        self._write([p.index for p in batch], vectors, missing)
 
     def _forward(self, ids: np.ndarray, mask: np.ndarray, types: np.ndarray):
         m = self.m
