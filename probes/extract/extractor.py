@@ -358,12 +358,13 @@ class _Run:
 
     def _write(self, indices: list[int], vectors: np.ndarray, missing: np.ndarray) -> None:
         w = self.writer
-        col = 0
-        for i in indices:
-            a, b = int(self.offsets[i]), int(self.offsets[i + 1])
-            w.vectors[:, a:b] = vectors[:, col:col + b - a]
-            w.missing[a:b] = missing[col:col + b - a]
-            col += b - a
+        # The batch's word rows in the column order of `vectors`: one scattered write, not one per sentence.
+        rows = np.concatenate([np.arange(self.offsets[i], self.offsets[i + 1]) for i in indices])
+        if len(rows) != vectors.shape[1]:
+            raise ProbesError(f"internal: {vectors.shape[1]} vectors for {len(rows)} word rows")
+        order = np.argsort(rows, kind="stable")  # ascending rows write the memmap sequentially
+        w.vectors[:, rows[order]] = vectors[:, order]
+        w.missing[rows] = missing
         if time.monotonic() - self.last_flush > _FLUSH_SECONDS:
             w.vectors.flush()
             self.last_flush = time.monotonic()
