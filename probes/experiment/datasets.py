@@ -6,7 +6,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-
+from probes.errors import ProbesError
 from probes.experiment.config import DataSpec
 from probes.readers import load_corpus
 from probes.records import Sentence
@@ -40,7 +40,6 @@ def load_dataset(spec: DataSpec, **reader_options) -> Dataset:
     first = (spec.first or 1) - 1
     last = spec.last if spec.last is not None else total
     if first >= total:
-        from probes.errors import ProbesError
         raise ProbesError(f"{spec.source}: the range starts at sentence {first + 1} but the file has {total}")
     chosen = sentences[first:last]
     if spec.max_sentences:

@@ -83,6 +83,7 @@ class Experiment:
         self.timer = StageTimer()
         self.datasets: dict[tuple, Dataset] = {}
         self.vectors: dict[tuple, object] = {}
+        self._built: dict[int, tuple] = {}  # id(TaskSpec) -> TaskData of its sets, shared by its probe kinds
         self.outcome = RunOutcome(self.out, pd.DataFrame(columns=RESULT_COLUMNS))
 
     # ---- stage 1: data -------------------------------------------------------------------
@@ -162,6 +163,11 @@ class Experiment:
 
     def _task_data(self, task: TaskSpec):
         """TaskData of train, dev and tests (and of the control task), built once per task."""
+        if id(task) not in self._built:
+            self._built[id(task)] = self._build_task_data(task)
+        return self._built[id(task)]
+
+    def _build_task_data(self, task: TaskSpec):
         from probes.tasks.registry import build_task
 
         seed = self.cfg.seeds[0]
@@ -233,7 +239,7 @@ class Experiment:
             by_set = {}
             for key, ds in self.datasets.items():
                 ids = [s.sent_id for s in ds.sentences]
-                if ds.spec.lang or _lang_of(ds):
+                if _lang_of(ds):
                     by_set[key] = (ds, ids)
             keys = list(by_set)
             for i, a in enumerate(keys):
@@ -300,6 +306,7 @@ class Experiment:
         if structural:
             extras["structural"] = structural
         self.timer.add("analyze", t0)
+        t0 = time.perf_counter()
         manifest = self.manifest()
         from analysis.report import write_report
 
@@ -313,40 +320,50 @@ class Experiment:
         return self.outcome
 
     def structural_example(self, results: pd.DataFrame) -> list[dict]:
-        """Predicted vs gold tree of one test sentence per distance task, at the best UUAS layer."""
-        from probes.probing.api import fit_structural, structural_predictions
+        """Predicted vs gold tree of one test sentence per distance task, at the best UUAS layer.
+
+        Cached beside the task's probe job, so a resumed run fits nothing again.
+        """
+        from probes.tasks.registry import get_spec
 
         out = []
         model = self.cfg.models[0]
         for task in self.cfg.tasks:
-            train, dev, tests, _ = self._task_data(task)
-            if train.kind != "distance":
+            if get_spec(task.name).kind != "distance":
                 continue
             test_spec = task.test[0]
-            ds = self.dataset(test_spec)
-            pick = _pick_sentence(ds)
-            if pick is None:
-                continue
+            pick = _pick_sentence(self.dataset(test_spec))
             scores = results[(results["model"] == model.name) & (results["task"] == task.name)
                              & (results["eval_set"] == test_spec.name) & (results["metric"] == "uuas")
                              & (results["layer"] >= 0)]
-            if scores.empty:
+            if pick is None or scores.empty:
                 continue
             best = int(scores.groupby("layer")["value"].mean().idxmax())
-            est = fit_structural((self.cache_of(model, task.train), train),
-                                 (self.cache_of(model, task.dev), dev) if task.dev else None,
-                                 seed=self.cfg.seeds[0], device=self.cfg.device, rank=self.cfg.probe.rank,
-                                 **self.cfg.probe.options)
-            pred = structural_predictions(est, self.cache_of(model, test_spec), tests[test_spec.name], pick)
-            li = list(pred["layers"]).index(best)
-            s = ds.sentences[pick]
-            out.append({"model": model.name, "task": task.name, "layer": best, "sent_id": s.sent_id,
-                        "eval_set": test_spec.name, "words": list(s.words), "gold_heads": list(s.heads),
-                        "gold_deprels": list(s.deprels or []),
-                        "predicted_edges": sorted(tuple(sorted(e)) for e in pred["pred_edges"][li]),
-                        "predicted_distances": np.asarray(pred["pred"][li]).tolist(),
-                        "gold_distances": np.asarray(pred["gold"]).tolist()})
+            path = self.cache / "results" / f"{model.name}-{task.name}-structural-" \
+                f"{self._job_key(model, task, 'structural')}-example-{pick}.json"
+            if not path.exists():
+                _atomic_json(path, self._fit_structural_example(model, task, test_spec, pick, best))
+            out.append(json.loads(path.read_text(encoding="utf-8")))
         return out
+
+    def _fit_structural_example(self, model: ModelSpec, task: TaskSpec, test_spec: DataSpec, pick: int,
+                                layer: int) -> dict:
+        from probes.probing.api import fit_structural, structural_predictions
+
+        train, dev, tests, _ = self._task_data(task)
+        est = fit_structural((self.cache_of(model, task.train), train),
+                             (self.cache_of(model, task.dev), dev) if task.dev else None,
+                             seed=self.cfg.seeds[0], device=self.cfg.device, rank=self.cfg.probe.rank,
+                             **self.cfg.probe.options)
+        pred = structural_predictions(est, self.cache_of(model, test_spec), tests[test_spec.name], pick)
+        li = list(pred["layers"]).index(layer)
+        s = self.dataset(test_spec).sentences[pick]
+        return {"model": model.name, "task": task.name, "layer": layer, "sent_id": s.sent_id,
+                "eval_set": test_spec.name, "words": list(s.words), "gold_heads": list(s.heads),
+                "gold_deprels": list(s.deprels or []),
+                "predicted_edges": sorted(tuple(sorted(e)) for e in pred["pred_edges"][li]),
+                "predicted_distances": np.asarray(pred["pred"][li]).tolist(),
+                "gold_distances": np.asarray(pred["gold"]).tolist()}
 
 
 def run_probe(kind: str, train, tests, dev, *, control, random_init, rank, options, majority: bool = True,

@@ -83,9 +83,19 @@ def test_full_run_resume_and_invalidation(tmp_path, tiny_model, capsys):
     html = (out / "report.html").read_text(encoding="utf-8")
     assert "data:image/png;base64" in html and "upos" in html
 
-    # A second run of the same config recomputes nothing.
+    # A second run of the same config recomputes nothing: no extraction, no probe fit at all.
+    import probes.probing.api as api
+
+    def no_fitting(*args, **kwargs):
+        raise AssertionError("a resumed run fitted a probe")
+
     cfg = load_config(config)
-    again = Experiment(cfg, tmp_path / "out2", cache_dir=cache, progress=False).run()
+    with pytest.MonkeyPatch.context() as mp:
+        for name in ("probe_layers", "structural_layers", "fit_structural", "mdl_layers"):
+            mp.setattr(api, name, no_fitting)
+        again = Experiment(cfg, tmp_path / "out2", cache_dir=cache, progress=False).run()
+    extras = json.loads((tmp_path / "out2" / "extras.json").read_text())
+    assert extras["structural"][0]["task"] == "distance"  # the tree example comes from the cache too
     assert (again.extracted, again.probed) == (0, 0) and again.reused == 3
     pd.testing.assert_frame_equal(again.results.reset_index(drop=True),
                                   results.reset_index(drop=True), check_dtype=False)
