@@ -103,26 +103,25 @@ def read_results(path) -> pd.DataFrame:
 
 
 def aggregate_seeds(df: pd.DataFrame) -> pd.DataFrame:
-    """One row per result over seeds: mean value, mean interval bounds, seed count and spread.
+    """One row per result over seeds, with ``n_seeds`` and ``seed_sd`` (sample sd across seeds).
 
-    Rows already aggregated (seed -1) are kept as they are when no per-seed rows exist for them.
-    ``ci_low``/``ci_high`` are the means of the per-seed 95% bounds; ``seed_sd`` is the sample
-    standard deviation of the value across seeds (0 for a single seed).
+    The probing stage's own seed -1 rows are kept as they are (their intervals come from the paired
+    resamples); a group of per-seed rows without one is combined by the same rule
+    (``probes.probing.bootstrap.combine_seeds``). Seed -1 rows without per-seed rows (majority,
+    tables from elsewhere) have ``n_seeds`` 0.
     """
-    per_seed = df[df["seed"] != -1]
-    agg = (per_seed.groupby(GROUP_COLUMNS, sort=False, dropna=False)
-           .agg(value=("value", "mean"), ci_low=("ci_low", "mean"), ci_high=("ci_high", "mean"),
-                n_seeds=("seed", "nunique"), seed_sd=("value", lambda v: float(np.std(v, ddof=1)) if len(v) > 1 else 0.0))
-           .reset_index())
-    pre = df[df["seed"] == -1].copy()
-    if len(pre):
-        pre["n_seeds"] = 0
-        pre["seed_sd"] = np.nan
-        have = set(map(tuple, agg[GROUP_COLUMNS].to_numpy().tolist()))
-        keep = [tuple(r) not in have for r in pre[GROUP_COLUMNS].to_numpy().tolist()]
-        agg = pd.concat([agg, pre.loc[keep, GROUP_COLUMNS + ["value", "ci_low", "ci_high", "n_seeds", "seed_sd"]]],
-                        ignore_index=True)
-    return agg
+    from probes.probing.bootstrap import combine_seeds
+
+    reported = {tuple(r[:-3]): tuple(r[-3:]) for r in
+                df.loc[df["seed"] == -1, GROUP_COLUMNS + ["value", "ci_low", "ci_high"]].itertuples(index=False)}
+    rows, seen = [], set()
+    for key, g in df[df["seed"] != -1].groupby(GROUP_COLUMNS, sort=False, dropna=False):
+        seen.add(key)
+        value, lo, hi = reported.get(key) or combine_seeds(g["value"], g["ci_low"], g["ci_high"])
+        sd = float(np.std(g["value"], ddof=1)) if len(g) > 1 else 0.0
+        rows.append((*key, value, lo, hi, g["seed"].nunique(), sd))
+    rows += [(*key, *vals, 0, np.nan) for key, vals in reported.items() if key not in seen]
+    return pd.DataFrame(rows, columns=GROUP_COLUMNS + ["value", "ci_low", "ci_high", "n_seeds", "seed_sd"])
 
 
 def primary_metric(metrics) -> str:

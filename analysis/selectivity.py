@@ -8,7 +8,8 @@ from analysis.results import CONTROL_SUFFIX, score_mask
 
 KEYS = ["model", "probe", "layer", "train_set", "eval_set", "metric"]
 SELECTIVITY_COLUMNS = ["model", "task", "probe", "layer", "train_set", "eval_set", "score_metric",
-                       "task_value", "control_value", "selectivity"]
+                       "task_value", "control_value", "selectivity", "ci_low", "ci_high"]
+PAIR = ["model", "task", "probe", "layer", "train_set", "eval_set"]
 
 
 def selectivity_table(agg: pd.DataFrame) -> pd.DataFrame:
@@ -28,6 +29,9 @@ def selectivity_table(agg: pd.DataFrame) -> pd.DataFrame:
         "selectivity": m["value"] - m["value_control"],
     })
     rep = agg[agg["metric"] == "selectivity"]
+    # The probing stage's rows carry paired-bootstrap intervals (task and control on the same resamples).
+    ci = rep[PAIR + ["ci_low", "ci_high"]].drop_duplicates(PAIR)
+    out = out.merge(ci, on=PAIR, how="left") if len(ci) else out.assign(ci_low=float("nan"), ci_high=float("nan"))
     if len(rep):
         have = set(zip(out["model"], out["task"], out["probe"], out["layer"], out["train_set"], out["eval_set"]))
         rep = rep[[k not in have for k in zip(rep["model"], rep["task"], rep["probe"], rep["layer"],
@@ -35,6 +39,7 @@ def selectivity_table(agg: pd.DataFrame) -> pd.DataFrame:
         out = pd.concat([out, pd.DataFrame({
             "model": rep["model"], "task": rep["task"], "probe": rep["probe"], "layer": rep["layer"],
             "train_set": rep["train_set"], "eval_set": rep["eval_set"], "score_metric": "reported",
-            "task_value": float("nan"), "control_value": float("nan"), "selectivity": rep["value"]})],
+            "task_value": float("nan"), "control_value": float("nan"), "selectivity": rep["value"],
+            "ci_low": rep["ci_low"], "ci_high": rep["ci_high"]})],
             ignore_index=True)
     return out[SELECTIVITY_COLUMNS].sort_values(["model", "task", "probe", "score_metric", "layer"]).reset_index(drop=True)

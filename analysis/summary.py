@@ -50,7 +50,10 @@ def _profile_row(tt: pd.DataFrame) -> dict | None:
     out = {k: np.nan for k in ["center_of_gravity", "k_s", "expected_layer", "k_delta", "first_score",
                                "last_score", "mix_score", "mix_gamma"]}
     out.update(weights=None, cumulative=None, eval_set="", metric="", n_layers=np.nan)
-    eval_set = main_eval_set(cum if len(cum) else tt[tt["probe"] == "mix"])
+    # The probing stage writes mixing weights on the training set: choose among score rows.
+    mix_all = tt[tt["probe"] == "mix"]
+    mix_scores = mix_all[score_mask(mix_all["metric"])]
+    eval_set = main_eval_set(cum if len(cum) else mix_scores if len(mix_scores) else mix_all)
     out["eval_set"] = eval_set
     if len(cum):
         cum = cum[cum["eval_set"] == eval_set]
@@ -79,7 +82,7 @@ def _profile_row(tt: pd.DataFrame) -> dict | None:
         gamma = mix[mix["metric"] == "mix_gamma"]
         if len(gamma):
             out["mix_gamma"] = float(gamma["value"].iloc[0])
-        sc = mix[(mix["eval_set"] == eval_set) & ~metric_base(mix["metric"]).isin(SKIP_IN_SUMMARY)]
+        sc = mix[(mix["eval_set"] == eval_set) & score_mask(mix["metric"])]
         if len(sc):
             m = out["metric"] or primary_metric(sc["metric"])
             sc = sc[sc["metric"] == m]

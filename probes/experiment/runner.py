@@ -403,8 +403,9 @@ def _lang_of(ds: Dataset) -> Optional[str]:
     langs = {s.lang for s in ds.sentences if s.lang}
     if len(langs) == 1:
         return langs.pop()
-    name = Path(ds.spec.source).name
-    return name.split("_")[0] if "_" in name else None
+    from analysis.results import language_of  # the same rule the transfer figures use
+
+    return language_of(ds.spec.name) or language_of(Path(ds.spec.source).name) or None
 
 
 def _sentence_means(cache, sentence_ids: list[int], layer_index: int) -> np.ndarray:

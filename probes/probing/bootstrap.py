@@ -78,15 +78,29 @@ def grouped_mean_replicates(values: np.ndarray, groups: np.ndarray, counts: np.n
     return point, reps
 
 
-def aggregate_seeds(rows: list[ResultRow]) -> list[ResultRow]:
-    """Rows with seed = -1: the mean over seeds, with a 95% interval combining both sources.
+def combine_seeds(values, lows, highs) -> tuple[float, float, float]:
+    """Mean over seeds and its 95% interval, combining test-sample and seed uncertainty.
 
     For k seeds with values v_k and bootstrap intervals [lo_k, hi_k]: the bootstrap standard error
     of each is (hi_k - lo_k) / (2 * 1.96); the interval is mean(v) +- 1.96 * sqrt(mean(se_k^2) +
     var(v, ddof=1) / k), i.e. test-sample uncertainty (shared by all seeds, so it does not shrink
-    with k) plus the standard error of the mean over seeds. Rows without intervals (mix weights,
-    codelengths) get the seed term only. Groups with a single seed are returned unchanged (seed -1).
+    with k) plus the standard error of the mean over seeds. Values without intervals (mix weights,
+    codelengths) get the seed term only. A single seed keeps its own (possibly asymmetric) interval.
     """
+    vals = np.asarray(values, dtype=float)
+    lows, highs = np.asarray(lows, dtype=float), np.asarray(highs, dtype=float)
+    k = len(vals)
+    mean = float(np.mean(vals))
+    if k == 1:
+        return mean, float(lows[0]), float(highs[0])
+    widths = highs - lows
+    boot_var = float(np.mean((widths / (2 * Z95)) ** 2)) if np.all(np.isfinite(widths)) else 0.0
+    half = Z95 * np.sqrt(boot_var + float(np.var(vals, ddof=1)) / k)
+    return mean, mean - half, mean + half
+
+
+def aggregate_seeds(rows: list[ResultRow]) -> list[ResultRow]:
+    """Rows with seed = -1: the mean over seeds with the interval of ``combine_seeds``."""
     groups: dict[tuple, list[ResultRow]] = defaultdict(list)
     for r in rows:
         if r.seed == -1:
@@ -94,17 +108,7 @@ def aggregate_seeds(rows: list[ResultRow]) -> list[ResultRow]:
         groups[(r.model, r.task, r.probe, r.layer, r.train_set, r.eval_set, r.metric)].append(r)
     out = []
     for key, rs in groups.items():
-        vals = np.array([r.value for r in rs], dtype=float)
-        k = len(vals)
-        mean = float(np.mean(vals))
-        widths = np.array([r.ci_high - r.ci_low for r in rs], dtype=float)
-        boot_var = float(np.mean((widths / (2 * Z95)) ** 2)) if np.all(np.isfinite(widths)) else 0.0
-        seed_var = float(np.var(vals, ddof=1) / k) if k > 1 else 0.0
-        if k == 1 and not np.all(np.isfinite(widths)):
-            lo = hi = float("nan")
-        else:
-            half = Z95 * np.sqrt(boot_var + seed_var)
-            lo, hi = mean - half, mean + half
+        mean, lo, hi = combine_seeds([r.value for r in rs], [r.ci_low for r in rs], [r.ci_high for r in rs])
         model, task, probe, layer, train_set, eval_set, metric = key
         out.append(ResultRow(model, task, probe, layer, train_set, eval_set, -1, metric, mean, lo, hi))
     return out

@@ -19,9 +19,21 @@ def test_aggregate_seeds_means_and_spread(results):
     assert row["value"].iloc[0] == pytest.approx(0.93)
     assert row["n_seeds"].iloc[0] == 2
     assert row["seed_sd"].iloc[0] == pytest.approx(np.std([0.92, 0.94], ddof=1))
-    assert row["ci_low"].iloc[0] == pytest.approx(0.91)
+    # per-seed intervals [0.90, 0.94], [0.92, 0.96]: bootstrap se 0.04 / (2 z), seed variance of the mean
+    z = 1.959964
+    half = z * np.sqrt((0.04 / (2 * z)) ** 2 + np.var([0.92, 0.94], ddof=1) / 2)
+    assert row["ci_low"].iloc[0] == pytest.approx(0.93 - half) and row["ci_high"].iloc[0] == pytest.approx(0.93 + half)
     cum = agg[(agg.task == "upos") & (agg.probe == "cumulative") & (agg.layer == 4)]
     assert cum["value"].iloc[0] == pytest.approx(0.95) and cum["n_seeds"].iloc[0] == 0
+
+
+def test_aggregate_seeds_keeps_the_probing_stages_own_aggregate():
+    rows = pd.DataFrame([["m", "upos", "linear", 1, "tr", "te", seed, "accuracy", v, lo, hi]
+                         for seed, v, lo, hi in ((0, 0.80, 0.78, 0.83), (1, 0.84, 0.81, 0.86), (-1, 0.82, 0.75, 0.88))],
+                        columns=res.RESULT_COLUMNS if hasattr(res, "RESULT_COLUMNS") else None)
+    agg = res.aggregate_seeds(res.validate_results(rows))
+    assert len(agg) == 1
+    assert tuple(agg.iloc[0][["value", "ci_low", "ci_high", "n_seeds"]]) == (0.82, 0.75, 0.88, 2)
 
 
 def test_expected_layers_table_from_rows(results):
@@ -91,8 +103,10 @@ def test_compare_layers_from_rows_seeds_then_intervals(results):
     # Both seeds shift by the same offset, so the paired differences are equal: zero variance.
     assert r.difference == pytest.approx(0.13) and r.p_value == 0.0 and "seeds" in r.method
     r = compare_layers_from_rows(agg, None, 2, 0)
-    se = np.hypot(0.04, 0.04) / (2 * 1.959964)
-    assert r.ci_low == pytest.approx(0.13 - 1.959964 * se) and "intervals" in r.method
+    z = 1.959964
+    width = 2 * z * np.sqrt((0.04 / (2 * z)) ** 2 + np.var([-0.01, 0.01], ddof=1) / 2)  # each layer's seed aggregate
+    se = np.hypot(width, width) / (2 * z)
+    assert r.ci_low == pytest.approx(0.13 - z * se) and "intervals" in r.method
 
 
 def test_transfer_matrix_and_gap(results):
