@@ -51,3 +51,11 @@ def score_replicates(metric: str, pred: np.ndarray, y: np.ndarray, sent: np.ndar
             fn = np.concatenate([fn, extra], 2)
         return macro_f1_replicates(tp, fp, fn, counts)
     raise ProbesError(f"unknown classification metric {metric!r}; choose one of {', '.join(METRICS)}")
+
+
+def point_score(metric: str, pred: np.ndarray, y: np.ndarray, n_classes: int) -> float:
+    """One model's score without intervals, by the same definition as ``score_replicates``."""
+    y = np.asarray(y)
+    point, _ = score_replicates(metric, np.asarray(pred)[None], y, np.zeros(len(y), dtype=np.int64), 1,
+                                np.ones((1, 1)), n_classes)
+    return float(point[0])

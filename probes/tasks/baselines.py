@@ -5,8 +5,9 @@
   unseen in training (-1) is always wrong.
 * ``distance``: UUAS of the linear chain (each non-punctuation word linked to the next one), the
   "linear" baseline of Hewitt & Manning 2019.
-* ``depth``: NSpr of predicting depth by word position (left to right), H&M's averaging: Spearman
-  per sentence, mean per sentence length, mean over lengths 5..50.
+* ``depth``: NSpr of predicting depth by word position (left to right).
+The scores use the probes' own metric code (``probes.probing.metrics``, ``structural_metrics``), so a
+baseline and a probe row of the same task are always comparable.
 """
 
 from __future__ import annotations
@@ -14,12 +15,11 @@ from __future__ import annotations
 from collections import defaultdict
 
 import numpy as np
-from scipy.stats import spearmanr
 
 from probes.errors import ProbesError
+from probes.probing.metrics import point_score
+from probes.probing.structural_metrics import depth_spearman, in_spearman_range, uuas_counts
 from probes.tasks.base import TaskData
-
-MIN_LEN, MAX_LEN = 5, 50
 
 
 def majority_class(train: TaskData) -> int:
@@ -30,50 +30,29 @@ def majority_class(train: TaskData) -> int:
     return int(np.bincount(y, minlength=len(train.classes)).argmax())
 
 
-def macro_f1(gold: np.ndarray, pred: np.ndarray) -> float:
-    """Macro-F1 over the classes present in gold or predictions (-1 gold never matches)."""
-    classes = sorted(set(int(c) for c in gold if c >= 0) | set(int(c) for c in pred))
-    if not classes:
-        return 0.0
-    scores = []
-    for c in classes:
-        tp = int(((pred == c) & (gold == c)).sum())
-        fp = int(((pred == c) & (gold != c)).sum())
-        fn = int(((pred != c) & (gold == c)).sum())
-        scores.append(0.0 if tp == 0 else 2 * tp / (2 * tp + fp + fn))
-    return float(np.mean(scores))
-
-
-def _words(data: TaskData, i: int) -> np.ndarray:
-    """Non-punctuation positions of sentence i."""
+def _punct(data: TaskData, i: int) -> np.ndarray:
     a, b = data.sentence_offsets[i], data.sentence_offsets[i + 1]
-    return np.flatnonzero(~data.punct[a:b]) if data.punct is not None else np.arange(b - a)
+    return data.punct[a:b] if data.punct is not None else np.zeros(b - a, dtype=bool)
 
 
 def linear_uuas(data: TaskData) -> float:
-    """UUAS of the left-to-right chain over non-punctuation words, pooled over sentences."""
+    """UUAS of the left-to-right chain (distance |i - j|), scored exactly as the distance probe is."""
     hit = total = 0
-    for i, dist in enumerate(data.matrices):
-        keep = _words(data, i)
-        if len(keep) < 2:
-            continue
-        sub = dist[np.ix_(keep, keep)]
-        gold = {(a, b) for a in range(len(keep)) for b in range(a + 1, len(keep)) if sub[a, b] == 1}
-        total += len(keep) - 1  # a spanning tree over the kept words has n-1 edges
-        hit += sum((k, k + 1) in gold for k in range(len(keep) - 1))
+    for i, gold in enumerate(data.matrices):
+        pos = np.arange(len(gold))
+        c, t = uuas_counts(np.abs(np.subtract.outer(pos, pos)).astype(float), gold, _punct(data, i))
+        hit, total = hit + c, total + t
     return hit / total if total else float("nan")
 
 
 def linear_nspr(data: TaskData) -> float:
-    """NSpr of 'depth = position': per-sentence Spearman averaged by length over 5..50 words."""
+    """NSpr of 'depth = position', scored exactly as the depth probe is (mean per length, 5..50)."""
     by_len: dict[int, list[float]] = defaultdict(list)
-    for i, depth in enumerate(data.depths):
-        keep = _words(data, i)
-        if not MIN_LEN <= len(keep) <= MAX_LEN:
-            continue
-        rho = spearmanr(np.arange(len(keep)), depth[keep]).statistic
-        if np.isfinite(rho):
-            by_len[len(keep)].append(float(rho))
+    for depth in data.depths:
+        if in_spearman_range(len(depth)):
+            rho = depth_spearman(np.arange(len(depth), dtype=float), np.asarray(depth, dtype=float))
+            if np.isfinite(rho):
+                by_len[len(depth)].append(rho)
     return float(np.mean([np.mean(v) for v in by_len.values()])) if by_len else float("nan")
 
 
@@ -90,7 +69,4 @@ def majority_baseline(train: TaskData, evaluation: TaskData) -> float:
     gold = evaluation.y
     if not len(gold):
         return float("nan")
-    pred = np.full_like(gold, maj)
-    if evaluation.metric == "macro_f1":
-        return macro_f1(gold, pred)
-    return float((gold == maj).mean())
+    return point_score(evaluation.metric, np.full_like(gold, maj), gold, len(train.classes))

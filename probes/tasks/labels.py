@@ -83,7 +83,8 @@ def skipped_note(sentences: Sequence[Sentence], have: list[int], what: str) -> l
     n_missing = len(sentences) - len(have)
     if not n_missing:
         return []
-    first = next(s for i, s in enumerate(sentences) if i not in set(have))
+    have_set = set(have)
+    first = next(s for i, s in enumerate(sentences) if i not in have_set)
     return [f"{n_missing} sentence(s) without {what} left out (first: {first.sent_id} {first.source})"]
 
 

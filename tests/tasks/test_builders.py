@@ -1,10 +1,11 @@
+from scipy.stats import spearmanr
 import numpy as np
 import pytest
 
 from probes.errors import ProbesError
-from probes.records import Span
 from probes.tasks import build_task, get_spec
-from probes.tasks.baselines import linear_uuas, macro_f1, majority_baseline
+from probes.probing.metrics import point_score
+from probes.tasks.baselines import linear_nspr, linear_uuas, majority_baseline
 from probes.tasks.sentence import length_bin
 from probes.tasks.trees import tree_depths, tree_distances
 
@@ -109,8 +110,11 @@ def test_baselines_by_hand(dog, cats):
     # gold edges among them: The-dog, old-dog, dog-barked, barked-loudly -> 3 of 4
     assert linear_uuas(dist) == pytest.approx(0.75)
     gold, pred = np.array([0, 0, 1, 2, -1]), np.array([0, 0, 0, 0, 0])
-    # class 0: tp 2, fp 3 -> F1 4/7; classes 1 and 2: 0 -> macro 4/21
-    assert macro_f1(gold, pred) == pytest.approx(4 / 21)
+    # class 0: tp 2, fp 3 -> F1 4/7; classes 1, 2 and the unseen gold label: 0 -> macro 4/28
+    assert point_score("macro_f1", pred, gold, 3) == pytest.approx(4 / 28)
+    # depth = position on "The old dog barked loudly ." (depths 2 2 1 0 1 1): one sentence of 6 words
+    depth = build_task("depth", [dog])
+    assert linear_nspr(depth) == pytest.approx(spearmanr(np.arange(6), [2, 2, 1, 0, 1, 1]).statistic)
     train = build_task("feats:Number", [dog, cats])
     ev = build_task("feats:Number", [cats], train=train)
     assert majority_baseline(train, ev) == pytest.approx(0.5)  # 'none' on Cats have eaten fish: 2 of 4
