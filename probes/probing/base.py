@@ -11,9 +11,9 @@ from sklearn.base import BaseEstimator
 
 from probes.device import resolve_device
 from probes.errors import ProbesError
+from probes.probing import features
 from probes.probing.features import RowStack, Standardizer, as_layer_stack, dev_split, encode_labels, to_tensor
 
-EVAL_CHUNK = 32768
 
 
 class StackedClassifier(BaseEstimator):
@@ -77,6 +77,7 @@ class StackedClassifier(BaseEstimator):
         self.n_layers_in_ = Xt.shape[0]
         self.n_features_in_ = Xt.shape[2]
         gen = torch.Generator(device="cpu").manual_seed(int(self.random_state))
+        Xt = self._train_input(Xt)
         self._train(Xt, yt, Xd, yd, len(self.classes_), gen)
         return self
 
@@ -103,6 +104,10 @@ class StackedClassifier(BaseEstimator):
     def _squeeze(self, a: np.ndarray) -> np.ndarray:
         return a[0] if (a.shape[0] == 1 and self._n_models(self.n_layers_in_) == 1) else a
 
+    def _train_input(self, Xt):
+        """The training stack as `_train` reads it (a probe may change its dtype here, once)."""
+        return Xt
+
     def _encode_eval(self, y) -> torch.Tensor:
         """Class ids of evaluation labels; labels unseen in training become -1 (always wrong)."""
         y = np.asarray(y)
@@ -118,22 +123,22 @@ class StackedClassifier(BaseEstimator):
         if isinstance(Xs, RowStack):
             return Xs.with_(device=self.device_, scaler=self.scaler_)
         Xt = to_tensor(Xs, device=self.device_)
-        return self.scaler_.transform(Xt) if self.scaler_ is not None else Xt
+        return self.scaler_.transform_(Xt) if self.scaler_ is not None else Xt  # Xt is our own copy
 
     @torch.no_grad()
     def _logits_eval(self, X) -> torch.Tensor:
         Xt = self._prepare(X)
         n = Xt.shape[1]
-        part = (lambda a: Xt.block(None, a, min(a + EVAL_CHUNK, n))) if isinstance(Xt, RowStack) \
-            else (lambda a: Xt[:, a:a + EVAL_CHUNK])
-        return torch.cat([self._logits(self.params_, part(a)) for a in range(0, n, EVAL_CHUNK)], dim=1)
+        part = (lambda a: Xt.block(None, a, min(a + features.CHUNK_ROWS, n))) if isinstance(Xt, RowStack) \
+            else (lambda a: Xt[:, a:a + features.CHUNK_ROWS])
+        return torch.cat([self._logits(self.params_, part(a)) for a in range(0, n, features.CHUNK_ROWS)], dim=1)
 
     @torch.no_grad()
     def _accuracy(self, params: torch.Tensor, X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         correct = torch.zeros(params.shape[0], device=X.device)
-        for a in range(0, X.shape[1], EVAL_CHUNK):
-            pred = self._logits(params, X[:, a:a + EVAL_CHUNK]).argmax(-1)
-            correct += (pred == y[a:a + EVAL_CHUNK]).float().sum(1)
+        for a in range(0, X.shape[1], features.CHUNK_ROWS):
+            pred = self._logits(params, X[:, a:a + features.CHUNK_ROWS]).argmax(-1)
+            correct += (pred == y[a:a + features.CHUNK_ROWS]).float().sum(1)
         return correct / max(1, X.shape[1])
 
     def _n_models(self, n_layers: int) -> int:

@@ -11,7 +11,7 @@ import torch
 
 from probes.errors import ProbesError
 
-CHUNK_ROWS = 16384  # rows converted to float32 at a time when reading a (memory-mapped) cache
+CHUNK_ROWS = 16384  # rows per chunk everywhere: reading a (memory-mapped) cache, training and scoring passes
 
 
 def memory_budget() -> int:
@@ -33,6 +33,8 @@ class RowStack:
         n = V.shape[1] if rows is None else len(self.rows)
         self.shape = (V.shape[0], n, V.shape[2])
         self.device, self.scaler = torch.device(device), scaler
+        # the standardiser's moments on this view's device, moved once rather than at every read
+        self._moments = None if scaler is None else (scaler.mean_.to(self.device), scaler.scale_.to(self.device))
 
     def take(self, rows: np.ndarray) -> "RowStack":
         """The sub-selection `rows` (positions within this selection)."""
@@ -64,7 +66,7 @@ class RowStack:
             block[..., order, :] = np.asarray(self.V[lay, r[order]], dtype=np.float32)
         t = torch.from_numpy(block).to(self.device)
         if self.scaler is not None:
-            mean, scale = self.scaler.mean_.to(self.device), self.scaler.scale_.to(self.device)
+            mean, scale = self._moments
             t = (t - mean[lay]) / scale[lay] if layer is not None else (t - mean[:, None]) / scale[:, None]
         return t.to(dtype)
 
@@ -88,12 +90,13 @@ def as_layer_stack(X) -> tuple[object, bool]:
 
 
 def to_tensor(X, rows: Optional[np.ndarray] = None, device: torch.device | str = "cpu",
-              layers: Optional[Sequence[int]] = None, chunk: int = CHUNK_ROWS) -> torch.Tensor:
+              layers: Optional[Sequence[int]] = None, chunk: Optional[int] = None) -> torch.Tensor:
     """Float32 tensor (L, n_rows, dim) of the selected rows and layer positions, read chunk by chunk.
 
     ``rows`` index the word axis (default: all); ``layers`` index positions on the first axis.
     A memory-mapped float16 cache is never converted whole: each chunk is read, cast and copied.
     """
+    chunk = chunk or CHUNK_ROWS
     if isinstance(X, RowStack):
         X = X if rows is None else X.take(rows)
         lay = list(range(X.shape[0])) if layers is None else list(layers)
@@ -146,10 +149,6 @@ class Standardizer:
         self.mean_ = mean.float()
         self.scale_ = torch.where(std > 1e-8, std, torch.ones_like(std)).float()
         return self
-
-    def transform(self, X: torch.Tensor) -> torch.Tensor:
-        """Standardise into a new tensor."""
-        return (X - self.mean_[:, None, :]) / self.scale_[:, None, :]
 
     def transform_(self, X: torch.Tensor) -> torch.Tensor:
         """Standardise in place (for tensors the caller owns: saves a copy of the whole stack)."""

@@ -7,10 +7,10 @@ import torch
 
 from probes.errors import ProbesError
 from probes.probing.base import EarlyStopper, StackedClassifier
+from probes.probing import features
 from probes.probing.features import RowStack
 from probes.probing.lbfgs import batched_lbfgs
 
-TRAIN_CHUNK = 16384
 
 
 class LinearProbe(StackedClassifier):
@@ -49,7 +49,10 @@ class LinearProbe(StackedClassifier):
         return torch.baddbmm(b[:, None, :], X, W)
 
     def _matmul_dtype(self, device: torch.device) -> torch.dtype:
-        """bfloat16 matmuls where the CPU runs them natively (2-3x faster), else float32."""
+        """bfloat16 matmuls where the CPU runs them natively, else float32.
+
+        Measured on UPOS/EWT/MiniLM, 7 layers, 2 cores: one fit 12.4 s in float32, 8.6 s in bfloat16.
+        """
         if self.compute_dtype == "float32":
             return torch.float32
         if self.compute_dtype == "bfloat16":
@@ -58,6 +61,10 @@ class LinearProbe(StackedClassifier):
             raise ProbesError(f"compute_dtype must be auto, float32 or bfloat16, not {self.compute_dtype!r}")
         fast = device.type == "cpu" and getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)()
         return torch.bfloat16 if fast else torch.float32
+
+    def _train_input(self, Xt):
+        """Cast the standardised training stack to the matmul dtype once (frees the float32 copy)."""
+        return Xt if isinstance(Xt, RowStack) else Xt.to(self._matmul_dtype(Xt.device))
 
     def _objective(self, X: torch.Tensor, y: torch.Tensor, C: int):
         """Loss and its closed-form gradient, summed over row chunks (no autograd graph kept).
@@ -70,10 +77,11 @@ class LinearProbe(StackedClassifier):
         n = X.shape[1]
         wd = float(self.weight_decay)
         mm = self._matmul_dtype(torch.device(X.device))
+        chunk = features.CHUNK_ROWS
         if isinstance(X, RowStack):
             rows_of = lambda layer, a, b: X.block(layer, a, b, mm)  # noqa: E731
         else:
-            X = X.to(mm)
+            X = X.to(mm)  # already mm when it came through _train_input: no copy
             rows_of = lambda layer, a, b: X[layer, a:b]  # noqa: E731
 
         def fun(params: torch.Tensor, idx: torch.Tensor):
@@ -85,8 +93,8 @@ class LinearProbe(StackedClassifier):
             # layer stack takes a slow path in bfloat16, and finished layers cost nothing.
             for k, layer in enumerate(idx.tolist()):
                 Wk = W[k].to(mm)
-                for a in range(0, n, TRAIN_CHUNK):
-                    Xc, yc = rows_of(layer, a, min(a + TRAIN_CHUNK, n)), y[a:a + TRAIN_CHUNK, None]
+                for a in range(0, n, chunk):
+                    Xc, yc = rows_of(layer, a, min(a + chunk, n)), y[a:a + chunk, None]
                     logp = torch.log_softmax((Xc @ Wk).float() + b[k], -1)
                     loss[k] -= logp.gather(1, yc).sum()
                     G = logp.exp()

@@ -7,10 +7,10 @@ import numpy as np
 import torch
 
 from probes.errors import ProbesError
+from probes.probing import features
 from probes.probing.base import EarlyStopper, StackedClassifier
 from probes.probing.lbfgs import batched_lbfgs
 
-TRAIN_CHUNK = 16384
 
 
 class ScalarMixProbe(StackedClassifier):
@@ -79,9 +79,9 @@ class ScalarMixProbe(StackedClassifier):
             # Every mix reads every layer; evaluate the requested models only.
             p = params.detach().requires_grad_(True)
             total = torch.zeros(p.shape[0], device=p.device)
-            for a in range(0, n, TRAIN_CHUNK):
-                logp = torch.log_softmax(self._logits(p, X[:, a:a + TRAIN_CHUNK], idx), -1)
-                yc = y[a:a + TRAIN_CHUNK].expand(logp.shape[0], -1)[..., None]
+            for a in range(0, n, features.CHUNK_ROWS):
+                logp = torch.log_softmax(self._logits(p, X[:, a:a + features.CHUNK_ROWS], idx), -1)
+                yc = y[a:a + features.CHUNK_ROWS].expand(logp.shape[0], -1)[..., None]
                 part = -logp.gather(2, yc).squeeze(2).sum(1) / n
                 part.sum().backward()
                 total += part.detach()

@@ -17,9 +17,15 @@ def test_streamed_fit_equals_in_memory_fit(monkeypatch):
     monkeypatch.setattr(features, "CHUNK_ROWS", 64)        # many chunks even on small data
     kw = dict(device="cpu", compute_dtype="float32", early_stopping=False, max_iter=60)
     dense = LinearProbe(**kw).fit(features.to_tensor(V16, rows), task.y)
+    reads = []
+    block = RowStack.block
+    monkeypatch.setattr(RowStack, "block", lambda self, layer, a, b, *args: reads.append(b - a) or block(self, layer, a, b, *args))
     streamed = LinearProbe(**kw).fit(RowStack(V16, rows[::-1].copy()).take(np.arange(len(rows))[::-1]), task.y)
+    assert len(rows) > 64 * 4 and max(reads) == 64      # training really read the cache in 64-row chunks
     assert np.allclose(streamed.coef_, dense.coef_, atol=1e-4)
+    reads.clear()
     assert (streamed.predict(RowStack(V16, rows)) == dense.predict(V16[:, rows])).all()
+    assert len(reads) >= len(rows) // 64                  # and so did prediction
 
 
 def test_api_streams_past_the_budget_with_the_same_scores(monkeypatch):
