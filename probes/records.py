@@ -16,7 +16,9 @@ Conventions every stage relies on (keep them in one place):
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from typing import Optional
+from typing import Optional, Sequence
+
+import numpy as np
 
 
 @dataclass
@@ -62,6 +64,11 @@ class Sentence:
 
     def __len__(self) -> int:
         return len(self.words)
+
+
+def sentence_offsets(sentences: Sequence[Sentence]) -> np.ndarray:
+    """(n_sentences + 1,) start row of each sentence's words in the flattened corpus (cache row order)."""
+    return np.concatenate([[0], np.cumsum([len(s.words) for s in sentences])]).astype(np.int64)
 
 
 # Column order of every results table (results.csv and the probing API's rows).

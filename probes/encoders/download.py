@@ -27,13 +27,13 @@ TRANSFO_XL_FILES = ["config.json", "pytorch_model.bin", "vocab.pkl"]
 
 
 def cache_root() -> str:
-    """Where downloaded models go: $PROBES_CACHE_DIR or ~/.cache/probes."""
-    return os.environ.get("PROBES_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "probes")
+    """Where downloaded models go: $PROBES_CACHE or ~/.cache/probes (the suite's one cache root)."""
+    return os.environ.get("PROBES_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "probes")
 
 
 def offline() -> bool:
     """True when HF_HUB_OFFLINE or PROBES_OFFLINE is set: use local files only, never the network."""
-    return any(os.environ.get(v, "").lower() in ("1", "true", "yes") for v in ("HF_HUB_OFFLINE", "PROBES_OFFLINE"))
+    return any(os.environ.get(v, "").lower() in ("1", "true", "yes", "on") for v in ("HF_HUB_OFFLINE", "PROBES_OFFLINE"))
 
 
 def elmo_urls(release: str) -> tuple[str, str]:

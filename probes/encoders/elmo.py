@@ -287,7 +287,9 @@ class ElmoEncoder:
             name += ":random-init"
         else:
             load_elmo_weights(model, weights_path)
-        return cls(model, name=name, fingerprint=sha256_files([opts_path, weights_path]), **options)
+        # A random-init twin never reads the weights (the loader adds the seed to the identity).
+        files = [opts_path] if random_init else [opts_path, weights_path]
+        return cls(model, name=name, fingerprint=sha256_files(files), **options)
 
     def to(self, device: torch.device) -> "ElmoEncoder":
         """Move the weights to a device."""

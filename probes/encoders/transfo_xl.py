@@ -454,7 +454,9 @@ class TransfoXLEncoder:
                 raise ProbesError(f"{weights}: weights do not match config.json "
                                   f"(missing {missing[:5]}, unexpected {list(unexpected)[:5]})")
         vocab = TransfoXLVocab.from_file(vocab_path)
-        fingerprint = sha256_files([os.path.join(path, "config.json"), weights, vocab_path])
+        # A random-init twin never reads the weights (the loader adds the seed to the identity).
+        files = [os.path.join(path, "config.json"), vocab_path] + ([] if random_init else [weights])
+        fingerprint = sha256_files(files)
         return cls(model, vocab, name=name, fingerprint=fingerprint, **options)
 
     def to(self, device: torch.device) -> "TransfoXLEncoder":

@@ -19,6 +19,7 @@ from probes import __version__
 from probes.errors import ProbesError
 from probes.experiment.config import DataSpec, ExperimentConfig, ModelSpec, TaskSpec
 from probes.experiment.datasets import Dataset, load_dataset
+from probes.extract.cache import write_json_atomic
 from probes.fingerprint import sha256_file
 from probes.records import RESULT_COLUMNS, ResultRow
 
@@ -124,13 +125,12 @@ class Experiment:
             ds = self.datasets[key]
             d = self.cache / "vectors" / f"{model.name}{'-random-init' if ri else ''}-{ds.spec.name}-" \
                 f"{_hash(model.source, ds.fingerprint, model.pooling, model.layers, ri)}"
-            was_complete = _complete(d)
             if (model.name, ri) not in loaded:
                 loaded[(model.name, ri)] = load_model(model.source, device=resolve_device(self.cfg.device),
                                                       random_init=ri, trust_remote_code=model.trust_remote_code)
             cache = extract(loaded[(model.name, ri)], ds.sentences, d, layers=model.layers, pooling=model.pooling,
                             batch_size=model.batch_size, device=self.cfg.device, progress=self.progress)
-            if not was_complete:
+            if cache.summary is None or cache.summary.status != "complete":
                 self.outcome.extracted += 1
             self.vectors[(model.name, key, ri)] = cache
         self.timer.add("extract", t0)
@@ -315,7 +315,7 @@ class Experiment:
                               title=self.cfg.name)
         self.timer.add("report", t0)
         manifest["timings_s"] = {k: round(v, 3) for k, v in self.timer.seconds.items()}
-        _atomic_json(self.out / "manifest.json", manifest)
+        write_json_atomic(self.out / "manifest.json", manifest)
         self.outcome.results, self.outcome.report = results, report
         return self.outcome
 
@@ -342,7 +342,7 @@ class Experiment:
             path = self.cache / "results" / f"{model.name}-{task.name}-structural-" \
                 f"{self._job_key(model, task, 'structural')}-example-{pick}.json"
             if not path.exists():
-                _atomic_json(path, self._fit_structural_example(model, task, test_spec, pick, best))
+                write_json_atomic(path, self._fit_structural_example(model, task, test_spec, pick, best))
             out.append(json.loads(path.read_text(encoding="utf-8")))
         return out
 
@@ -390,13 +390,6 @@ def run_probe(kind: str, train, tests, dev, *, control, random_init, rank, optio
     raise ProbesError(f"unknown probe kind {kind!r}")
 
 
-def _complete(d: Path) -> bool:
-    try:
-        return json.loads((d / "meta.json").read_text(encoding="utf-8")).get("complete", False)
-    except (OSError, ValueError):
-        return False
-
-
 def _lang_of(ds: Dataset) -> Optional[str]:
     if ds.spec.lang:
         return ds.spec.lang
@@ -420,9 +413,3 @@ def _pick_sentence(ds: Dataset) -> Optional[int]:
         if s.heads and 8 <= len(s) <= 14:
             return i
     return 0 if ds.sentences and ds.sentences[0].heads else None
-
-
-def _atomic_json(path: Path, obj) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
-    tmp.replace(path)

@@ -90,7 +90,8 @@ CACHE_FILES = ("meta.json", "vectors.npy", "offsets.npy", "missing.npy", "done.n
 def write_json_atomic(path: Path, data: dict) -> None:
     """Write JSON to a temporary file beside `path`, then rename it into place."""
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False, default=str) + "\n",
+                   encoding="utf-8")
     os.replace(tmp, path)
 
 

@@ -13,7 +13,7 @@ import json
 import sys
 import time
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Iterable, Optional, Sequence
 
@@ -27,7 +27,7 @@ from probes.extract.cache import FORMAT, CacheWriter, VectorCache
 from probes.extract.loading import LoadedModel, load_model
 from probes.extract.pooling import DEFAULT_POOLING, check_pooling, pool, select_pairs
 from probes.extract.windows import owners, plan_windows
-from probes.records import Sentence
+from probes.records import Sentence, sentence_offsets
 
 EXTRACTOR_VERSION = "extract/1"  # bump when a code change alters the vectors, so old caches rebuild
 CACHE_DTYPES = ("float16", "float32")
@@ -146,9 +146,11 @@ def extract(model: str | LoadedModel, sentences: Sequence[Sentence], out: str | 
         loaded = load_model(str(model), device=resolve_device(device), dtype=resolve_dtype(dtype),
                             random_init=random_init, seed=seed, trust_remote_code=trust_remote_code,
                             max_length=max_length)
+    if getattr(loaded.word_encoder, "carry_memory", False):
+        raise ProbesError(f"{loaded.name}: memory carried across sentences needs corpus order, but extraction "
+                          "batches sentences by length; extract with carry_memory off (the default)")
     keep = _resolve_layers(layers, loaded.num_layers)
-    lengths = np.fromiter((len(s.words) for s in sentences), dtype=np.int64, count=len(sentences))
-    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    offsets = sentence_offsets(sentences)
     ingredients = {
         "version": EXTRACTOR_VERSION, "format": FORMAT, "model": loaded.fingerprint,
         "tokenizer": loaded.tokenizer_fingerprint,
@@ -166,7 +168,10 @@ def extract(model: str | LoadedModel, sentences: Sequence[Sentence], out: str | 
     if writer.status == "complete":
         _say(progress, f"{out}: already extracted with these inputs; nothing to do")
         cache = VectorCache.open(out)
-        cache.summary = ExtractSummary(**cache.meta["summary"]) if "summary" in cache.meta else None
+        if "summary" in cache.meta:  # the run that made it, reported as found complete now
+            cache.summary = replace(ExtractSummary(**cache.meta["summary"]), status="complete", resumed_from=len(sentences))
+        else:
+            cache.summary = None
         return cache
     if writer.status == "rebuilt":
         _say(progress, f"{out}: held vectors made from other inputs (model, tokenizer, data, pooling, layers "
@@ -360,10 +365,7 @@ class _Run:
         w = self.writer
         # The batch's word rows in the column order of `vectors`: one scattered write, not one per sentence.
         rows = np.concatenate([np.arange(self.offsets[i], self.offsets[i + 1]) for i in indices])
-        if len(rows) != vectors.shape[1]:
-            raise ProbesError(f"internal: {vectors.shape[1]} vectors for {len(rows)} word rows")
-        order = np.argsort(rows, kind="stable")  # ascending rows write the memmap sequentially
-        w.vectors[:, rows[order]] = vectors[:, order]
+        w.vectors[:, rows] = vectors
         w.missing[rows] = missing
         if time.monotonic() - self.last_flush > _FLUSH_SECONDS:
             w.vectors.flush()

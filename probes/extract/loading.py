@@ -19,6 +19,7 @@ import torch
 
 from probes.encoders import open_word_encoder
 from probes.errors import ProbesError
+from probes.encoders.download import offline
 from probes.fingerprint import sha256_files
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".h5", ".msgpack", ".hdf5")
@@ -68,10 +69,6 @@ class LoadedModel:
     dtype: torch.dtype = torch.float32
 
 
-def _offline() -> bool:
-    return os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
-
-
 def _hub_error(spec: str, exc: Exception) -> ProbesError:
     return ProbesError(
         f"model {spec!r} is not a local directory and could not be fetched from the Hugging Face hub "
@@ -86,7 +83,6 @@ def _looks_like_path(spec: str) -> bool:
 
 def _hub_reachable(timeout: float = 3.0) -> bool:
     """Whether the hub's host accepts a connection; saves the hub client's long retries when offline."""
-    import os
     import socket
     from urllib.parse import urlparse
 
@@ -115,7 +111,7 @@ def _from_pretrained(loader, spec: str, **kwargs):
         return loader(spec, local_files_only=True, **kwargs)
     except (OSError, ValueError):
         pass
-    if _offline():
+    if offline():
         raise _hub_error(spec, OSError("HF_HUB_OFFLINE is set"))
     if not _hub_reachable():
         raise _hub_error(spec, OSError("the hub cannot be reached"))
@@ -141,11 +137,24 @@ def _model_class(config):
     return transformers.AutoModel, bool(getattr(config, "is_encoder_decoder", False))
 
 
+def _loaded_weight_files(local: Path) -> list[Path]:
+    """The weight files transformers reads from a directory (safetensors first, as it does).
+
+    A hub snapshot often also holds TF/Flax copies of the same weights; hashing those too would
+    read several times the bytes that determine the vectors.
+    """
+    files = sorted(p for p in local.iterdir() if p.is_file())
+    for pattern in ("model*.safetensors", "pytorch_model*.bin"):
+        chosen = sorted(local.glob(pattern))
+        if chosen:
+            return chosen
+    return [p for p in files if p.suffix in WEIGHT_SUFFIXES]
+
+
 def _weights_fingerprint(spec: str, config, model) -> str:
     local = Path(spec).expanduser()
     if local.is_dir():
-        files = [p for p in local.iterdir() if p.is_file() and (p.suffix in WEIGHT_SUFFIXES or p.name == "config.json")]
-        return "sha256:" + sha256_files(sorted(files, key=lambda p: Path(p).name))
+        return "sha256:" + sha256_files([local / "config.json", *_loaded_weight_files(local)])
     commit = getattr(config, "_commit_hash", None)
     if commit:
         return f"hub:{spec}@{commit}"

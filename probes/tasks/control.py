@@ -22,10 +22,10 @@ from typing import Optional, Sequence
 import numpy as np
 
 from probes.errors import ProbesError
-from probes.records import Sentence
+from probes.records import Sentence, sentence_offsets
 from probes.tasks.base import TaskData
 from probes.tasks.edge import arcs, entity_spans
-from probes.tasks.labels import encode, punct_mask, sentence_offsets
+from probes.tasks.labels import encode, punct_mask
 from probes.tasks.token import word_labels
 
 ATTACH = ("self", "first", "last")

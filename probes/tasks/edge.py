@@ -14,9 +14,9 @@ from typing import Optional, Sequence
 import numpy as np
 
 from probes.errors import ProbesError
-from probes.records import Sentence
+from probes.records import Sentence, sentence_offsets
 from probes.tasks.base import TaskData
-from probes.tasks.labels import encode, punct_mask, require, sentence_offsets, skipped_note
+from probes.tasks.labels import encode, punct_mask, require, skipped_note
 
 
 def arcs(sentences: Sequence[Sentence]) -> tuple[list[tuple[int, int]], list[str], list[str]]:

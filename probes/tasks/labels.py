@@ -17,11 +17,6 @@ from probes.tasks.base import TaskData
 PTB_PUNCT_TAGS = frozenset({"``", "''", ",", ".", ":", "-LRB-", "-RRB-", "HYPH", "NFP"})
 
 
-def sentence_offsets(sentences: Sequence[Sentence]) -> np.ndarray:
-    """(n_sentences + 1,) start row of each sentence's words in the flattened corpus."""
-    return np.concatenate([[0], np.cumsum([len(s.words) for s in sentences])]).astype(np.int64)
-
-
 def is_punct_word(word: str) -> bool:
     """True when every character of ``word`` is Unicode punctuation (fallback without POS tags)."""
     return bool(word) and all(unicodedata.category(c).startswith("P") for c in word)

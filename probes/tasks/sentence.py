@@ -25,9 +25,9 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 
 from probes.errors import ProbesError
-from probes.records import Sentence
+from probes.records import Sentence, sentence_offsets
 from probes.tasks.base import TaskData
-from probes.tasks.labels import encode, punct_mask, sentence_offsets
+from probes.tasks.labels import encode, punct_mask
 from probes.tasks.trees import tree_depths
 
 SENTEVAL_LENGTH_BINS = [(5, 8), (9, 12), (13, 16), (17, 20), (21, 25), (26, 28)]

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Optional, Sequence
 
-from probes.records import Sentence
+from probes.records import Sentence, sentence_offsets
 from probes.tasks.base import TaskData
-from probes.tasks.labels import heads_required, punct_mask, sentence_offsets
+from probes.tasks.labels import heads_required, punct_mask
 from probes.tasks.trees import tree_depths, tree_distances
 
 

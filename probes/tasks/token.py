@@ -7,9 +7,9 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 
 from probes.errors import ProbesError
-from probes.records import Sentence
+from probes.records import Sentence, sentence_offsets
 from probes.tasks.base import TaskData
-from probes.tasks.labels import encode, punct_mask, require, sentence_offsets, skipped_note
+from probes.tasks.labels import encode, punct_mask, require, skipped_note
 
 NO_FEATURE = "none"
 

@@ -125,7 +125,7 @@ def test_random_init_keeps_architecture():
 
 def test_specs_routing_and_offline_errors(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("PROBES_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("PROBES_CACHE", str(tmp_path / "cache"))
     with pytest.raises(ProbesError, match="pytorch_model.bin, vocab.pkl from https://huggingface.co/transfo-xl"):
         open_word_encoder("transfo-xl/transfo-xl-wt103")
     with pytest.raises(ProbesError, match="elmo_2x4096_512_2048cnn_2xhighway_weights.hdf5"):

@@ -6,27 +6,10 @@ import pytest
 import torch
 
 from probes.encoders import open_word_encoder
+from probes.readers import load_corpus
 
 UD = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "data", "ud")
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "fixtures")
-
-
-def _read_words(path, limit):
-    sentences, words = [], []
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            line = line.rstrip("\n")
-            if not line:
-                if words:
-                    sentences.append(words)
-                    words = []
-                    if len(sentences) == limit:
-                        break
-            elif not line.startswith("#"):
-                cols = line.split("\t")
-                if cols[0].isdigit():
-                    words.append(cols[1])
-    return sentences
 
 
 @pytest.mark.integration
@@ -36,7 +19,7 @@ def test_ud_sentences_encode_word_by_word(treebank, spec):
     path = os.path.join(UD, treebank)
     if not os.path.exists(path):
         pytest.skip(f"{path} not present")
-    sentences = _read_words(path, 24)
+    sentences = [s.words for s in load_corpus(path)[:24]]
     enc = open_word_encoder(os.path.join(FIXTURES, spec), batch_size=8)
     out = enc.encode(sentences)
     assert [o.shape[1] for o in out] == [len(s) for s in sentences]

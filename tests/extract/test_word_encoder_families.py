@@ -35,3 +35,41 @@ def test_extract_stores_every_layer_of_the_reference_model(tmp_path, fixture, sp
         assert got.shape == want.shape
         assert np.abs(got - want).max() < 1e-5
     assert not reopened.missing.any()
+
+
+def test_carried_memory_is_refused_because_extraction_reorders_sentences(tmp_path):
+    from probes.encoders import open_word_encoder
+    from probes.errors import ProbesError
+    from probes.extract.loading import LoadedModel
+    import torch
+
+    enc = open_word_encoder(f"transfo-xl:{FIXTURES / 'transfo_xl_a'}", carry_memory=True)
+    loaded = LoadedModel(name=enc.name, fingerprint=enc.fingerprint, num_layers=enc.num_layers, dim=enc.dim,
+                         word_encoder=enc, device=torch.device("cpu"), dtype=torch.float32)
+    with pytest.raises(ProbesError, match="corpus order"):
+        extract(loaded, [Sentence(words=["a", "b"])], tmp_path / "c", progress=False)
+
+
+def test_fingerprint_reads_only_the_weights_transformers_loads(tmp_path):
+    from probes.extract.loading import _loaded_weight_files
+
+    for name in ("config.json", "model.safetensors", "pytorch_model.bin", "tf_model.h5", "flax_model.msgpack"):
+        (tmp_path / name).write_bytes(b"x")
+    assert [p.name for p in _loaded_weight_files(tmp_path)] == ["model.safetensors"]
+    (tmp_path / "model.safetensors").unlink()
+    assert [p.name for p in _loaded_weight_files(tmp_path)] == ["pytorch_model.bin"]
+
+
+def test_random_init_twin_does_not_depend_on_the_weight_file(tmp_path):
+    import shutil
+
+    from probes.encoders import open_word_encoder
+
+    d = tmp_path / "elmo"
+    shutil.copytree(FIXTURES / "elmo_a", d)
+    before = open_word_encoder(f"elmo:{d}", random_init=True).fingerprint
+    trained = open_word_encoder(f"elmo:{d}").fingerprint
+    with open(d / "weights.hdf5", "ab") as fh:
+        fh.write(b"\0")
+    assert open_word_encoder(f"elmo:{d}", random_init=True).fingerprint == before
+    assert open_word_encoder(f"elmo:{d}").fingerprint != trained
