@@ -34,7 +34,7 @@ import pandas as pd
 
 from analysis import tables
 from analysis.html import Block, Section, render_page
-from analysis.results import (score_mask, aggregate_seeds, base_models, is_control, language_of,
+from analysis.results import (base_tasks, score_mask, aggregate_seeds, base_models, is_control, language_of,
                               split_missing_values, validate_results)
 from analysis.selectivity import selectivity_table
 from analysis.significance import layer_significance_table
@@ -107,7 +107,7 @@ def _jsonable(x):
     return x
 
 
-def _model_sections(o: _Out, df: pd.DataFrame, agg: pd.DataFrame, summary: pd.DataFrame, exp: pd.DataFrame,
+def _model_sections(o: _Out, agg: pd.DataFrame, sel: pd.DataFrame, summary: pd.DataFrame, exp: pd.DataFrame,
                     model: str, skipped: list[str]) -> list[Block]:
     from analysis.figures import curves, pipeline
 
@@ -141,9 +141,8 @@ def _model_sections(o: _Out, df: pd.DataFrame, agg: pd.DataFrame, summary: pd.Da
                                   _slug(model, "heatmap", probe), f"Layer x task heatmap of the {probe} probe's scores."))
     else:
         skipped.append(f"{model}: layer curves and heatmap (no per-layer score rows)")
-    sel = selectivity_table(agg)
     if len(sel[(sel["model"] == model) & (sel["layer"] >= 0)]):
-        blocks.append(_figure(o, curves.plot_selectivity(agg, model=model), _slug(model, "selectivity"),
+        blocks.append(_figure(o, curves.plot_selectivity(agg, model=model, sel=sel), _slug(model, "selectivity"),
                               "Selectivity = task score minus control-task score (Hewitt & Liang 2019)."))
     else:
         skipped.append(f"{model}: selectivity (no <task>:control rows)")
@@ -234,17 +233,17 @@ def write_report(results: pd.DataFrame, out_dir, *, config: dict | None = None, 
     if scored.empty:
         raise ProbesError("results: every row lacks a value (NaN); nothing to report")
     agg = aggregate_seeds(scored)
-    summary = summarize(scored)
+    sel_all = selectivity_table(agg)
+    exp = expected_layers_table(agg)
+    summary = summarize(scored, agg=agg, exp=exp, sel=sel_all)
     summary.to_csv(out / "summary.csv", index=False, float_format="%.6g")
     agg.to_csv(out / "aggregated.csv", index=False, float_format="%.6g")
-    sel_all = selectivity_table(agg)
     if len(sel_all):
         sel_all.to_csv(out / "selectivity.csv", index=False, float_format="%.6g")
-    exp = expected_layers_table(agg)
     exp.drop(columns=["weights", "cumulative"]).to_csv(out / "expected_layers.csv", index=False, float_format="%.6g")
     sections = []
     for model in base_models(scored):
-        sections.append(Section(f"Model: {model}", _model_sections(o, scored, agg, summary, exp, model, skipped),
+        sections.append(Section(f"Model: {model}", _model_sections(o, agg, sel_all, summary, exp, model, skipped),
                                 anchor=_slug("model", model)))
     if extras.get("structural"):
         sections.append(Section("Structural probe: a chosen sentence", _structural_blocks(o, list(extras["structural"])),
@@ -297,7 +296,7 @@ def write_report(results: pd.DataFrame, out_dir, *, config: dict | None = None, 
     n_rows = len(df)
     page = render_page(title or str(manifest.get("name") or (config or {}).get("name") or out.resolve().name),
                        sections, subtitle=f"{n_rows} result rows, {len(base_models(df))} model(s), "
-                                          f"{len([t for t in dict.fromkeys(df['task']) if not is_control(t)])} task(s)")
+                                          f"{len(base_tasks(df))} task(s)")
     path = out / "report.html"
     path.write_text(page, encoding="utf-8")
     return path

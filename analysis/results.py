@@ -174,15 +174,3 @@ def main_eval_set(df: pd.DataFrame) -> str:
     counts = pool["eval_set"].value_counts()
     best = counts[counts == counts.max()].index
     return sorted(best)[0]
-
-
-def layer_curve(agg: pd.DataFrame, **where) -> pd.DataFrame:
-    """Rows of an aggregated table matching `where`, with layer >= 0, sorted by layer (one per layer)."""
-    sel = agg
-    for col, val in where.items():
-        sel = sel[sel[col] == val]
-    sel = sel[sel["layer"] >= 0].sort_values("layer")
-    if sel["layer"].duplicated().any():
-        keys = {c: sorted(sel[c].unique()) for c in CURVE_COLUMNS if sel[c].nunique() > 1}
-        raise ProbesError(f"ambiguous layer curve for {where}: several rows per layer differ in {keys}")
-    return sel.reset_index(drop=True)

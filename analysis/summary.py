@@ -91,14 +91,17 @@ def _profile_row(tt: pd.DataFrame) -> dict | None:
     return out
 
 
-def summarize(results: pd.DataFrame) -> pd.DataFrame:
+def summarize(results: pd.DataFrame, *, agg: pd.DataFrame | None = None, exp: pd.DataFrame | None = None,
+              sel: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per curve (model, task, probe, sets, metric), aggregated over seeds: n_layers, seeds,
     layer-0 and top-layer values, best layer and its interval (lowest for codelengths), the p-value of
     best layer against top layer (``compare_layers_from_rows``: seeds, else intervals), the value of
-    layer -1 rows (mix, majority), expected layers (cumulative and mix rows) and the highest selectivity."""
-    agg = aggregate_seeds(results)
-    exp = expected_layers_table(agg)
-    sel = selectivity_table(agg)
+    layer -1 rows (mix, majority), expected layers (cumulative and mix rows) and the highest selectivity.
+    ``agg``, ``exp`` and ``sel`` are the aggregates of ``results`` when the caller has them already."""
+    # A caller that already has the aggregates (write_report) passes them instead of recomputing.
+    agg = aggregate_seeds(results) if agg is None else agg
+    exp = expected_layers_table(agg) if exp is None else exp
+    sel = selectivity_table(agg) if sel is None else sel
     rows = []
     for key, g in agg[~metric_base(agg["metric"]).isin(SKIP_IN_SUMMARY)].groupby(CURVE_COLUMNS, sort=False):
         r = dict(zip(CURVE_COLUMNS, key))

@@ -15,7 +15,6 @@ from analysis.results import (CONTROL_SUFFIX, score_mask, RANDOM_INIT_SUFFIX, is
 from analysis.selectivity import selectivity_table
 from probes.errors import ProbesError
 
-FLAT_PROBES = {"majority"}
 NOT_CURVES = {"mix", "mdl", "majority"}
 
 
@@ -144,9 +143,10 @@ def plot_layer_task_heatmap(agg: pd.DataFrame, *, model: str, probe: str):
     return fig
 
 
-def plot_selectivity(agg: pd.DataFrame, *, model: str):
-    """Selectivity (task minus control score) by layer, one line per task and probe."""
-    sel = selectivity_table(agg)
+def plot_selectivity(agg: pd.DataFrame, *, model: str, sel: pd.DataFrame | None = None):
+    """Selectivity (task minus control score) by layer, one line per task and probe (``sel``: the
+    selectivity table of ``agg`` when the caller has it)."""
+    sel = selectivity_table(agg) if sel is None else sel
     sel = sel[(sel["model"] == model) & (sel["layer"] >= 0)]
     if sel.empty:
         raise ProbesError(f"no control-task rows for model {model}: selectivity needs <task>:control results")

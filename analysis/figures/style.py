@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import matplotlib
@@ -23,7 +22,6 @@ BAND = "#f7f7f7"
 # Okabe-Ito-based seaborn palette for lines; sequential maps safe for colour-vision deficiency.
 LINE_PALETTE = sns.color_palette("colorblind")
 SEQUENTIAL = "cividis"
-DIVERGING = "PuOr"
 BASELINE_GREY = "#555555"
 
 # A double-column paper is ~6.9 in wide, a single column ~3.3 in: fonts chosen to stay >= 7 pt there.
@@ -52,13 +50,6 @@ def save_figure(fig, out_dir, name: str, formats=FORMATS) -> dict[str, Path]:
         fig.savefig(p, format=fmt, bbox_inches="tight", metadata=_metadata(fmt))
         paths[fmt] = p
     return paths
-
-
-def png_bytes(fig) -> bytes:
-    """The figure as PNG bytes (for embedding in the HTML report)."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", bbox_inches="tight", dpi=150)
-    return buf.getvalue()
 
 
 def _metadata(fmt: str):
