@@ -11,12 +11,11 @@ from __future__ import annotations
 
 from typing import Optional, Sequence
 
-import numpy as np
 
 from probes.errors import ProbesError
 from probes.records import Sentence, sentence_offsets
 from probes.tasks.base import TaskData
-from probes.tasks.labels import encode, punct_mask, require, skipped_note
+from probes.tasks.labels import labelled_task, require, skipped_note
 
 
 def arcs(sentences: Sequence[Sentence]) -> tuple[list[tuple[int, int]], list[str], list[str]]:
@@ -40,11 +39,7 @@ def build_dep_arc(sentences: Sequence[Sentence], *, train: Optional[TaskData] = 
     pairs, labels, notes = arcs(sentences)
     if not pairs:
         raise ProbesError(f"task {name!r}: the corpus has no dependency arcs (one-word sentences only?)")
-    classes, y, unseen, enc_notes, dist = encode(name, labels, train)
-    return TaskData(name=name, kind="edge", metric="accuracy", classes=classes, y=y,
-                    pairs=np.array(pairs, dtype=np.int64).reshape(-1, 2), punct=punct_mask(sentences),
-                    sentence_offsets=sentence_offsets(sentences), unseen=unseen,
-                    notes=notes + enc_notes, label_distribution=dist)
+    return labelled_task(name, "edge", "accuracy", sentences, labels, train, notes, pairs=pairs)
 
 
 def entity_spans(sentences: Sequence[Sentence]) -> tuple[list[tuple[int, int]], list[str], list[str], list[int]]:
@@ -68,8 +63,4 @@ def build_ner(sentences: Sequence[Sentence], *, train: Optional[TaskData] = None
     spans, labels, notes, _ = entity_spans(sentences)
     if not spans:
         raise ProbesError(f"task {name!r}: the entity annotation of this corpus holds no entity")
-    classes, y, unseen, enc_notes, dist = encode(name, labels, train)
-    return TaskData(name=name, kind="span", metric="macro_f1", classes=classes, y=y,
-                    spans=np.array(spans, dtype=np.int64).reshape(-1, 2), punct=punct_mask(sentences),
-                    sentence_offsets=sentence_offsets(sentences), unseen=unseen,
-                    notes=notes + enc_notes, label_distribution=dist)
+    return labelled_task(name, "span", "macro_f1", sentences, labels, train, notes, spans=spans)

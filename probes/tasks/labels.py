@@ -9,7 +9,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from probes.errors import ProbesError
-from probes.records import Sentence
+from probes.records import Sentence, sentence_offsets
 from probes.tasks.base import TaskData
 
 # Hewitt & Manning exclude punctuation by gold POS tag; with UD that is UPOS PUNCT. SYM ($, %, #)
@@ -89,3 +89,15 @@ def heads_required(sentences: Sequence[Sentence], task: str) -> None:
         if s.heads is None:
             raise ProbesError(f"task {task!r} needs a dependency tree for every sentence; sentence "
                               f"{s.sent_id} ({s.source}) has none")
+
+
+def labelled_task(name: str, kind: str, metric: str, sentences: Sequence[Sentence], labels: Sequence[str],
+                  train: Optional[TaskData], notes: list[str], **items: np.ndarray) -> TaskData:
+    """A classification TaskData: labels encoded against the training classes, items (index, pairs
+    or spans) as int64 arrays, punctuation and sentence offsets of the corpus."""
+    classes, y, unseen, enc_notes, dist = encode(name, labels, train)
+    arrays = {k: np.asarray(v, dtype=np.int64).reshape(-1, 2) if k in ("pairs", "spans") else
+              np.asarray(v, dtype=np.int64) for k, v in items.items()}
+    return TaskData(name=name, kind=kind, metric=metric, classes=classes, y=y, punct=punct_mask(sentences),
+                    sentence_offsets=sentence_offsets(sentences), unseen=unseen, notes=notes + enc_notes,
+                    label_distribution=dist, **arrays)

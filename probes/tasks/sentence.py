@@ -22,12 +22,11 @@ import dataclasses
 import random
 from typing import Callable, Optional, Sequence
 
-import numpy as np
 
 from probes.errors import ProbesError
 from probes.records import Sentence, sentence_offsets
 from probes.tasks.base import TaskData
-from probes.tasks.labels import encode, punct_mask
+from probes.tasks.labels import labelled_task, punct_mask
 from probes.tasks.trees import tree_depths
 
 SENTEVAL_LENGTH_BINS = [(5, 8), (9, 12), (13, 16), (17, 20), (21, 25), (26, 28)]
@@ -128,11 +127,7 @@ def build_sentence_task(name: str, sentences: Sequence[Sentence], *, train: Opti
     if len(labels) < len(sentences):
         notes.append(f"{len(sentences) - len(labels)} of {len(sentences)} sentence(s) without "
                      f"{_WHY.get(name, 'a label')} left out")
-    classes, y, unseen, enc_notes, dist = encode(name, labels, train)
-    return TaskData(name=name, kind="sentence", metric="accuracy", classes=classes, y=y,
-                    index=np.array(idx, dtype=np.int64), punct=punct_mask(sentences),
-                    sentence_offsets=sentence_offsets(sentences), unseen=unseen,
-                    notes=notes + enc_notes, label_distribution=dist)
+    return labelled_task(name, "sentence", "accuracy", sentences, labels, train, notes, index=idx)
 
 
 def _swap(s: Sentence, j: int) -> Sentence:

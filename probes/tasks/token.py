@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Callable, Optional, Sequence
 
-import numpy as np
 
 from probes.errors import ProbesError
 from probes.records import Sentence, sentence_offsets
 from probes.tasks.base import TaskData
-from probes.tasks.labels import encode, punct_mask, require, skipped_note
+from probes.tasks.labels import labelled_task, require, skipped_note
 
 NO_FEATURE = "none"
 
@@ -62,8 +61,4 @@ def build_token_task(name: str, sentences: Sequence[Sentence], *, train: Optiona
     rows, labels, notes = word_labels(name, sentences)
     if name.startswith("feats:") and train is None and all(lab == NO_FEATURE for lab in labels):
         raise ProbesError(f"task {name!r}: feature {name[6:]!r} does not occur in this corpus")
-    classes, y, unseen, enc_notes, dist = encode(name, labels, train)
-    return TaskData(name=name, kind="token", metric="accuracy", classes=classes, y=y,
-                    index=np.array(rows, dtype=np.int64), punct=punct_mask(sentences),
-                    sentence_offsets=sentence_offsets(sentences), unseen=unseen,
-                    notes=notes + enc_notes, label_distribution=dist)
+    return labelled_task(name, "token", "accuracy", sentences, labels, train, notes, index=rows)
