@@ -114,12 +114,10 @@ class CacheWriter:
                  sentence_offsets: np.ndarray, dtype: str = "float16"):
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
-        self.key = key
         offsets = np.asarray(sentence_offsets, dtype=np.int64)
         n_words, n_sent = int(offsets[-1]), len(offsets) - 1
         shape = (n_layers, n_words, dim)
         old = read_meta(self.path)
-        self.previous_key = old.get("key") if old else None
         self.status = "new"
         if old is not None and old.get("key") == key and old.get("format") == FORMAT and self._shapes_ok(shape, n_sent):
             self.status = "complete" if old.get("complete") else "resumed"

@@ -132,3 +132,19 @@ def test_udeprel_drops_language_specific_subtypes_so_languages_share_classes():
     assert [train.classes[i] for i in evaluation.y] == ["nsubj", "root", "det", "obl"]
     # deprel keeps the subtypes, so the German label is unseen there
     assert build_task("deprel", [de], train=build_task("deprel", [en])).unseen == 1
+
+
+def test_every_catalogued_task_builds_with_the_kind_and_metric_its_spec_declares():
+    from pathlib import Path
+
+    from probes.readers import load_corpus
+    from probes.tasks.registry import SPECS
+    from probes.tasks.sentence import make_bigram_shift
+
+    sents = load_corpus(Path(__file__).resolve().parents[2] / "data" / "sample" / "en.conllu")[:60]
+    shifted, _ = make_bigram_shift(sents, seed=0)
+    for name, spec in list(SPECS.items()) + [("feats:Number", get_spec("feats:Number")),
+                                             ("feats:Number:control", get_spec("feats:Number:control"))]:
+        train = build_task(name, shifted if name == "bshift" else sents)
+        assert (train.kind, train.metric) == (spec.kind, spec.metric), name
+        assert train.sentence_offsets[-1] == sum(len(s) for s in sents), name
