@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from probes.errors import ProbesError
+from probes.probing.metrics import expected_layers
 
 
 def _vector(values, name: str, min_len: int = 1) -> np.ndarray:
@@ -48,13 +49,13 @@ def differential_scores(cumulative_scores) -> np.ndarray:
     return np.diff(scores)
 
 
-def expected_layer(cumulative_scores) -> float:
-    """E_delta = sum_{l>=1} l * delta(l) / sum_{l>=1} delta(l) from cumulative scores 0..L."""
-    delta = differential_scores(cumulative_scores)
-    total = delta.sum()
-    if total == 0:
+def expected_layer(cumulative_scores, layer_ids=None) -> float:
+    """E_delta = sum_{l>=1} l * delta(l) / sum_{l>=1} delta(l) from cumulative scores 0..L (or of the
+    layers ``layer_ids``, each difference credited to its true layer id)."""
+    scores = _vector(cumulative_scores, "cumulative scores", min_len=2)
+    if np.diff(scores).sum() == 0:
         raise ProbesError("expected layer undefined: the cumulative score does not change from layer 0 to L")
-    return float(np.dot(np.arange(1, delta.size + 1), delta) / total)
+    return float(expected_layers(scores, np.arange(scores.size) if layer_ids is None else layer_ids))
 
 
 def kl_from_uniform_bits(p) -> float:

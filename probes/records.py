@@ -11,6 +11,8 @@ Conventions every stage relies on (keep them in one place):
   ``sentence_offsets`` (length n_sentences + 1) gives each sentence's slice.
 * Layers are numbered from 0 = the embedding output (the non-contextual layer) to L = the top.
 * ``heads`` are 1-based as in CoNLL-U, 0 = root.
+* Every span (``Span``, ``Mention``, ``Argument``, ``Predicate``, ``Target``) is a half-open range
+  [start, end) of 0-based *word* indices within its sentence.
 """
 
 from __future__ import annotations
@@ -28,6 +30,67 @@ class Span:
     start: int
     end: int
     label: str
+
+
+@dataclass
+class Mention:
+    """An entity mention: words [start, end) of one sentence, in coreference cluster ``entity``.
+
+    CorefUD / GUM (``Entity=`` in MISC) and OntoNotes coreference columns. ``entity`` is the
+    cluster id, unique within the document (``Sentence.doc_id``); ``etype`` and ``infstat`` are ''
+    where the corpus does not annotate them. A discontinuous mention has ``parts`` (its [start, end)
+    pieces, in order) and spans from its first piece's start to its last piece's end.
+    """
+
+    start: int
+    end: int
+    entity: str
+    etype: str = ""
+    infstat: str = ""
+    parts: Optional[list[tuple[int, int]]] = None
+    attrs: dict[str, str] = field(default_factory=dict)  # the other global.Entity fields, by name
+
+    @property
+    def discontinuous(self) -> bool:
+        """True when the mention has gaps (CorefUD ``eid[1/2]`` pieces)."""
+        return self.parts is not None and len(self.parts) > 1
+
+
+@dataclass
+class Argument:
+    """A semantic-role argument: words [start, end) and its label as written in the corpus."""
+
+    start: int
+    end: int
+    role: str
+
+
+@dataclass
+class Predicate:
+    """A predicate (words [start, end), usually one), its sense and its arguments.
+
+    ``heads``: the arguments are marked on their head words (dependency-based SRL: Universal
+    PropBank, CoNLL-2009), so each argument is one word; False for span-based SRL (OntoNotes /
+    CoNLL-2012, jiant), where an argument is a whole phrase.
+    """
+
+    start: int
+    end: int
+    sense: str
+    arguments: list[Argument] = field(default_factory=list)
+    heads: bool = True
+
+
+@dataclass
+class Target:
+    """A labelled edge-probing target from a jiant JSON file: one or two spans [start, end).
+
+    ``label`` is one string, or a tuple of strings for multi-label targets (e.g. SPR properties).
+    """
+
+    span1: tuple[int, int]
+    span2: Optional[tuple[int, int]]
+    label: str | tuple[str, ...]
 
 
 @dataclass
@@ -51,6 +114,12 @@ class Sentence:
     misc: Optional[list[dict[str, str]]] = None
     entities: Optional[list[Span]] = None
     comments: list[str] = field(default_factory=list)
+    doc_id: str = ""  # the document (``# newdoc id``); "" when the corpus marks none
+    mentions: Optional[list[Mention]] = None  # coreference / entity mentions (CorefUD Entity=)
+    predicates: Optional[list[Predicate]] = None  # semantic roles (PropBank)
+    constituents: Optional[list[Span]] = None  # non-terminal nodes of the constituent tree, pre-order
+    targets: Optional[list[Target]] = None  # jiant edge-probing targets
+    label: Optional[str] = None  # a sentence-level label (SentEval probing files)
 
     def model_tokens(self) -> list[str]:
         """The surface tokens the model should read."""

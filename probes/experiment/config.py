@@ -5,12 +5,14 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass, field
+from difflib import get_close_matches
 from pathlib import Path
 from typing import Any, Optional
 
 from probes.errors import ProbesError
 
-PROBE_KINDS = ("linear", "mlp", "mix", "cumulative", "structural", "mdl")
+PROBE_KINDS = ("linear", "mlp", "mix", "cumulative", "edge", "structural", "mdl")
+DATA_FORMATS = ("conllu", "ptb", "conll2012", "jiant", "senteval", "spacy", "text")
 POOLINGS = ("mean", "first", "last")
 
 
@@ -31,12 +33,18 @@ class DataSpec:
     last: Optional[int] = None       # 1-based, inclusive
     max_sentences: Optional[int] = None
     lang: Optional[str] = None
+    trees: Optional[str] = None      # a Penn Treebank file with one tree per sentence of the source
+    format: Optional[str] = None     # reader format (default: from the file name)
+    split: Optional[str] = None      # SentEval split tr / va / te (default: by role, train -> tr ...)
+    skip_invalid: bool = False       # skip malformed sentences (each one listed) instead of stopping
+    role: str = "test"               # train, dev or test: where the data set appears in its task
 
     def describe(self) -> str:
         """Short human description, e.g. 'en.conllu[1-150]'."""
         rng = f"[{self.first or 1}-{self.last or 'end'}]" if (self.first or self.last) else ""
         cap = f" (first {self.max_sentences})" if self.max_sentences else ""
-        return f"{self.source}{rng}{cap}"
+        split = f" split {self.split}" if self.split else ""
+        return f"{self.source}{rng}{cap}{split}"
 
 
 @dataclass
@@ -59,6 +67,7 @@ class TaskSpec:
     train: DataSpec
     test: list[DataSpec]
     dev: Optional[DataSpec] = None
+    options: dict[str, Any] = field(default_factory=dict)  # task options (see `probes tasks`)
 
 
 @dataclass
@@ -102,23 +111,29 @@ def _check_keys(table: dict, allowed: set[str], path, where: str) -> None:
 _RANGE = re.compile(r"^\s*(\d+)?\s*-\s*(\d+)?\s*$")
 
 
-def _data_spec(value: Any, base: Path, path, key: str, check_files: bool) -> DataSpec:
+def _local_path(raw: str, base: Path, path, key: str, check_files: bool) -> str:
+    p = Path(raw).expanduser()
+    p = p if p.is_absolute() else (base / p)
+    if check_files:
+        _expect(p.is_file(), path, key, f"file not found: {p}")
+    return str(p.resolve())
+
+
+def _data_spec(value: Any, base: Path, path, key: str, check_files: bool, role: str = "test") -> DataSpec:
     if isinstance(value, str):
         value = {"path": value}
     _expect(isinstance(value, dict), path, key,
             "expected a path string or a table {path = ..., sentences = \"1-150\", name = ..., lang = ...}")
-    _check_keys(value, {"path", "sentences", "name", "lang", "max_sentences"}, path, f"{key}.")
+    _check_keys(value, {"path", "sentences", "name", "lang", "max_sentences", "trees", "format", "split",
+                        "skip_invalid"}, path, f"{key}.")
     _expect(isinstance(value.get("path"), str) and value["path"], path, f"{key}.path", "expected a file path or ud:NAME")
     raw = value["path"]
     if raw.startswith("ud:"):
         source, default_name = raw, raw[3:].replace("/", "-")
     else:
-        p = Path(raw).expanduser()
-        p = p if p.is_absolute() else (base / p)
-        if check_files:
-            _expect(p.is_file(), path, key, f"file not found: {p}")
-        source, default_name = str(p.resolve()), p.name
-        for suffix in (".conllu", ".spacy", ".txt"):
+        source = _local_path(raw, base, path, key, check_files)
+        default_name = Path(source).name
+        for suffix in (".conllu", ".spacy", ".txt", ".jsonl", ".json", ".ptb", ".conll"):
             if default_name.endswith(suffix):
                 default_name = default_name[: -len(suffix)]
     first = last = None
@@ -133,7 +148,37 @@ def _data_spec(value: Any, base: Path, path, key: str, check_files: bool) -> Dat
     _expect(max_s is None or (isinstance(max_s, int) and max_s > 0), path, f"{key}.max_sentences", "expected a positive integer")
     name = value.get("name", default_name)
     _expect(isinstance(name, str) and name, path, f"{key}.name", "expected a non-empty string")
-    return DataSpec(source=source, name=name, first=first, last=last, max_sentences=max_s, lang=value.get("lang"))
+    trees = value.get("trees")
+    _expect(trees is None or (isinstance(trees, str) and trees), path, f"{key}.trees",
+            "expected the path of a Penn Treebank file with one tree per sentence")
+    if trees is not None:
+        trees = _local_path(trees, base, path, f"{key}.trees", check_files)
+    fmt = value.get("format")
+    _expect(fmt is None or fmt in DATA_FORMATS, path, f"{key}.format", f"expected one of {', '.join(DATA_FORMATS)}")
+    split = value.get("split")
+    _expect(split is None or split in ("tr", "va", "te", "train", "dev", "test"), path, f"{key}.split",
+            "expected tr, va or te (a SentEval file's split)")
+    skip = value.get("skip_invalid", False)
+    _expect(isinstance(skip, bool), path, f"{key}.skip_invalid", "expected true or false")
+    if fmt is None and source.endswith(".txt") and Path(source).is_file():
+        from probes.readers.senteval import looks_like_senteval
+
+        fmt = "senteval" if looks_like_senteval(source) else None
+    if fmt == "senteval" and split is None:
+        split = {"train": "tr", "dev": "va", "test": "te"}[role]  # one file holds all three splits
+    _expect(split is None or fmt == "senteval", path, f"{key}.split", "a split applies to SentEval files only")
+    return DataSpec(source=source, name=name, first=first, last=last, max_sentences=max_s, lang=value.get("lang"),
+                    trees=trees, format=fmt, split=split, skip_invalid=skip, role=role)
+
+
+def _task_name(name: str, train: DataSpec, path, key: str) -> str:
+    """``edges`` / ``senteval`` alone take their task name from the training file."""
+    from probes.tasks.external import PREFIXES, task_name_from_file
+
+    if name in PREFIXES:
+        _expect(not train.source.startswith("ud:"), path, key, f"{name}: name the task {name}:<name>")
+        return task_name_from_file(name, train.source)
+    return name
 
 
 def parse_config(data: dict, *, path: Path | str = "<config>", base: Optional[Path] = None,
@@ -184,17 +229,17 @@ def parse_config(data: dict, *, path: Path | str = "<config>", base: Optional[Pa
     for i, t in enumerate(tasks_raw):
         key = f"tasks[{i}]"
         _expect(isinstance(t, dict), path, key, "expected a table")
-        _check_keys(t, {"name", "train", "dev", "test", "max_train_sentences", "lang"}, path, f"{key}.")
+        _check_keys(t, {"name", "train", "dev", "test", "max_train_sentences", "lang", "options"}, path, f"{key}.")
         _expect(isinstance(t.get("name"), str) and t["name"], path, f"{key}.name", "expected a task name (see `probes tasks`)")
         _expect("train" in t, path, f"{key}.train", "missing: expected the training data file")
         _expect("test" in t, path, f"{key}.test", "missing: expected one or more test data files")
-        train = _data_spec(t["train"], base, path, f"{key}.train", check_files)
+        train = _data_spec(t["train"], base, path, f"{key}.train", check_files, "train")
         mts = t.get("max_train_sentences")
         _expect(mts is None or (isinstance(mts, int) and mts > 0), path, f"{key}.max_train_sentences",
                 "expected a positive integer")
         if mts:
             train.max_sentences = mts
-        dev = _data_spec(t["dev"], base, path, f"{key}.dev", check_files) if t.get("dev") else None
+        dev = _data_spec(t["dev"], base, path, f"{key}.dev", check_files, "dev") if t.get("dev") else None
         tests_raw = t["test"] if isinstance(t["test"], list) else [t["test"]]
         _expect(bool(tests_raw), path, f"{key}.test", "expected one or more test data files")
         tests = [_data_spec(v, base, path, f"{key}.test[{j}]", check_files) for j, v in enumerate(tests_raw)]
@@ -202,14 +247,26 @@ def parse_config(data: dict, *, path: Path | str = "<config>", base: Optional[Pa
         dupes = sorted({n for n in test_names if test_names.count(n) > 1})
         _expect(not dupes, path, f"{key}.test", f"two test sets share the name {dupes[:1]}; "
                 "give them distinct names with a table {path = ..., name = ...}")
-        tasks.append(TaskSpec(t["name"], train, tests, dev))
+        task_name = _task_name(t["name"], train, path, f"{key}.name")
+        options = t.get("options", {})
+        _expect(isinstance(options, dict), path, f"{key}.options", "expected a table of task options")
+        try:
+            from probes.tasks.registry import get_spec, resolve_options
+
+            resolve_options(get_spec(task_name), options)
+        except ProbesError as exc:
+            raise ConfigError(path, f"{key}.name" if "unknown task" in str(exc) else f"{key}.options", str(exc)) from None
+        tasks.append(TaskSpec(task_name, train, tests, dev, dict(options)))
 
     probe_raw = data.get("probe", {})
     _expect(isinstance(probe_raw, dict), path, "probe", "expected a [probe] table")
     _check_keys(probe_raw, {"kinds", "control", "random_init", "bootstrap", "rank", "options"}, path, "probe.")
     kinds = probe_raw.get("kinds", ["linear"])
-    _expect(isinstance(kinds, list) and kinds and all(k in PROBE_KINDS for k in kinds), path, "probe.kinds",
-            f"expected a list drawn from {', '.join(PROBE_KINDS)}")
+    _expect(isinstance(kinds, list) and kinds, path, "probe.kinds", f"expected a list drawn from {', '.join(PROBE_KINDS)}")
+    for k in kinds:
+        close = get_close_matches(str(k), PROBE_KINDS, n=1)
+        _expect(k in PROBE_KINDS, path, "probe.kinds", f"unknown probe kind {k!r}"
+                + (f" (did you mean {close[0]}?)" if close else "") + f"; expected a list drawn from {', '.join(PROBE_KINDS)}")
     control = probe_raw.get("control", True)
     _expect(isinstance(control, bool), path, "probe.control", "expected true or false")
     random_init = probe_raw.get("random_init", True)

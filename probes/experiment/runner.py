@@ -69,7 +69,8 @@ class RunOutcome:
 
 
 def _spec_key(spec: DataSpec) -> tuple:
-    return (spec.source, spec.first, spec.last, spec.max_sentences, spec.lang)
+    return (spec.source, spec.first, spec.last, spec.max_sentences, spec.lang, spec.trees, spec.format, spec.split,
+            spec.skip_invalid)
 
 
 class Experiment:
@@ -85,6 +86,8 @@ class Experiment:
         self.datasets: dict[tuple, Dataset] = {}
         self.vectors: dict[tuple, object] = {}
         self._built: dict[int, tuple] = {}  # id(TaskSpec) -> TaskData of its sets, shared by its probe kinds
+        self.task_notes: dict[str, list[tuple[str, str]]] = {}  # task -> (data set, note) from the builders
+        self.skipped_jobs: list[str] = []  # probe kinds that do not apply to a task, and why
         self.outcome = RunOutcome(self.out, pd.DataFrame(columns=RESULT_COLUMNS))
 
     # ---- stage 1: data -------------------------------------------------------------------
@@ -103,6 +106,17 @@ class Experiment:
             self.datasets[key] = ds
         n_s = sum(len(d.sentences) for d in self.datasets.values())
         _say(f"[1/4 data]     {len(self.datasets)} data sets, {n_s} sentences")
+        for ds in self.datasets.values():
+            for note in ds.notes:
+                _say(f"               {ds.spec.name}: {note}")
+            if ds.skipped:
+                _say(f"               {ds.spec.name}: {len(ds.skipped)} invalid sentence(s) skipped (listed above)")
+        # Tasks are built before any model loads: a task that cannot be built fails in seconds.
+        for task in self.cfg.tasks:
+            self._task_data(task)
+        for task in self.cfg.tasks:
+            for set_name, note in self.task_notes.get(task.name, []):
+                _say(f"               {task.name} on {set_name}: {note}")
         self.timer.add("data", t0)
 
     def dataset(self, spec: DataSpec) -> Dataset:
@@ -112,7 +126,7 @@ class Experiment:
     def extract_all(self) -> None:
         """Vectors for every (model, data set), and the random-init twin's when baselines want it."""
         from probes.device import resolve_device
-        from probes.extract.extractor import extract
+        from probes.extract.extractor import data_fingerprint, extract
         from probes.extract.loading import load_model
 
         t0 = time.perf_counter()
@@ -123,8 +137,9 @@ class Experiment:
         loaded: dict = {}
         for model, key, ri in jobs:
             ds = self.datasets[key]
+            # Vectors depend on the text only: an edited annotation reuses them.
             d = self.cache / "vectors" / f"{model.name}{'-random-init' if ri else ''}-{ds.spec.name}-" \
-                f"{_hash(model.source, ds.fingerprint, model.pooling, model.layers, ri)}"
+                f"{_hash(model.source, data_fingerprint(ds.sentences), model.pooling, model.layers, ri)}"
             if (model.name, ri) not in loaded:
                 loaded[(model.name, ri)] = load_model(model.source, device=resolve_device(self.cfg.device),
                                                       random_init=ri, trust_remote_code=model.trust_remote_code)
@@ -144,6 +159,9 @@ class Experiment:
         t0 = time.perf_counter()
         jobs = [(m, t, k) for m in self.cfg.models for t in self.cfg.tasks for k in self._kinds_for(t)]
         _say(f"[3/4 probe]    {len(jobs)} probe jobs x {len(self.cfg.seeds)} seeds")
+        self.skipped_jobs = [s for t in self.cfg.tasks for s in self._skipped_kinds(t)]
+        for line in self.skipped_jobs:
+            _say(f"               {line}")
         frames = []
         from tqdm.auto import tqdm
 
@@ -154,12 +172,33 @@ class Experiment:
         return df[RESULT_COLUMNS]
 
     def _kinds_for(self, task: TaskSpec) -> list[str]:
+        """The configured probe kinds that apply to a task (structural tasks take the structural probe)."""
         from probes.tasks.registry import get_spec
 
         kind = get_spec(task.name).kind
         if kind in STRUCTURAL_TASK_KINDS:
             return ["structural"]
-        return [k for k in self.cfg.probe.kinds if k != "structural"]
+        kinds = [k for k in self.cfg.probe.kinds if k != "structural"]
+        if kind == "sentence":  # the edge probe pools spans of words; sentence tasks have none
+            kinds = [k for k in kinds if k != "edge"]
+        if id(task) in self._built and self._built[id(task)][0].Y is not None:
+            kinds = [k for k in kinds if k not in ("mlp", "mdl")]  # one label per item only
+        return kinds
+
+    def _skipped_kinds(self, task: TaskSpec) -> list[str]:
+        from probes.tasks.registry import get_spec
+
+        if get_spec(task.name).kind in STRUCTURAL_TASK_KINDS:
+            return []
+        kept = set(self._kinds_for(task))
+        out = []
+        for k in self.cfg.probe.kinds:
+            if k == "structural" or k in kept:
+                continue
+            why = ("a sentence task has no word spans" if k == "edge" else
+                   "it takes one label per item and the task is multi-label")
+            out.append(f"{task.name}: probe kind {k!r} not run ({why})")
+        return out
 
     def _task_data(self, task: TaskSpec):
         """TaskData of train, dev and tests (and of the control task), built once per task."""
@@ -171,18 +210,26 @@ class Experiment:
         from probes.tasks.registry import build_task
 
         seed = self.cfg.seeds[0]
-        train = build_task(task.name, self.dataset(task.train).sentences, seed=seed)
-        dev = build_task(task.name, self.dataset(task.dev).sentences, train=train, seed=seed) if task.dev else None
-        tests = {t.name: build_task(task.name, self.dataset(t).sentences, train=train, seed=seed) for t in task.test}
+        opts = task.options
+
+        def build(name, spec, train=None):
+            try:
+                data = build_task(name, self.dataset(spec).sentences, train=train, seed=seed, options=opts)
+            except ProbesError as exc:
+                raise ProbesError(f"{exc} (data set {spec.name}: {spec.describe()})") from None
+            notes = self.task_notes.setdefault(task.name, [])
+            notes += [(spec.name, n) for n in data.notes if (spec.name, n) not in notes and "control task" not in n]
+            return data
+
+        train = build(task.name, task.train)
+        dev = build(task.name, task.dev, train) if task.dev else None
+        tests = {t.name: build(task.name, t, train) for t in task.test}
         control = None
         if self.cfg.probe.control and train.kind in ("token", "edge", "span"):
             cname = f"{task.name}:control"
-            c_train = build_task(cname, self.dataset(task.train).sentences, seed=seed)
-            control = {"train": c_train,
-                       "dev": build_task(cname, self.dataset(task.dev).sentences, train=c_train, seed=seed)
-                       if task.dev else None,
-                       "tests": {t.name: build_task(cname, self.dataset(t).sentences, train=c_train, seed=seed)
-                                 for t in task.test}}
+            c_train = build(cname, task.train)
+            control = {"train": c_train, "dev": build(cname, task.dev, c_train) if task.dev else None,
+                       "tests": {t.name: build(cname, t, c_train) for t in task.test}}
         return train, dev, tests, control
 
     def _job_key(self, model: ModelSpec, task: TaskSpec, kind: str) -> str:
@@ -193,11 +240,11 @@ class Experiment:
             for ri in ([False, True] if self.cfg.probe.random_init else [False]):
                 caches.append(self.cache_of(model, spec, ri).meta.get("key"))
         names = [task.train.name, task.dev.name if task.dev else None, [t.name for t in task.test]]
-        return _hash("probe-job/2", __version__, model.name, caches, names, task.name, kind,
+        return _hash("probe-job/3", __version__, model.name, caches, names, task.name, task.options, kind,
                      kind == self._kinds_for(task)[0], self.cfg.seeds,
                      self.cfg.probe.control, self.cfg.probe.random_init, self.cfg.probe.bootstrap,
                      self.cfg.probe.rank, self.cfg.probe.options,
-                     [self.dataset(s).fingerprint for s in [task.train, *task.test]])
+                     [self.dataset(s).fingerprint for s in [task.train, task.dev, *task.test] if s is not None])
 
     def _probe_job(self, model: ModelSpec, task: TaskSpec, kind: str) -> pd.DataFrame:
         path = self.cache / "results" / f"{model.name}-{task.name.replace(':', '_')}-{kind}-" \
@@ -277,7 +324,9 @@ class Experiment:
             data.append({"name": ds.spec.name, "source": src, "selection": ds.spec.describe(),
                          "sentences": len(ds.sentences),
                          "words": sum(len(s) for s in ds.sentences), "sentences_fingerprint": ds.fingerprint,
-                         "file_sha256": sha256_file(src) if Path(src).is_file() else None})
+                         "file_sha256": sha256_file(src) if Path(src).is_file() else None,
+                         "trees": ds.spec.trees, "trees_sha256": sha256_file(ds.spec.trees) if ds.spec.trees else None,
+                         "skipped_invalid": ds.skipped, "reader_notes": ds.notes})
         models = {}
         for (name, key, ri), cache in self.vectors.items():
             entry = models.setdefault(name + (":random-init" if ri else ""), {})
@@ -287,6 +336,10 @@ class Experiment:
         return {"name": self.cfg.name, "config": self.cfg.raw, "config_file": str(self.cfg.path),
                 "seeds": self.cfg.seeds, "versions": versions, "python": platform.python_version(),
                 "platform": platform.platform(), "data": data, "models": models,
+                "tasks": [{"name": task.name, "options": task.options,
+                           "notes": [f"{s}: {n}" for s, n in self.task_notes.get(task.name, [])]}
+                          for task in self.cfg.tasks],
+                "probe_kinds_not_run": self.skipped_jobs,
                 "timings_s": {k: round(v, 3) for k, v in self.timer.seconds.items()},
                 "recomputed": {"caches": self.outcome.extracted, "probe_jobs": self.outcome.probed,
                                "probe_jobs_reused": self.outcome.reused}}
@@ -371,7 +424,7 @@ def run_probe(kind: str, train, tests, dev, *, control, random_init, rank, optio
     """Dispatch one probe kind to the probing API."""
     from probes.probing import api
 
-    if kind in CLASSIFIER_KINDS:
+    if kind in CLASSIFIER_KINDS or kind == "edge":
         return api.probe_layers(train, tests, dev, probe=kind, control=control, random_init=random_init,
                                 majority=majority, **common, **options)
     if kind == "structural":

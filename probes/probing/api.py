@@ -18,7 +18,7 @@ from probes.probing.edge import EdgeProbe
 from probes.probing.bootstrap import aggregate_seeds, percentile_interval, resample_counts
 from probes.probing.features import lazy_rows, to_tensor
 from probes.probing.linear import LinearProbe
-from probes.probing.metrics import score_replicates, sentence_of_rows
+from probes.probing.metrics import expected_layers, score_replicates, sentence_of_rows
 from probes.probing.mix import ScalarMixProbe
 from probes.probing.mlp import MLPProbe
 from probes.records import ResultRow
@@ -38,6 +38,7 @@ class Inputs:
     sent: np.ndarray
     n_sentences: int
     layers: list[int]
+    positive: Optional[int] = None  # class id whose F1 is the metric (positive_f1 tasks)
 
 
 def cache_arrays(vectors) -> tuple[object, list[int], Optional[np.ndarray]]:
@@ -94,9 +95,9 @@ def task_inputs(vectors, task: TaskData, classes: Optional[np.ndarray] = None, p
     """
     V, layers, cache_offsets = cache_arrays(vectors)
     offsets = _offsets(task, cache_offsets, V.shape[1])
-    if task.y is None:
+    if task.y is None and task.Y is None:
         raise ProbesError(f"task {task.name} ({task.kind}) has no class labels for a classifier probe")
-    y = np.asarray(task.y)
+    y = np.asarray(task.y if task.Y is None else task.Y)
     if probe == "edge":
         X, sent = _edge_inputs(V, task, offsets)
         n_items = len(X[1])
@@ -105,12 +106,13 @@ def task_inputs(vectors, task: TaskData, classes: Optional[np.ndarray] = None, p
         X = lazy_rows(V, rows)  # a RowStack past the memory budget: the linear probe streams it
         sent = sentence_of_rows(rows, offsets)
     elif task.kind in ("edge", "span"):
-        pairs = np.asarray(task.pairs if task.kind == "edge" else task.spans)
-        if task.kind == "span":
-            pairs = np.stack([pairs[:, 0], pairs[:, 1] - 1], 1)
+        items = np.asarray(task.pairs if task.kind == "edge" else task.spans)
+        if task.kind == "span":  # endpoints of each span: start and end - 1 (two-span items: four rows)
+            items = items.copy()
+            items[:, 1::2] -= 1
         import torch
-        X = torch.cat([to_tensor(V, pairs[:, 0]), to_tensor(V, pairs[:, 1])], dim=2)
-        sent = sentence_of_rows(pairs[:, 0], offsets)
+        X = torch.cat([to_tensor(V, items[:, k]) for k in range(items.shape[1])], dim=2)
+        sent = sentence_of_rows(items[:, 0], offsets)
     elif task.kind == "sentence":
         import torch
         sent = np.asarray(task.index)
@@ -124,10 +126,18 @@ def task_inputs(vectors, task: TaskData, classes: Optional[np.ndarray] = None, p
     if len(y) != n_items:
         raise ProbesError(f"task {task.name}: {len(y)} labels for {n_items} items")
     ids = y
-    if classes is not None:
+    if classes is not None and task.Y is None:
         pos = np.clip(np.searchsorted(classes, y), 0, len(classes) - 1)
         ids = np.where((classes[pos] == y) & (y >= 0), pos, -1)
-    return Inputs(X, ids, sent, len(offsets) - 1, layers)
+    positive = None
+    if task.positive_label is not None:
+        from probes.tasks.baselines import positive_id
+
+        positive = positive_id(task)
+        if classes is not None:  # as an id into the fitted probe's classes
+            hit = np.flatnonzero(np.asarray(classes) == positive)
+            positive = int(hit[0]) if len(hit) else -2  # never predicted: positive F1 0 where gold has it
+    return Inputs(X, ids, sent, len(offsets) - 1, layers, positive)
 
 
 def _require_layer0(layers: Sequence[int], what: str) -> None:
@@ -167,20 +177,29 @@ def predict_labels(est, vectors, task: TaskData, probe: str = "linear") -> dict:
     ``est.classes_``, "gold": (n_items,) ids (-1 = unseen in training), "sentence": (n_items,)}.
     """
     inputs = task_inputs(vectors, task, est.classes_, probe)
-    pred = np.atleast_2d(est._logits_eval(inputs.X).argmax(-1).cpu().numpy())
+    pred = _predictions(est, inputs)
     layers = inputs.layers if probe in PER_LAYER else [-1]
     return {"layers": layers, "pred": pred, "gold": inputs.y, "sentence": inputs.sent}
+
+
+def _predictions(est, inputs: Inputs) -> np.ndarray:
+    """(M, n) predicted class ids, or (M, n, C) 0/1 label decisions for multi-label targets."""
+    logits = est._logits_eval(inputs.X)
+    if getattr(est, "multilabel_", False):
+        out = (logits > 0).cpu().numpy()
+        return out.reshape((-1,) + out.shape[-2:])
+    return np.atleast_2d(logits.argmax(-1).cpu().numpy())
 
 
 def _rows_for(est, probe: str, inputs: Inputs, metrics: Sequence[str], counts: np.ndarray, key: dict,
               seed: int) -> tuple[list[ResultRow], dict]:
     """Score a fitted probe on one evaluation split; returns rows and bootstrap replicates per metric."""
-    pred = np.atleast_2d(est._logits_eval(inputs.X).argmax(-1).cpu().numpy())
+    pred = _predictions(est, inputs)
     layer_ids = inputs.layers if probe in PER_LAYER else [-1]
     rows, reps_out = [], {}
     for metric in metrics:
         point, reps = score_replicates(metric, pred, inputs.y, inputs.sent, inputs.n_sentences, counts,
-                                       len(est.classes_))
+                                       len(est.classes_), inputs.positive)
         lo, hi = percentile_interval(reps)
         reps_out[metric] = (np.atleast_1d(point), reps)
         for m, layer in enumerate(layer_ids):
@@ -209,9 +228,21 @@ def _classifier_rows(train, tests, dev, probe, seeds, model, task, train_set, n_
             r, rp = _rows_for(est, probe, test_inputs[name], metrics, counts[name], key, seed)
             rows += r
             reps[(seed, name)] = rp
+            if probe == "cumulative" and len(est.layer_ids_) >= 2:
+                rows.append(_expected_layer_row(rp[metrics[0]], est.layer_ids_, key, seed))
         if probe in ("mix", "cumulative"):
             rows += _mix_rows(est, probe, model, task, train_set, seed)
     return rows, reps, test_inputs, counts
+
+
+def _expected_layer_row(point_reps, layer_ids, key: dict, seed: int) -> ResultRow:
+    """E_delta of the cumulative scores (layer -1, metric ``expected_layer``) with the percentile interval
+    of its values over the same test-sentence resamples that give the scores' intervals."""
+    point, reps = point_reps
+    value = float(expected_layers(np.atleast_1d(point), layer_ids))
+    lo, hi = percentile_interval(expected_layers(reps, layer_ids))
+    return ResultRow(key["model"], key["task"], "cumulative", -1, key["train_set"], key["eval_set"], seed,
+                     "expected_layer", value, float(lo), float(hi))
 
 
 def _mix_rows(est, probe: str, model: str, task: str, train_set: str, seed: int) -> list[ResultRow]:
@@ -237,6 +268,8 @@ def _mix_rows(est, probe: str, model: str, task: str, train_set: str, seed: int)
 def majority_rows(train: tuple, tests: Mapping[str, tuple], model: str, task: str, train_set: str,
                   n_boot: int = 1000, ci_seed: int = 0) -> list[ResultRow]:
     """The majority-class baseline (most frequent training label everywhere), seed -1, layer -1."""
+    if train[1].Y is not None:
+        return _majority_multilabel_rows(train, tests, model, task, train_set, n_boot, ci_seed)
     y_train = np.asarray(train[1].y)
     classes, freq = np.unique(y_train, return_counts=True)
     rows = []
@@ -244,20 +277,49 @@ def majority_rows(train: tuple, tests: Mapping[str, tuple], model: str, task: st
         V, _, cache_offsets = cache_arrays(vectors)
         offsets = _offsets(tdata, cache_offsets, V.shape[1])
         y = np.asarray(tdata.y)
-        if tdata.kind == "token":
-            sent = sentence_of_rows(np.asarray(tdata.index), offsets)
-        elif tdata.kind == "edge":
-            sent = sentence_of_rows(np.asarray(tdata.pairs)[:, 0], offsets)
-        elif tdata.kind == "span":
-            sent = sentence_of_rows(np.asarray(tdata.spans)[:, 0], offsets)
-        else:
-            sent = np.asarray(tdata.index)
+        sent = _item_sentences(tdata, offsets)
         pos = np.clip(np.searchsorted(classes, y), 0, len(classes) - 1)
         ids = np.where((classes[pos] == y) & (y >= 0), pos, -1)
         pred = np.full((1, len(y)), int(np.argmax(freq)))
         counts = resample_counts(len(offsets) - 1, n_boot, ci_seed)
+        positive = None
+        if tdata.positive_label is not None:
+            from probes.tasks.baselines import positive_id
+
+            hit = np.flatnonzero(classes == positive_id(tdata))
+            positive = int(hit[0]) if len(hit) else -2
         for metric in _metrics_of(tdata):
-            point, reps = score_replicates(metric, pred, ids, sent, len(offsets) - 1, counts, len(classes))
+            point, reps = score_replicates(metric, pred, ids, sent, len(offsets) - 1, counts, len(classes), positive)
+            lo, hi = percentile_interval(reps)
+            rows.append(ResultRow(model, task, "majority", -1, train_set, name, -1, metric,
+                                  float(np.atleast_1d(point)[0]), float(np.atleast_1d(lo)[0]), float(np.atleast_1d(hi)[0])))
+    return rows
+
+
+def _item_sentences(tdata: TaskData, offsets: np.ndarray) -> np.ndarray:
+    """Sentence of each item (the first word of its first span), the unit of the bootstrap."""
+    if tdata.kind == "token":
+        return sentence_of_rows(np.asarray(tdata.index), offsets)
+    if tdata.kind == "edge":
+        return sentence_of_rows(np.asarray(tdata.pairs)[:, 0], offsets)
+    if tdata.kind == "span":
+        return sentence_of_rows(np.asarray(tdata.spans)[:, 0], offsets)
+    return np.asarray(tdata.index)
+
+
+def _majority_multilabel_rows(train, tests, model, task, train_set, n_boot, ci_seed) -> list[ResultRow]:
+    """Majority baseline of a multi-label task: every label that most training items carry."""
+    guess = np.asarray(train[1].Y).mean(0) > 0.5
+    rows = []
+    for name, (vectors, tdata) in tests.items():
+        V, _, cache_offsets = cache_arrays(vectors)
+        offsets = _offsets(tdata, cache_offsets, V.shape[1])
+        Y = np.asarray(tdata.Y)
+        counts = resample_counts(len(offsets) - 1, n_boot, ci_seed)
+        pred = np.broadcast_to(guess, Y.shape)[None]
+        for metric in _metrics_of(tdata):
+            point, reps = score_replicates(metric, pred, Y, _item_sentences(tdata, offsets), len(offsets) - 1, counts,
+                                           Y.shape[1])
             lo, hi = percentile_interval(reps)
             rows.append(ResultRow(model, task, "majority", -1, train_set, name, -1, metric,
                                   float(np.atleast_1d(point)[0]), float(np.atleast_1d(lo)[0]), float(np.atleast_1d(hi)[0])))

@@ -27,6 +27,8 @@ class StackedClassifier(BaseEstimator):
 
     _single_layer_input = False
     _streams = False  # True where _train reads a RowStack chunk by chunk instead of a tensor
+    _multilabel = False  # True where _train also fits (n, C) 0/1 targets (one sigmoid per label)
+    multilabel_ = False
 
     # ----- sklearn interface -------------------------------------------------------------------
     def fit(self, X, y, X_dev=None, y_dev=None, groups: Optional[np.ndarray] = None, classes=None):
@@ -44,7 +46,14 @@ class StackedClassifier(BaseEstimator):
         if len(y) == 0:
             raise ProbesError("cannot train a probe on zero examples")
         self.device_ = resolve_device(getattr(self, "device", "auto"))
-        if classes is None:
+        self.multilabel_ = y.ndim == 2
+        if self.multilabel_:
+            if not self._multilabel:
+                raise ProbesError(f"{type(self).__name__} takes one label per item; for a multi-label task use "
+                                  "the linear, mix, cumulative or edge probe")
+            self.classes_ = np.arange(y.shape[1])
+            ids = y.astype(np.float32)
+        elif classes is None:
             self.classes_, ids = encode_labels(y)
         else:
             self.classes_ = np.unique(np.asarray(classes))
@@ -82,21 +91,32 @@ class StackedClassifier(BaseEstimator):
         return self
 
     def predict(self, X) -> np.ndarray:
-        """Predicted labels: (n,) for a single model, else (n_models, n)."""
-        ids = self._logits_eval(X).argmax(-1).cpu().numpy()
-        return self._squeeze(self.classes_[ids])
+        """Predicted labels: (n,) for a single model, else (n_models, n); multi-label: 0/1 (.., n, C)."""
+        logits = self._logits_eval(X)
+        if self.multilabel_:
+            return self._squeeze((logits > 0).to(torch.uint8).cpu().numpy())
+        return self._squeeze(self.classes_[logits.argmax(-1).cpu().numpy()])
 
     def predict_log_proba(self, X) -> np.ndarray:
-        """Natural-log class probabilities, (n, C) or (n_models, n, C)."""
-        return self._squeeze(torch.log_softmax(self._logits_eval(X), -1).cpu().numpy())
+        """Natural-log class probabilities (per label for multi-label), (n, C) or (n_models, n, C)."""
+        logits = self._logits_eval(X)
+        logp = torch.nn.functional.logsigmoid(logits) if self.multilabel_ else torch.log_softmax(logits, -1)
+        return self._squeeze(logp.cpu().numpy())
 
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities, (n, C) or (n_models, n, C)."""
         return np.exp(self.predict_log_proba(X))
 
     def score(self, X, y):
-        """Accuracy: a float for a single model, else an array with one value per model."""
+        """Accuracy (micro-F1 for multi-label): a float for a single model, else one value per model."""
         pred = self.predict(X)
+        if self.multilabel_:
+            from probes.probing.metrics import score_replicates
+
+            P = np.asarray(pred).reshape((-1,) + np.shape(y))
+            out = np.array([score_replicates("micro_f1", p[None], np.asarray(y), np.zeros(len(y), np.int64), 1,
+                                             np.ones((1, 1)), np.shape(y)[1])[0][0] for p in P])
+            return float(out[0]) if np.ndim(pred) == 2 else out
         acc = (pred == np.asarray(y)).mean(axis=-1)
         return float(acc) if np.ndim(acc) == 0 else acc
 
@@ -111,6 +131,8 @@ class StackedClassifier(BaseEstimator):
     def _encode_eval(self, y) -> torch.Tensor:
         """Class ids of evaluation labels; labels unseen in training become -1 (always wrong)."""
         y = np.asarray(y)
+        if self.multilabel_:
+            return torch.as_tensor(y.astype(np.float32), device=self.device_)
         pos = np.searchsorted(self.classes_, y)
         pos = np.clip(pos, 0, len(self.classes_) - 1)
         ids = np.where(self.classes_[pos] == y, pos, -1)
@@ -135,6 +157,16 @@ class StackedClassifier(BaseEstimator):
 
     @torch.no_grad()
     def _accuracy(self, params: torch.Tensor, X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Dev score per model: accuracy, or micro-F1 for multi-label targets."""
+        if self.multilabel_:
+            tp = torch.zeros(params.shape[0], device=X.device)
+            wrong = torch.zeros_like(tp)
+            for a in range(0, X.shape[1], features.CHUNK_ROWS):
+                pred = self._logits(params, X[:, a:a + features.CHUNK_ROWS]) > 0
+                gold = y[a:a + features.CHUNK_ROWS].bool()[None]
+                tp += (pred & gold).float().sum((1, 2))
+                wrong += (pred ^ gold).float().sum((1, 2))
+            return 2 * tp / (2 * tp + wrong).clamp(min=1)
         correct = torch.zeros(params.shape[0], device=X.device)
         for a in range(0, X.shape[1], features.CHUNK_ROWS):
             pred = self._logits(params, X[:, a:a + features.CHUNK_ROWS]).argmax(-1)

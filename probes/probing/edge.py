@@ -4,8 +4,9 @@ classifier over one or two spans, one per layer, all layers trained at once.
 Architecture (per layer): a projection of each word to ``proj_dim`` (separate for span 1 and
 span 2); span pooling, either self-attentive (a learned score per word, softmax within the span,
 weighted sum) or endpoint ([first word; last word]); then Linear -> tanh -> LayerNorm -> dropout
--> Linear to the labels. Tenney et al. use one sigmoid per label for multi-label targets; the
-tasks here have one label per item, so the output is a softmax with cross-entropy.
+-> Linear to the labels. Multi-label targets (y of shape (n, C), 0/1) get one sigmoid per label
+with binary cross-entropy, as Tenney et al.; one label per item gets a softmax with cross-entropy
+(the same classifier, normalised over the labels).
 """
 
 from __future__ import annotations
@@ -76,14 +77,25 @@ class EdgeProbe(BaseEstimator):
         return {k: v.to(self.device_).requires_grad_(True) for k, v in p.items()}
 
     def _pool(self, p, s, Hw, mask):
-        """Hw (L, B, W, d) words of span s for a batch, mask (B, W) -> (L, B, span_dim)."""
-        proj = torch.einsum("lbwd,ldp->lbwp", Hw, p[f"proj{s}"]) + p[f"proj{s}_b"][:, None, None, :]
+        """Hw (L, B, W, d) words of span s for a batch, mask (B, W) -> (L, B, span_dim).
+
+        The projection is affine and the attention weights sum to one, so pooling the words first
+        and projecting the pooled vector is the same function as projecting every word and pooling,
+        at 1/W of the projection's cost; the attention score of a word, att . (W h + b), is likewise
+        computed as h . (W att) + b . att.
+        """
+        W, b = p[f"proj{s}"], p[f"proj{s}_b"]
         if self.pooling == "endpoint":
             last = mask.long().sum(1) - 1
-            end = proj[:, torch.arange(proj.shape[1], device=proj.device), last]
-            return torch.cat([proj[:, :, 0], end], -1)
-        scores = torch.einsum("lbwp,lp->lbw", proj, p[f"att{s}"]).masked_fill(~mask[None], float("-inf"))
-        return torch.einsum("lbw,lbwp->lbp", torch.softmax(scores, -1), proj)
+            ends = torch.stack([Hw[:, :, 0], Hw[:, torch.arange(Hw.shape[1], device=Hw.device), last]], 2)
+            proj = torch.einsum("lbed,ldp->lbep", ends, W) + b[:, None, None, :]
+            return proj.flatten(2)
+        att = p[f"att{s}"]
+        scores = torch.einsum("lbwd,ld->lbw", Hw, torch.einsum("ldp,lp->ld", W, att)) \
+            + (b * att).sum(-1)[:, None, None]
+        weights = torch.softmax(scores.masked_fill(~mask[None], float("-inf")), -1)
+        pooled = torch.einsum("lbw,lbwd->lbd", weights, Hw)
+        return torch.baddbmm(b[:, None, :], pooled, W)
 
     def _forward(self, p, H, spans, train=False):
         reps = []
@@ -128,7 +140,11 @@ class EdgeProbe(BaseEstimator):
         y = np.asarray(y)
         if len(y) != len(spans):
             raise ProbesError(f"{len(spans)} spans but {len(y)} labels")
-        self.classes_, ids = encode_labels(y) if classes is None else (np.unique(classes), np.searchsorted(np.unique(classes), y))
+        self.multilabel_ = y.ndim == 2  # (n, C) 0/1: one sigmoid per label, as Tenney et al.
+        if self.multilabel_:
+            self.classes_, ids = np.arange(y.shape[1]), y.astype(np.float32)
+        else:
+            self.classes_, ids = encode_labels(y) if classes is None else (np.unique(classes), np.searchsorted(np.unique(classes), y))
         self._single = single
         self.scaler_ = None
         Hfull = to_tensor(Vs, device=self.device_)
@@ -142,8 +158,11 @@ class EdgeProbe(BaseEstimator):
         dev = None
         if self.early_stopping and X_dev is not None:
             Hd, sd, _ = self._tensors(X_dev)
-            pos = np.clip(np.searchsorted(self.classes_, np.asarray(y_dev)), 0, len(self.classes_) - 1)
-            yd = np.where(self.classes_[pos] == np.asarray(y_dev), pos, -1)
+            if self.multilabel_:
+                yd = np.asarray(y_dev, dtype=np.float32)
+            else:
+                pos = np.clip(np.searchsorted(self.classes_, np.asarray(y_dev)), 0, len(self.classes_) - 1)
+                yd = np.where(self.classes_[pos] == np.asarray(y_dev), pos, -1)
             dev = (Hd, sd, torch.as_tensor(yd, device=self.device_))
         elif self.early_stopping and len(y) >= 10:
             tr, dv = dev_split(len(y), self.validation_fraction, self.random_state, groups)
@@ -164,7 +183,11 @@ class EdgeProbe(BaseEstimator):
             for a in range(0, len(tr), self.batch_size):
                 idx = perm[a:a + self.batch_size]
                 logits = self._forward(p, Hfull, sp_tr[idx], train=True)
-                ce = F.cross_entropy(logits.reshape(-1, C), y_tr[idx].repeat(L), reduction="none").view(L, -1).mean(1)
+                if self.multilabel_:
+                    ce = F.binary_cross_entropy_with_logits(logits, y_tr[idx][None].expand_as(logits),
+                                                            reduction="none").sum(2).mean(1)
+                else:
+                    ce = F.cross_entropy(logits.reshape(-1, C), y_tr[idx].repeat(L), reduction="none").view(L, -1).mean(1)
                 opt.zero_grad()
                 (ce * active).sum().backward()
                 opt.step()
@@ -172,7 +195,7 @@ class EdgeProbe(BaseEstimator):
             if dev is None:
                 continue
             with torch.no_grad():
-                acc = (self._predict_ids(p, dev[0], dev[1]) == dev[2]).float().mean(1)
+                acc = self._dev_score(self._predict_ids(p, dev[0], dev[1]), dev[2])
             better = acc > best_acc + 1e-6
             for k, v in p.items():
                 best[k][better] = v.detach()[better]
@@ -186,9 +209,22 @@ class EdgeProbe(BaseEstimator):
         self.n_iter_ = epochs
         return self
 
+    def _dev_score(self, pred: torch.Tensor, gold: torch.Tensor) -> torch.Tensor:
+        """Accuracy per layer, or micro-F1 over every (item, label) decision for multi-label targets."""
+        if not self.multilabel_:
+            return (pred == gold).float().mean(1)
+        g = gold.bool()[None]
+        tp = (pred & g).float().sum((1, 2))
+        return 2 * tp / (2 * tp + (pred ^ g).float().sum((1, 2))).clamp(min=1)
+
     @torch.no_grad()
     def _predict_ids(self, p, H, spans) -> torch.Tensor:
-        return torch.cat([self._forward(p, H, spans[a:a + 4096]).argmax(-1) for a in range(0, len(spans), 4096)], 1)
+        """Predicted class ids (L, n), or label decisions (L, n, C) for multi-label targets."""
+        out = []
+        for a in range(0, len(spans), 4096):
+            logits = self._forward(p, H, spans[a:a + 4096])
+            out.append(logits > 0 if self.multilabel_ else logits.argmax(-1))
+        return torch.cat(out, 1)
 
     @torch.no_grad()
     def _logits_eval(self, X) -> torch.Tensor:
@@ -196,12 +232,16 @@ class EdgeProbe(BaseEstimator):
         return torch.cat([self._forward(self.params_, H, spans[a:a + 4096]) for a in range(0, len(spans), 4096)], 1)
 
     def predict(self, X) -> np.ndarray:
-        """Predicted labels, (n,) for single-layer input else (n_layers, n)."""
-        ids = self._logits_eval(X).argmax(-1).cpu().numpy()
-        out = self.classes_[ids]
+        """Predicted labels, (n,) for single-layer input else (n_layers, n); multi-label: 0/1 (.., n, C)."""
+        logits = self._logits_eval(X)
+        out = (logits > 0).to(torch.uint8).cpu().numpy() if self.multilabel_ else self.classes_[logits.argmax(-1).cpu().numpy()]
         return out[0] if self._single else out
 
     def score(self, X, y):
-        """Accuracy (= micro-F1 for one label per item): float or one value per layer."""
+        """Accuracy (= micro-F1 for one label per item; micro-F1 for multi-label): float or per layer."""
+        if self.multilabel_:
+            pred = torch.as_tensor(self._logits_eval(X) > 0)
+            s = self._dev_score(pred, torch.as_tensor(np.asarray(y))).cpu().numpy()
+            return float(s[0]) if self._single else s
         acc = (self.predict(X) == np.asarray(y)).mean(-1)
         return float(acc) if np.ndim(acc) == 0 else acc

@@ -16,13 +16,15 @@ from probes.probing.lbfgs import batched_lbfgs
 class LinearProbe(StackedClassifier):
     """Multinomial logistic regression per layer, trained jointly with batched L-BFGS.
 
-    Objective per layer: mean cross-entropy + weight_decay / 2 * ||W||^2 (bias not penalised), so
+    Objective per layer: mean cross-entropy + weight_decay / 2 * ||W||^2 (bias not penalised; for
+    multi-label targets (n, C) the cross-entropy of one sigmoid per label), so
     scikit-learn's ``LogisticRegression(C=c)`` on n rows is ``weight_decay = 1 / (c * n)``.
     With ``early_stopping`` each layer keeps its best parameters by dev accuracy (checked every
     ``eval_every`` iterations) and stops after ``n_iter_no_change`` checks without improvement.
     """
 
     _streams = True
+    _multilabel = True
 
     def __init__(self, weight_decay: float = 1e-4, max_iter: int = 500, tol: float = 1e-5,
                  early_stopping: bool = True, validation_fraction: float = 0.1, n_iter_no_change: int = 4,
@@ -76,6 +78,7 @@ class LinearProbe(StackedClassifier):
         """
         n = X.shape[1]
         wd = float(self.weight_decay)
+        multilabel = self.multilabel_
         mm = self._matmul_dtype(torch.device(X.device))
         chunk = features.CHUNK_ROWS
         if isinstance(X, RowStack):
@@ -94,11 +97,18 @@ class LinearProbe(StackedClassifier):
             for k, layer in enumerate(idx.tolist()):
                 Wk = W[k].to(mm)
                 for a in range(0, n, chunk):
-                    Xc, yc = rows_of(layer, a, min(a + chunk, n)), y[a:a + chunk, None]
-                    logp = torch.log_softmax((Xc @ Wk).float() + b[k], -1)
-                    loss[k] -= logp.gather(1, yc).sum()
-                    G = logp.exp()
-                    G.scatter_add_(1, yc, torch.full_like(yc, -1.0, dtype=G.dtype))
+                    Xc = rows_of(layer, a, min(a + chunk, n))
+                    z = (Xc @ Wk).float() + b[k]
+                    if multilabel:  # one sigmoid per label: binary cross-entropy, gradient sigmoid(z) - Y
+                        Yc = y[a:a + chunk]
+                        loss[k] += (torch.nn.functional.softplus(z) - Yc * z).sum()
+                        G = torch.sigmoid(z) - Yc
+                    else:
+                        yc = y[a:a + chunk, None]
+                        logp = torch.log_softmax(z, -1)
+                        loss[k] -= logp.gather(1, yc).sum()
+                        G = logp.exp()
+                        G.scatter_add_(1, yc, torch.full_like(yc, -1.0, dtype=G.dtype))
                     gb[k] += G.sum(0)
                     gW[k] += (Xc.T @ G.to(mm)).float()
             loss = loss / n + 0.5 * wd * (W * W).sum((1, 2))

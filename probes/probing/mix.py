@@ -20,7 +20,10 @@ class ScalarMixProbe(StackedClassifier):
     0..l only (Tenney's P^(l)), all L models trained at once. Fitted: ``mix_weights_`` (M, L)
     softmax weights (zero beyond l for cumulative models), ``gamma_`` (M,).
     The mix logits and gamma are not penalised; weight_decay is on the classifier weights.
+    Multi-label targets (n, C) train one sigmoid per label.
     """
+
+    _multilabel = True
 
     def __init__(self, cumulative: bool = False, weight_decay: float = 1e-4, max_iter: int = 500,
                  tol: float = 1e-5, early_stopping: bool = True, validation_fraction: float = 0.1,
@@ -80,9 +83,14 @@ class ScalarMixProbe(StackedClassifier):
             p = params.detach().requires_grad_(True)
             total = torch.zeros(p.shape[0], device=p.device)
             for a in range(0, n, features.CHUNK_ROWS):
-                logp = torch.log_softmax(self._logits(p, X[:, a:a + features.CHUNK_ROWS], idx), -1)
-                yc = y[a:a + features.CHUNK_ROWS].expand(logp.shape[0], -1)[..., None]
-                part = -logp.gather(2, yc).squeeze(2).sum(1) / n
+                z = self._logits(p, X[:, a:a + features.CHUNK_ROWS], idx)
+                if self.multilabel_:  # one sigmoid per label
+                    Yc = y[a:a + features.CHUNK_ROWS][None]
+                    part = (torch.nn.functional.softplus(z) - Yc * z).sum((1, 2)) / n
+                else:
+                    logp = torch.log_softmax(z, -1)
+                    yc = y[a:a + features.CHUNK_ROWS].expand(logp.shape[0], -1)[..., None]
+                    part = -logp.gather(2, yc).squeeze(2).sum(1) / n
                 part.sum().backward()
                 total += part.detach()
             W = p[:, self.n_layers_in_ + 1:self.n_layers_in_ + 1 + self.n_features_in_ * len(self.classes_)]

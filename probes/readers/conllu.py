@@ -19,6 +19,15 @@ How UD's special lines are handled (https://universaldependencies.org/format.htm
   are O. When any word of a file has such a tag, every sentence read by ``read_conllu`` gets
   ``entities`` (possibly empty); a file without any keeps ``entities=None`` (not annotated).
   CoNLL-U Plus files may also reorder or omit the standard columns (an omitted one reads as ``_``).
+* Documents: ``# newdoc id = X`` (or a bare ``# newdoc``) starts a document; every sentence up to the
+  next one gets ``doc_id = X``. A file without newdoc comments is one document (``doc_id`` '').
+* Entity mentions and coreference in CorefUD's ``Entity=`` MISC notation (GUM, CorefUD 1.x) become
+  ``mentions`` (see ``probes.readers.corefud``; ``# global.Entity`` names the fields). A file with no
+  ``Entity=`` anywhere keeps ``mentions=None`` (not annotated); once one appears, every sentence
+  read has a list (possibly empty).
+* PropBank columns after the word columns (Universal PropBank, CoNLL-2009 layouts; see
+  ``probes.readers.propbank``) become ``predicates``; in such a file every sentence has a list.
+  Extra columns on multiword-token and empty-node lines are ignored (they carry no words).
 * Windows line endings, a UTF-8 byte-order mark and a missing final blank line are accepted.
 
 Every malformed input raises one ``InputError`` naming the file, the line and the sentence id (the
@@ -34,7 +43,8 @@ from pathlib import Path
 from typing import Iterator, Optional
 
 from probes.errors import InputError
-from probes.readers.report import CorpusReport, SkippedSentence
+from probes.readers import corefud, propbank
+from probes.readers.report import CorpusReport, LineError, SkippedSentence
 from probes.records import Sentence, Span
 
 N_COLUMNS = 10
@@ -74,12 +84,20 @@ def parse_global_columns(line: str, lineno: int) -> Optional[_Layout]:
     return _Layout(len(names), standard, entity)
 
 
-class _Bad(Exception):
-    """A problem inside one sentence: its message and the line it is on."""
+_Bad = LineError  # a problem inside one sentence: its message and the line it is on
 
-    def __init__(self, message: str, line: int):
-        super().__init__(message)
-        self.message, self.line = message, line
+
+@dataclass
+class _FileState:
+    """What carries over from sentence to sentence while reading one file."""
+
+    doc_id: str = ""
+    n_docs: int = 0
+    entity_fields: tuple[str, ...] = corefud.DEFAULT_FIELDS
+    has_entity: bool = False          # some word so far carried Entity=
+    propbank: Optional[str] = None    # the PropBank layout, once a line has shown it
+    propbank_line: int = 0            # the line that showed it
+    has_propbank: bool = False        # some word line so far had PropBank columns
 
 
 def parse_feats(value: str, line: int = 0) -> dict[str, str]:
@@ -159,9 +177,51 @@ def _check_tree(heads: list[int], lines: list[int]) -> None:
             state[k] = 2
 
 
+def _comment(body: str, lineno: int, state: _FileState) -> None:
+    """File-level comments: documents and the CorefUD field names."""
+    key, eq, val = body.partition("=")
+    key = key.strip()
+    if key == "newdoc" or (key == "newdoc id" and eq):
+        state.n_docs += 1
+        state.doc_id = val.strip() or f"doc{state.n_docs}"
+    elif key == "global.Entity" and eq:
+        state.entity_fields = corefud.parse_global_entity(val, lineno)
+
+
+def _propbank_layout(rows: list[tuple[int, Optional[str]]], state: _FileState) -> None:
+    """Fix the file's PropBank layout from this sentence's word lines, or check it against them."""
+    for lineno, line in rows:
+        if line is None or line.startswith("#"):
+            continue
+        cols = line.split("\t")
+        if len(cols) <= N_COLUMNS or not cols[0].isdigit():
+            continue
+        found = propbank.detect_layout(cols)
+        if found is None:
+            continue
+        if state.propbank is None:
+            state.propbank, state.propbank_line = found, lineno
+        elif found != state.propbank:
+            raise _Bad(f"this line is in the {found!r} PropBank layout but line {state.propbank_line} set "
+                       f"{state.propbank!r} for the file (see probes.readers.propbank)", lineno)
+
+
+def _propbank_split(cols: list[str], lineno: int, state: _FileState, word_line: bool):
+    """For a line with more than 10 columns: (10 CoNLL-U columns, sense, argument columns)."""
+    layout = state.propbank or "up"
+    if not word_line:
+        return cols[:10] if layout == "up" else cols[:8] + ["_", "_"], None, []
+    base, sense, args = propbank.split_columns(cols, layout, lineno)
+    if sense is not None:
+        propbank.check_sense(sense, layout, lineno)
+    return base, sense, args
+
+
 def _parse_block(rows: list[tuple[int, Optional[str]]], path: str, ordinal: int, lang: Optional[str],
-                 layout: Optional[_Layout] = None) -> tuple[Sentence, int, str]:
+                 layout: Optional[_Layout] = None, state: Optional[_FileState] = None
+                 ) -> tuple[Sentence, int, str]:
     """One sentence's lines -> (Sentence, empty node count, sent id); raises _Bad."""
+    state = state if state is not None else _FileState()
     sent_id, text, comments = "", None, []
     word_cols: list[list[str]] = []
     misc: list[dict[str, str]] = []
@@ -176,6 +236,11 @@ def _parse_block(rows: list[tuple[int, Optional[str]]], path: str, ordinal: int,
     n_columns = layout.n if layout else N_COLUMNS
     column_tags: list[str] = []
     maybe_entities = False
+    mentions = corefud.MentionCollector(state.entity_fields)
+    senses: list[Optional[str]] = []
+    arg_cols: list[list[str]] = []
+    if layout is None and state.propbank is None:
+        _propbank_layout(rows, state)
     for lineno, line in rows:
         if line is None:
             raise _Bad("bytes that are not valid UTF-8", lineno)
@@ -188,15 +253,27 @@ def _parse_block(rows: list[tuple[int, Optional[str]]], path: str, ordinal: int,
             elif eq and key == "text":
                 text = val.strip()
             else:
+                _comment(body, lineno, state)
+                mentions.fields = state.entity_fields
                 comments.append(body)
             continue
         cols = line.split("\t")
-        if len(cols) != n_columns:
+        wid = cols[0]
+        is_word = wid.isdigit()
+        if layout is None and len(cols) > N_COLUMNS:
+            cols, sense, extra = _propbank_split(cols, lineno, state, is_word)
+            if is_word:
+                senses.append(sense)
+                arg_cols.append(extra)
+                state.has_propbank = True
+        elif len(cols) != n_columns:
             raise _Bad(f"wrong column count ({len(cols)}, expected {n_columns} tab-separated)", lineno)
+        elif is_word and state.has_propbank:
+            senses.append(None)  # checked against the sentence's predicates in propbank.frames
+            arg_cols.append([])
         if layout is not None:
             raw = cols
             cols = [raw[k] if k is not None else "_" for k in layout.standard]
-        wid = cols[0]
         if "-" in wid:
             a_txt, _, b_txt = wid.partition("-")
             a = _int(a_txt, "multiword range start", lineno)
@@ -207,6 +284,9 @@ def _parse_block(rows: list[tuple[int, Optional[str]]], path: str, ordinal: int,
                 raise _Bad(f"bad multiword token range {wid} (expected {expected}-M with M > {expected})",
                            lineno)
             mwt_end, mwt_line = b, lineno
+            if "Entity=" in cols[9]:
+                raise _Bad(f"Entity= on the multiword token line {wid}: CorefUD puts mention brackets on its "
+                           "words, not on the token", lineno)
             tokens.append(cols[1])
             space_after.append(parse_misc(cols[9]).get("SpaceAfter") != "No")
             continue
@@ -229,6 +309,9 @@ def _parse_block(rows: list[tuple[int, Optional[str]]], path: str, ordinal: int,
         else:
             word_misc = parse_misc(cols[9])
             maybe_entities = maybe_entities or "NE" in cols[9]
+            if "Entity" in word_misc:
+                state.has_entity = True
+                mentions.word(expected - 1, word_misc["Entity"], lineno)
         if expected > mwt_end:
             tokens.append(cols[1])
             space_after.append(word_misc.get("SpaceAfter") != "No")
@@ -262,6 +345,8 @@ def _parse_block(rows: list[tuple[int, Optional[str]]], path: str, ordinal: int,
     elif maybe_entities and any(k in m for m in misc if m for k in ENTITY_KEYS):
         tags = [next((m[k] for k in ENTITY_KEYS if k in m), "O") for m in misc]
         entities = _entities_from_bio(tags, first_line)
+    predicates = propbank.frames(senses, arg_cols, word_lines) if state.has_propbank else None
+    found = mentions.finish()
     all_blank = lambda col: all(v == "_" for v in col)  # noqa: E731 - unannotated column
     sent = Sentence(
         words=words, tokens=tokens, word_token=word_token, space_after=space_after,
@@ -272,7 +357,8 @@ def _parse_block(rows: list[tuple[int, Optional[str]]], path: str, ordinal: int,
         feats=feats,
         heads=heads if tree else None,
         deprels=None if all_blank(deprels) else deprels,
-        misc=misc, entities=entities, comments=comments,
+        misc=misc, entities=entities, comments=comments, doc_id=state.doc_id,
+        mentions=found if state.has_entity else None, predicates=predicates,
     )
     return sent, n_empty, sent.sent_id
 
@@ -312,6 +398,7 @@ def iter_conllu(path: str | Path, report: CorpusReport, *, skip_invalid: bool = 
     lang = lang or infer_lang(path)
     ordinal = 0
     layout: Optional[_Layout] = None
+    state = _FileState()
     for block_no, (rows, pending_id) in enumerate(_blocks(path)):
         ordinal += 1
         try:
@@ -325,7 +412,7 @@ def iter_conllu(path: str | Path, report: CorpusReport, *, skip_invalid: bool = 
         except _Bad as bad:
             raise InputError(bad.message, str(path), bad.line) from None
         try:
-            sent, n_empty, _ = _parse_block(rows, str(path), ordinal, lang, layout)
+            sent, n_empty, _ = _parse_block(rows, str(path), ordinal, lang, layout, state)
         except _Bad as bad:
             sid = pending_id or f"#{ordinal}"
             if not skip_invalid:
@@ -333,7 +420,9 @@ def iter_conllu(path: str | Path, report: CorpusReport, *, skip_invalid: bool = 
             report.skipped.append(SkippedSentence(str(path), bad.line, sid, bad.message))
             continue
         report.empty_nodes += n_empty
+        report.ordinals.append(ordinal)
         yield sent
+    report.total = ordinal
     if ordinal == 0:
         raise InputError("empty file: no sentences found" if layout is None else
                          "no sentences after the global.columns header", str(path), 1)
@@ -348,6 +437,12 @@ def read_conllu_report(path: str | Path, *, skip_invalid: bool = False,
         for s in report.sentences:  # files tag only the entity words: the rest are O
             if s.entities is None:
                 s.entities = []
+    # Once a file annotates mentions / predicates, a sentence without any has none (not "unannotated").
+    for attr in ("mentions", "predicates"):
+        if any(getattr(s, attr) is not None for s in report.sentences):
+            for s in report.sentences:
+                if getattr(s, attr) is None:
+                    setattr(s, attr, [])
     if not report.sentences and report.skipped:
         raise InputError(f"no valid sentence ({len(report.skipped)} skipped as invalid; first: "
                          f"{report.skipped[0]})", str(path))

@@ -10,6 +10,18 @@ from probes.errors import InputError
 from probes.records import Sentence
 
 
+class LineError(Exception):
+    """A problem inside one sentence while reading it: the message and the file line it is on.
+
+    Readers raise it from their per-sentence parsers and turn it into an ``InputError`` (file,
+    line, sentence id) or, with ``skip_invalid``, a ``SkippedSentence``.
+    """
+
+    def __init__(self, message: str, line: int):
+        super().__init__(message)
+        self.message, self.line = message, line
+
+
 @dataclass
 class SkippedSentence:
     """One sentence left out by ``skip_invalid=True``: where it was and what was wrong."""
@@ -31,6 +43,9 @@ class CorpusReport:
     sentences: list[Sentence] = field(default_factory=list)
     skipped: list[SkippedSentence] = field(default_factory=list)
     empty_nodes: int = 0  # UD empty nodes (enhanced graphs) seen and left out of the words
+    ordinals: list[int] = field(default_factory=list)  # 1-based position in the file of each kept sentence
+    total: int = 0  # sentences in the file, kept and skipped
+    notes: list[str] = field(default_factory=list)  # what the reader did that a user should know
 
     @property
     def n_words(self) -> int:

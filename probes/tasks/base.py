@@ -20,7 +20,8 @@ class TaskData:
     * ``token``: ``index`` (n,) word rows that carry a label, ``y`` (n,) class ids.
     * ``edge``: ``pairs`` (n, 2) global word indices (e.g. head, dependent), ``y`` (n,) class ids.
     * ``span``: ``spans`` (n, 2) global [start, end) word rows (end exclusive, within one sentence),
-      ``y`` (n,) class ids.
+      or (n, 4) for two-span items (span1 then span2, e.g. coreferent mentions, which may lie in
+      different sentences), ``y`` (n,) class ids, or ``Y`` (n, C) 0/1 for multi-label items.
     * ``distance``: ``matrices[i]`` (len_i, len_i) gold tree distances of sentence ``i``.
     * ``depth``: ``depths[i]`` (len_i,) gold tree depths of sentence ``i``.
     * ``sentence``: ``index`` (n,) sentence numbers, ``y`` (n,) class ids (one vector per sentence
@@ -36,6 +37,7 @@ class TaskData:
     metric: str
     classes: list[str] = field(default_factory=list)
     y: Optional[np.ndarray] = None
+    Y: Optional[np.ndarray] = None  # multi-label tasks: (n, C) 0/1 instead of y
     index: Optional[np.ndarray] = None
     pairs: Optional[np.ndarray] = None
     spans: Optional[np.ndarray] = None
@@ -43,6 +45,7 @@ class TaskData:
     depths: Optional[list[np.ndarray]] = None
     punct: Optional[np.ndarray] = None
     sentence_offsets: Optional[np.ndarray] = None
+    positive_label: Optional[str] = None  # the class whose F1 is the metric (positive_f1: coref's "1")
     unseen: int = 0  # evaluation labels not seen in training (kept as -1 in y)
     # Relative frequency of each class in the training data the class list came from (the task's
     # own gold labels, also for its control task): majority baselines and control draws use it.

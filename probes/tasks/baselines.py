@@ -1,8 +1,9 @@
 """Trivial baselines each task is judged against, computed from the train and evaluation TaskData.
 
 * Classification tasks (token, edge, span, sentence): the majority class of the training labels,
-  scored on the evaluation set with the task's metric (accuracy or macro-F1); an evaluation label
-  unseen in training (-1) is always wrong.
+  scored on the evaluation set with the task's metric (accuracy, macro-F1, F1 of the positive
+  class); an evaluation label unseen in training (-1) is always wrong. Multi-label tasks: every
+  label that most training items carry, scored by micro-F1.
 * ``distance``: UUAS of the linear chain (each non-punctuation word linked to the next one), the
   "linear" baseline of Hewitt & Manning 2019.
 * ``depth``: NSpr of predicting depth by word position (left to right).
@@ -65,8 +66,24 @@ def majority_baseline(train: TaskData, evaluation: TaskData) -> float:
     if list(train.classes) != list(evaluation.classes):
         raise ProbesError(f"task {evaluation.name!r}: build the evaluation set with train=<training TaskData> "
                           "so both share one class list")
+    if evaluation.Y is not None:  # multi-label: each label predicted when most training items carry it
+        if not len(evaluation.Y):
+            return float("nan")
+        guess = np.broadcast_to(np.asarray(train.Y).mean(0) > 0.5, evaluation.Y.shape)
+        return point_score(evaluation.metric, guess, evaluation.Y, len(train.classes))
     maj = majority_class(train)
     gold = evaluation.y
     if not len(gold):
         return float("nan")
-    return point_score(evaluation.metric, np.full_like(gold, maj), gold, len(train.classes))
+    return point_score(evaluation.metric, np.full_like(gold, maj), gold, len(train.classes),
+                       positive_id(evaluation))
+
+
+def positive_id(data: TaskData):
+    """Class id of the positive label of a positive_f1 task (None for other tasks)."""
+    if data.positive_label is None:
+        return None
+    if data.positive_label not in data.classes:
+        raise ProbesError(f"task {data.name!r}: the positive class {data.positive_label!r} is not among its classes "
+                          f"{data.classes}")
+    return data.classes.index(data.positive_label)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from probes.errors import ProbesError
 from probes.tasks.registry import build_task, get_spec, list_tasks
 
 
@@ -21,6 +22,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--sentencize", action="store_true", help="raw text: split paragraphs into sentences")
     p.add_argument("--spacy-model", default=None, help="raw text: installed spaCy pipeline for silver labels")
     p.add_argument("--skip-invalid", action="store_true", help="skip malformed sentences and report them")
+    p.add_argument("--trees", default=None, help="Penn Treebank file with one constituent tree per sentence of --data")
+    p.add_argument("--format", default=None, help="reader format of --data (default: from the file name)")
+    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                   help="task option (repeatable), e.g. window=0 or negatives=all for coref")
     p.add_argument("--seed", type=int, default=0, help="seed of control tasks")
     p.set_defaults(func=run)
 
@@ -39,12 +44,20 @@ def run(args: argparse.Namespace) -> int:
         get_spec(name)  # fail on a bad name before reading any corpus
     read = dict(lang=args.lang, sentencize=args.sentencize, spacy_model=args.spacy_model,
                 skip_invalid=args.skip_invalid)
-    train_sents = load_corpus(args.data, **read)
-    eval_sents = load_corpus(args.eval_data, **read) if args.eval_data else None
+    options = {}
+    for item in args.option:
+        key, eq, value = item.partition("=")
+        if not eq or not key:
+            raise ProbesError(f"--option {item!r}: expected KEY=VALUE")
+        options[key.strip()] = int(value) if value.strip().lstrip("-").isdigit() else \
+            {"true": True, "false": False}.get(value.strip().lower(), value.strip())
+    train_sents = load_corpus(args.data, trees=args.trees, format=args.format, **read)
+    eval_sents = load_corpus(args.eval_data, format=args.format, **read) if args.eval_data else None
     for name in names:
         spec = get_spec(name)
-        train = build_task(name, train_sents, seed=args.seed)
-        data = build_task(name, eval_sents, train=train, seed=args.seed) if eval_sents else train
+        opts = {k: v for k, v in options.items() if k in spec.options}
+        train = build_task(name, train_sents, seed=args.seed, options=opts)
+        data = build_task(name, eval_sents, train=train, seed=args.seed, options=opts) if eval_sents else train
         n = _n_items(data)
         line = (f"{name}: {spec.kind}, {n} items, {len(train.classes)} classes, metric {spec.metric}, "
                 f"baseline ({spec.baseline_name}) {spec.baseline(train, data):.4f}")
@@ -59,4 +72,4 @@ def run(args: argparse.Namespace) -> int:
 def _n_items(data) -> int:
     if data.kind in ("distance", "depth"):
         return int(data.sentence_offsets[-1])
-    return int(len(data.y))
+    return int(len(data.y if data.y is not None else data.Y))

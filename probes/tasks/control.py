@@ -10,7 +10,9 @@
   an attachment behaviour (itself, the sentence's first word or its last word, 1/3 each); the pair is
   (that word, dependent) and its label is drawn per dependent type from the DEPREL distribution.
   The items are the same dependents as ``dep-arc`` (every non-root word).
-* ``ner:control``: the gold entity spans, each labelled by a draw keyed on the span's text.
+* Every other edge and span task (``ner``, ``consts``, ``entities``, ``srl``, ``coref``, jiant
+  files...): the task's own items, each labelled by a draw keyed on its words (the span's text, or
+  both spans' texts), from the training label distribution.
 Control labels never fall outside the training class list, so ``unseen`` is always 0.
 """
 
@@ -24,7 +26,7 @@ import numpy as np
 from probes.errors import ProbesError
 from probes.records import Sentence, sentence_offsets
 from probes.tasks.base import TaskData
-from probes.tasks.edge import arcs, entity_spans
+from probes.tasks.edge import arcs
 from probes.tasks.labels import encode, punct_mask
 from probes.tasks.token import word_labels
 
@@ -119,14 +121,36 @@ def build_dep_arc_control(sentences: Sequence[Sentence], *, train: Optional[Task
                     notes=notes + _notes(seed), label_distribution=dist)
 
 
-def build_ner_control(sentences: Sequence[Sentence], *, train: Optional[TaskData] = None,
-                      seed: int = 0) -> TaskData:
-    """Control of ``ner``: the gold spans, each labelled by a draw keyed on the span's words."""
-    spans, labels, notes, _ = entity_spans(sentences)
-    classes, dist = _reference("ner", labels, train)
+def item_texts(base: TaskData, sentences: Sequence[Sentence]) -> list[str]:
+    """The words of each item of an edge or span task (its spans' forms, joined), its control key."""
     flat = [w for s in sentences for w in s.words]
-    y = [draw_label(dist, type_uniform(seed, "ner", " ".join(flat[a:b]))) for a, b in spans]
-    return TaskData(name="ner:control", kind="span", metric="macro_f1", classes=classes,
-                    y=np.array(y, dtype=np.int64), spans=np.array(spans, dtype=np.int64).reshape(-1, 2),
-                    punct=punct_mask(sentences), sentence_offsets=sentence_offsets(sentences),
-                    notes=notes + _notes(seed), label_distribution=dist)
+    if base.kind == "edge":
+        return [f"{flat[a]}\x1f{flat[b]}" for a, b in np.asarray(base.pairs)]
+    sp = np.asarray(base.spans)
+    return ["\x1f".join(" ".join(flat[sp[r, k]:sp[r, k + 1]]) for k in range(0, sp.shape[1], 2))
+            for r in range(len(sp))]
+
+
+def build_item_control(task: str, base: TaskData, sentences: Sequence[Sentence], *,
+                       train: Optional[TaskData] = None, seed: int = 0) -> TaskData:
+    """Control of an edge or span task: the task's own items, each labelled by a draw keyed on its words.
+
+    ``base`` is the task built on the same sentences. A multi-label task draws each label of each
+    item independently with that label's training frequency.
+    """
+    if train is not None and (train.name != f"{task}:control" or train.label_distribution is None):
+        raise ProbesError(f"task '{task}:control': train must be the '{task}:control' TaskData of the training "
+                          f"split (got {train.name!r})")
+    classes = list(train.classes) if train is not None else list(base.classes)
+    dist = np.asarray(train.label_distribution if train is not None else base.label_distribution, dtype=float)
+    texts = item_texts(base, sentences)
+    common = dict(name=f"{task}:control", kind=base.kind, metric=base.metric, classes=classes, pairs=base.pairs,
+                  spans=base.spans, punct=base.punct, sentence_offsets=base.sentence_offsets,
+                  notes=[n for n in base.notes if "unseen in training" not in n] + _notes(seed),
+                  label_distribution=dist, positive_label=base.positive_label)
+    if base.Y is not None:
+        Y = np.array([[type_uniform(seed, f"{task}/{c}", t) < dist[k] for k, c in enumerate(classes)]
+                      for t in texts], dtype=np.uint8).reshape(len(texts), len(classes))
+        return TaskData(Y=Y, **common)
+    y = np.array([draw_label(dist, type_uniform(seed, task, t)) for t in texts], dtype=np.int64)
+    return TaskData(y=y, **common)

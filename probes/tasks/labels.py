@@ -91,13 +91,35 @@ def heads_required(sentences: Sequence[Sentence], task: str) -> None:
                               f"{s.sent_id} ({s.source}) has none")
 
 
+def _item_array(v) -> np.ndarray:
+    """(n, 2) pairs / one-span items, or (n, 4) two-span items, as int64 (an empty list is (0, 2))."""
+    a = np.asarray(v, dtype=np.int64)
+    return a.reshape(-1, 2) if a.ndim != 2 else a
+
+
 def labelled_task(name: str, kind: str, metric: str, sentences: Sequence[Sentence], labels: Sequence[str],
                   train: Optional[TaskData], notes: list[str], **items: np.ndarray) -> TaskData:
     """A classification TaskData: labels encoded against the training classes, items (index, pairs
     or spans) as int64 arrays, punctuation and sentence offsets of the corpus."""
     classes, y, unseen, enc_notes, dist = encode(name, labels, train)
-    arrays = {k: np.asarray(v, dtype=np.int64).reshape(-1, 2) if k in ("pairs", "spans") else
-              np.asarray(v, dtype=np.int64) for k, v in items.items()}
+    arrays = {k: _item_array(v) if k in ("pairs", "spans") else np.asarray(v, dtype=np.int64)
+              for k, v in items.items()}
     return TaskData(name=name, kind=kind, metric=metric, classes=classes, y=y, punct=punct_mask(sentences),
                     sentence_offsets=sentence_offsets(sentences), unseen=unseen, notes=notes + enc_notes,
                     label_distribution=dist, **arrays)
+
+
+def splits_token(sentence: Sentence, start: int, end: int) -> bool:
+    """Whether [start, end) cuts through a multiword token (its words share the token's vector)."""
+    wt = sentence.word_token
+    if wt is None:
+        return False
+    return (start > 0 and wt[start - 1] == wt[start]) or (end < len(wt) and wt[end - 1] == wt[end])
+
+
+def split_token_note(n_split: int, n_items: int, what: str) -> list[str]:
+    """A note on spans whose edge falls inside a multiword token: kept, not shifted, but said."""
+    if not n_split:
+        return []
+    return [f"{n_split} of {n_items} {what} begin or end inside a multiword token (e.g. 'dem' of 'zum'): kept "
+            "at their words, which share the token's vector"]

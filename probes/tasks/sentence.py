@@ -147,12 +147,13 @@ def _swap(s: Sentence, j: int) -> Sentence:
     if s.heads is not None:
         heads = [0 if s.heads[k] == 0 else new_pos[s.heads[k] - 1] + 1 for k in perm]
     ents = None if s.entities is None else list(s.entities)
+    # Span annotations (mentions, predicates, trees, targets) would need re-indexing: not carried.
     return Sentence(words=per_word(s.words), tokens=tokens, word_token=list(wt),
                     space_after=None if s.space_after is None else list(s.space_after),
                     sent_id=s.sent_id, text=None, lang=s.lang, source=s.source,
                     lemmas=per_word(s.lemmas), upos=per_word(s.upos), xpos=per_word(s.xpos),
                     feats=per_word(s.feats), heads=heads, deprels=per_word(s.deprels),
-                    misc=per_word(s.misc), entities=ents, comments=list(s.comments))
+                    misc=per_word(s.misc), entities=ents, comments=list(s.comments), doc_id=s.doc_id)
 
 
 def make_bigram_shift(sentences: Sequence[Sentence], seed: int = 0) -> tuple[list[Sentence], list[str]]:

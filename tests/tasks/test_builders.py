@@ -141,10 +141,21 @@ def test_every_catalogued_task_builds_with_the_kind_and_metric_its_spec_declares
     from probes.tasks.registry import SPECS
     from probes.tasks.sentence import make_bigram_shift
 
-    sents = load_corpus(Path(__file__).resolve().parents[2] / "data" / "sample" / "en.conllu")[:60]
+    root = Path(__file__).resolve().parents[2]
+    sents = load_corpus(root / "data" / "sample" / "en.conllu")[:60]
+    fixture = root / "tests" / "fixtures" / "semantic"
+    with_trees = load_corpus(fixture / "pipeline.conllu", trees=fixture / "pipeline.ptb")
     shifted, _ = make_bigram_shift(sents, seed=0)
-    for name, spec in list(SPECS.items()) + [("feats:Number", get_spec("feats:Number")),
-                                             ("feats:Number:control", get_spec("feats:Number:control"))]:
-        train = build_task(name, shifted if name == "bshift" else sents)
+    names = list(SPECS) + ["feats:Number"]
+    names += [f"{n}:control" for n in names if get_spec(n).kind in ("token", "edge", "span")]
+    for name in names:
+        spec = get_spec(name)
+        corpus = shifted if name == "bshift" else with_trees if name.startswith(("consts", "infstat")) else sents
+        train = build_task(name, corpus)
         assert (train.kind, train.metric) == (spec.kind, spec.metric), name
-        assert train.sentence_offsets[-1] == sum(len(s) for s in sents), name
+        assert train.sentence_offsets[-1] == sum(len(s) for s in corpus), name
+        if name.endswith(":control"):  # same items as the task, labels from its class list
+            base = build_task(name[: -len(":control")], corpus)
+            items = {"token": "index", "edge": "pairs", "span": "spans"}[spec.kind]
+            assert np.array_equal(getattr(train, items), getattr(base, items)) or name == "dep-arc:control", name
+            assert train.classes == base.classes, name

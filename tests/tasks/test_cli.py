@@ -5,7 +5,8 @@ def test_tasks_lists_the_catalogue(capsys):
     assert cli.main(["tasks"]) == 0
     out = capsys.readouterr().out
     for name in ("upos", "feats:<Feature>", "dep-arc", "ner", "distance", "depth", "sentlen", "treedepth",
-                 "tense", "subjnum", "objnum", "bshift", "upos:control", "dep-arc:control"):
+                 "tense", "subjnum", "objnum", "bshift", "consts", "entities", "infstat", "srl", "srl:core",
+                 "srl-spans", "coref", "edges:<name>", "senteval:<name>", "<task>:control"):
         assert any(line.split()[0] == name for line in out.splitlines()), name
 
 
@@ -20,3 +21,18 @@ def test_tasks_builds_on_a_corpus(tmp_path, capsys):
     assert "baseline (majority class of the training labels) 0.4000" in out  # NOUN 2 of 5
     assert cli.main(["tasks", "--data", str(tmp_path / "none.conllu")]) == 2
     assert "file not found" in capsys.readouterr().err
+
+
+def test_tasks_lists_options_and_builds_semantic_tasks(capsys):
+    from pathlib import Path
+
+    fixture = Path(__file__).resolve().parents[1] / "fixtures" / "semantic"
+    assert cli.main(["tasks"]) == 0
+    out = capsys.readouterr().out
+    coref = next(line for line in out.splitlines() if line.startswith("coref "))
+    assert "options: window = 2, negatives = 1" in coref
+    assert cli.main(["tasks", "--data", str(fixture / "pipeline.conllu"), "--trees", str(fixture / "pipeline.ptb"),
+                     "--task", "consts", "--task", "coref", "--option", "negatives=all"]) == 0
+    out = capsys.readouterr().out
+    assert "consts: span, 25 items, 5 classes" in out
+    assert "coref: span, 18 items, 2 classes, metric positive_f1" in out
