@@ -37,8 +37,8 @@ def _bracket_spans(tags: list[str], lines: list[int], what: str) -> list[tuple[i
     """``(LABEL*``, ``*``, ``*)``, ``(LABEL*)`` per word -> [(start, end, label)] (nesting allowed)."""
     out, stack = [], []
     for j, tag in enumerate(tags):
-        if "*" not in tag:
-            raise LineError(f"{what} column {tag!r} has no '*'", lines[j])
+        if "*" not in tag and not re.fullmatch(r"(\([^()*]+\))+", tag):  # '(GPE)' is a one-word span
+            raise LineError(f"{what} column {tag!r} is neither '*'-style brackets nor '(LABEL)'", lines[j])
         for m in _BRACKET.finditer(tag):
             if m.group(1) is not None:
                 stack.append((m.group(1), j))

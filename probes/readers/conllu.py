@@ -191,10 +191,10 @@ def _comment(body: str, lineno: int, state: _FileState) -> None:
 def _propbank_layout(rows: list[tuple[int, Optional[str]]], state: _FileState) -> None:
     """Fix the file's PropBank layout from this sentence's word lines, or check it against them."""
     for lineno, line in rows:
-        if line is None or line.startswith("#"):
+        if line is None or line.startswith("#") or line.count("\t") < N_COLUMNS:
             continue
         cols = line.split("\t")
-        if len(cols) <= N_COLUMNS or not cols[0].isdigit():
+        if not cols[0].isdigit():
             continue
         found = propbank.detect_layout(cols)
         if found is None:
@@ -239,7 +239,7 @@ def _parse_block(rows: list[tuple[int, Optional[str]]], path: str, ordinal: int,
     mentions = corefud.MentionCollector(state.entity_fields)
     senses: list[Optional[str]] = []
     arg_cols: list[list[str]] = []
-    if layout is None and state.propbank is None:
+    if layout is None:
         _propbank_layout(rows, state)
     for lineno, line in rows:
         if line is None:
