@@ -46,8 +46,9 @@ VERSION_PACKAGES = ["probes", "numpy", "pandas", "scipy", "matplotlib", "seaborn
 SUMMARY_VIEW = ["task", "probe", "metric", "eval_set", "n_seeds", "best_layer", "best_value", "best_ci_low",
                 "best_ci_high", "layer0_value", "top_value", "value", "expected_layer", "center_of_gravity",
                 "max_selectivity", "max_selectivity_layer", "p_best_vs_top"]
-EXPECTED_VIEW = ["task", "metric", "eval_set", "n_layers", "center_of_gravity", "k_s", "expected_layer", "k_delta",
-                 "first_score", "last_score", "mix_score", "mix_gamma"]
+EXPECTED_VIEW = ["task", "metric", "eval_set", "n_layers", "center_of_gravity", "k_s", "expected_layer",
+                 "expected_layer_ci_low", "expected_layer_ci_high", "k_delta", "first_score", "last_score", "mix_score",
+                 "mix_gamma"]
 
 
 @dataclass
@@ -114,12 +115,15 @@ def _model_sections(o: _Out, agg: pd.DataFrame, sel: pd.DataFrame, summary: pd.D
     blocks: list[Block] = []
     m_exp = exp[exp["model"] == model]
     if len(m_exp):
+        blocks.append(Block("list", expected_layer_lines(m_exp), "Where each task is resolved (rows in the paper's order)"))
         label = "F1" if set(m_exp["metric"]) <= {"micro_f1", ""} else "score"
         blocks.append(_figure(o, pipeline.plot_expected_layers(m_exp, score_label=label, title=model),
                               _slug(model, "fig1-expected-layers"),
                               "Figure 1 (Tenney et al. 2019 style): blue bar = center of gravity E_s of the scalar-mix "
-                              "weights, lavender bar = expected layer E_Δ from cumulative scores; left: score of the "
-                              "layer-0 and all-layers cumulative probes (x100)."))
+                              "weights, lavender bar = expected layer E_Δ from cumulative scores, whisker = its 95% "
+                              "interval over resampled test sentences; left: score of the layer-0 and all-layers "
+                              "cumulative probes (x100). Rows in the paper's order (POS, Consts., Deps., Entities, SRL, "
+                              "Coref., SPR, Relations)."))
         blocks.append(_figure(o, pipeline.plot_layer_weights(m_exp, title=model), _slug(model, "fig2-layer-weights"),
                               "Figure 2 style: blue = mixing weights s_l, outlined = differential scores Δ(l) "
                               "(orange where negative); K(s), K(Δ) = KL from uniform in bits."))
@@ -156,6 +160,30 @@ def _model_sections(o: _Out, agg: pd.DataFrame, sel: pd.DataFrame, summary: pd.D
     blocks.append(_table(o, view[SUMMARY_VIEW].reset_index(drop=True), _slug(model, "summary"),
                          f"{model}: summary over seeds"))
     return blocks
+
+
+def expected_layer_lines(m_exp: pd.DataFrame) -> list[str]:
+    """One sentence per task: E_delta with its interval (what the interval covers said), and E_s."""
+    lines = []
+    for r in m_exp.itertuples(index=False):
+        parts = []
+        if np.isfinite(r.expected_layer):
+            ci = ""
+            if np.isfinite(r.expected_layer_ci_low) and np.isfinite(r.expected_layer_ci_high):
+                ci = (f" [{r.expected_layer_ci_low:.2f}, {r.expected_layer_ci_high:.2f}] (95% interval over "
+                      f"resampled {r.eval_set} sentences, probes fixed)")
+            if not 0 <= r.expected_layer <= r.n_layers:
+                ci += (f": outside 0..{int(r.n_layers)}, because the layers' gains and losses under cumulative "
+                       "scoring nearly cancel out; read it as 'no clear layer'")
+            parts.append(f"expected layer E_Δ = {r.expected_layer:.2f}{ci}")
+        if np.isfinite(r.center_of_gravity):
+            parts.append(f"center of gravity E_s = {r.center_of_gravity:.2f} (mixing weights, learned on {r.train_set})")
+        if np.isfinite(r.first_score) and np.isfinite(r.last_score):
+            parts.append(f"{r.metric} {r.first_score:.3f} at layer 0 to {r.last_score:.3f} with all {int(r.n_layers)} "
+                         "layers (cumulative)")
+        if parts:
+            lines.append(f"{r.task}: " + "; ".join(parts))
+    return lines
 
 
 def _transfer_blocks(o: _Out, agg: pd.DataFrame, model: str, skipped: list[str]) -> list[Block]:

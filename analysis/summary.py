@@ -36,9 +36,16 @@ def expected_layers_table(agg: pd.DataFrame) -> pd.DataFrame:
                 if row is not None:
                     rows.append({"model": model, "task": task, "train_set": train_set, **row})
     cols = ["model", "task", "train_set", "eval_set", "metric", "n_layers", "center_of_gravity", "k_s",
-            "expected_layer", "k_delta", "first_score", "last_score", "mix_score", "mix_gamma",
-            "weights", "cumulative"]
-    return pd.DataFrame(rows, columns=cols)
+            "expected_layer", "expected_layer_ci_low", "expected_layer_ci_high", "k_delta", "first_score",
+            "last_score", "mix_score", "mix_gamma", "weights", "cumulative"]
+    out = pd.DataFrame(rows, columns=cols)
+    # Rows in the order of Tenney et al.'s figures (POS, Consts., Deps., Entities, SRL, Coref., SPR,
+    # Relations), other tasks after them in the order they came.
+    from probes.tasks.registry import pipeline_rank
+
+    order = sorted(range(len(out)), key=lambda i: (list(dict.fromkeys(out["model"])).index(out["model"].iloc[i]),
+                                                   pipeline_rank(out["task"].iloc[i]), i))
+    return out.iloc[order].reset_index(drop=True)
 
 
 def _profile_row(tt: pd.DataFrame) -> dict | None:
@@ -47,8 +54,9 @@ def _profile_row(tt: pd.DataFrame) -> dict | None:
     w = tt[(tt["probe"] == "mix") & (tt["metric"] == "mix_weight") & (tt["layer"] >= 0)]
     if cum.empty and w.empty:
         return None
-    out = {k: np.nan for k in ["center_of_gravity", "k_s", "expected_layer", "k_delta", "first_score",
-                               "last_score", "mix_score", "mix_gamma"]}
+    out = {k: np.nan for k in ["center_of_gravity", "k_s", "expected_layer", "expected_layer_ci_low",
+                               "expected_layer_ci_high", "k_delta", "first_score", "last_score", "mix_score",
+                               "mix_gamma"]}
     out.update(weights=None, cumulative=None, eval_set="", metric="", n_layers=np.nan)
     # The probing stage writes mixing weights on the training set: choose among score rows.
     mix_all = tt[tt["probe"] == "mix"]
@@ -69,6 +77,12 @@ def _profile_row(tt: pd.DataFrame) -> dict | None:
             delta_sum = scores[-1] - scores[0]
             out["expected_layer"] = layers.expected_layer(scores) if delta_sum != 0 else np.nan
             out["k_delta"] = layers.k_delta(scores)
+            # The probing stage's E_delta rows carry an interval over test-sentence resamples.
+            e = tt[(tt["probe"] == "cumulative") & (tt["metric"] == "expected_layer") & (tt["eval_set"] == eval_set)]
+            if len(e):
+                e = e.iloc[0]
+                out.update(expected_layer=float(e["value"]), expected_layer_ci_low=float(e["ci_low"]),
+                           expected_layer_ci_high=float(e["ci_high"]))
     if len(w):
         # Mixing weights belong to the trained probe; when repeated per evaluation set, take that set's copy.
         if w["eval_set"].nunique() > 1:

@@ -78,8 +78,15 @@ def plot_expected_layers(table: pd.DataFrame, *, n_layers: int | None = None, sc
         if np.isfinite(es):
             has_es = True
             bars.append((es, dict(color=style.BLUE, edgecolor=style.BLUE), "white", "E_s"))
-        if np.isfinite(ed):
+        outside = np.isfinite(ed) and not 0 <= ed <= n_layers
+        if np.isfinite(ed) and not outside:
             bars.append((ed, dict(color=style.LAVENDER_FILL, edgecolor=style.PURPLE, linewidth=1.0), "black", "E_delta"))
+        elif outside:
+            # E_delta leaves 0..L when the cumulative gains of the layers nearly cancel out (some are
+            # negative): no bar can show it, so the row says so in words.
+            ax.text(0.01 * n_layers, i + height / 2 + 0.02, f"E_Δ = {ed:.2f}, outside 0..{n_layers}: the cumulative "
+                    "score rises and falls with depth", ha="left", va="top", fontsize=6.5, style="italic",
+                    color=style.PURPLE, zorder=8, gid=f"E_delta_outside:{tasks[i]}")
         # The longer bar goes behind so that both ends stay visible; when the ends are too close
         # for two labels, the longer bar's value moves just outside its end.
         ordered = sorted(bars, key=lambda b: -b[0])
@@ -87,6 +94,19 @@ def plot_expected_layers(table: pd.DataFrame, *, n_layers: int | None = None, sc
         for z, (v, kw, tcolor, name) in enumerate(ordered):
             ax.barh(i, v, height=height, zorder=2 + z, gid=f"{name}:{tasks[i]}", **kw)
             _bar_label(ax, i, v, color=tcolor, n_layers=n_layers, outside=crowded and z == 0)
+        lo, hi = (float(getattr(row, c, np.nan)) for c in ("expected_layer_ci_low", "expected_layer_ci_high"))
+        if np.isfinite(ed) and not outside and np.isfinite(lo) and np.isfinite(hi):
+            # the 95% interval of E_delta over resampled test sentences, as a thin whisker below the bar;
+            # an end beyond the layer axis is drawn as an arrow at the axis
+            y = i + height / 2 + 0.06
+            a, b = max(lo, 0.0), min(hi, float(n_layers))
+            ax.plot([a, b], [y, y], color=style.PURPLE, linewidth=1.1, zorder=7, solid_capstyle="butt",
+                    gid=f"E_delta_ci:{tasks[i]}")
+            for end, clipped, marker in ((a, lo < 0, "<"), (b, hi > n_layers, ">")):
+                if clipped:
+                    ax.plot([end], [y], marker=marker, color=style.PURPLE, markersize=4, zorder=7, clip_on=False)
+                else:
+                    ax.plot([end, end], [y - 0.07, y + 0.07], color=style.PURPLE, linewidth=1.1, zorder=7)
     ax.set_xlim(0, n_layers)
     ax.xaxis.tick_top()
     ax.xaxis.set_label_position("top")
@@ -101,6 +121,10 @@ def plot_expected_layers(table: pd.DataFrame, *, n_layers: int | None = None, sc
     handles = []
     if np.isfinite(table["expected_layer"].to_numpy(dtype=float)).any():
         handles.append(Patch(facecolor=style.LAVENDER_FILL, edgecolor=style.PURPLE, label="expected layer E_Δ (cumulative scores)"))
+    if "expected_layer_ci_low" in table and np.isfinite(table["expected_layer_ci_low"].to_numpy(dtype=float)).any():
+        from matplotlib.lines import Line2D
+
+        handles.append(Line2D([], [], color=style.PURPLE, linewidth=1.1, label="95% interval of E_Δ (test resamples)"))
     if has_es:
         handles.insert(0, Patch(facecolor=style.BLUE, label="center of gravity E_s (mixing weights)"))
     ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.02), ncol=2, frameon=False)
