@@ -277,6 +277,17 @@ def parse_config(data: dict, *, path: Path | str = "<config>", base: Optional[Pa
     _expect(isinstance(rank, int) and rank > 0, path, "probe.rank", "expected a positive integer")
     options = probe_raw.get("options", {})
     _expect(isinstance(options, dict), path, "probe.options", "expected a table of probe hyper-parameters")
+    if options:
+        from probes.probing.api import probe_parameters
+
+        known: set[str] = set()
+        for k in kinds:
+            known |= probe_parameters("linear" if k == "mdl" else k)
+            if k == "structural":
+                known |= probe_parameters("structural-depth")
+        for key in options:
+            _expect(key in known, path, f"probe.options.{key}",
+                    f"no probe kind of this study ({', '.join(kinds)}) takes it; they take {', '.join(sorted(known))}")
 
     device = data.get("device", "auto")
     _expect(isinstance(device, str), path, "device", "expected auto, cpu, cuda or cuda:N")

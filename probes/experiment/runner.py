@@ -401,13 +401,13 @@ class Experiment:
 
     def _fit_structural_example(self, model: ModelSpec, task: TaskSpec, test_spec: DataSpec, pick: int,
                                 layer: int) -> dict:
-        from probes.probing.api import fit_structural, structural_predictions
+        from probes.probing.api import fit_structural, probe_parameters, structural_predictions
 
         train, dev, tests, _ = self._task_data(task)
         est = fit_structural((self.cache_of(model, task.train), train),
                              (self.cache_of(model, task.dev), dev) if task.dev else None,
                              seed=self.cfg.seeds[0], device=self.cfg.device, rank=self.cfg.probe.rank,
-                             **self.cfg.probe.options)
+                             **{k: v for k, v in self.cfg.probe.options.items() if k in probe_parameters("structural")})
         pred = structural_predictions(est, self.cache_of(model, test_spec), tests[test_spec.name], pick)
         li = list(pred["layers"]).index(layer)
         s = self.dataset(test_spec).sentences[pick]
@@ -424,6 +424,10 @@ def run_probe(kind: str, train, tests, dev, *, control, random_init, rank, optio
     """Dispatch one probe kind to the probing API."""
     from probes.probing import api
 
+    # [probe] options are shared by the kinds of a study: each kind takes the ones it knows (the
+    # config has checked that every option is known to some kind it runs).
+    names = api.probe_parameters("linear" if kind == "mdl" else kind)
+    options = {k: v for k, v in options.items() if k in names}
     if kind in CLASSIFIER_KINDS or kind == "edge":
         return api.probe_layers(train, tests, dev, probe=kind, control=control, random_init=random_init,
                                 majority=majority, **common, **options)

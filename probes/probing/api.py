@@ -146,10 +146,32 @@ def _require_layer0(layers: Sequence[int], what: str) -> None:
                           f"(have {list(layers)}); extract it too")
 
 
+def probe_parameters(probe: str) -> set[str]:
+    """The hyper-parameters a probe kind takes (its estimator's constructor arguments, set by the
+    suite itself excluded): linear, mlp, mix, cumulative, edge, structural-distance/-depth."""
+    import inspect
+
+    from probes.probing.structural import DepthProbe, DistanceProbe
+
+    classes = {**CLASSIFIER_PROBES, "structural": DistanceProbe, "structural-depth": DepthProbe}
+    if probe not in classes:
+        raise ProbesError(f"unknown probe {probe!r}; choose one of {', '.join(classes)}")
+    names = set(inspect.signature(classes[probe].__init__).parameters) - {"self", "device", "random_state"}
+    return names - ({"cumulative"} if probe in ("mix", "cumulative") else set())
+
+
+def _check_hyper(probe: str, hyper: dict) -> None:
+    unknown = sorted(set(hyper) - probe_parameters(probe))
+    if unknown:
+        raise ProbesError(f"the {probe} probe has no hyper-parameter {unknown[0]!r}; it takes "
+                          f"{', '.join(sorted(probe_parameters(probe)))}")
+
+
 def make_probe(probe: str, seed: int, device: str, **hyper):
     """The estimator for a probe name with its hyper-parameters."""
     if probe not in CLASSIFIER_PROBES:
         raise ProbesError(f"unknown probe {probe!r}; choose one of {', '.join(CLASSIFIER_PROBES)}")
+    _check_hyper(probe, hyper)
     cls = CLASSIFIER_PROBES[probe]
     extra = {"cumulative": True} if probe == "cumulative" else {}
     return cls(device=device, random_state=seed, **extra, **hyper)
@@ -417,6 +439,7 @@ def fit_structural(train: tuple, dev: Optional[tuple] = None, seed: int = 0, dev
     _require_layer0(layers, f"train set of {task.name}")
     offsets = _offsets(task, cache_offsets, V.shape[1])
     cls = DistanceProbe if task.kind == "distance" else DepthProbe
+    _check_hyper("structural" if task.kind == "distance" else "structural-depth", hyper)
     est = cls(device=device, random_state=seed, **hyper)
     kw = {}
     if dev is not None:

@@ -121,5 +121,5 @@ def split_token_note(n_split: int, n_items: int, what: str) -> list[str]:
     """A note on spans whose edge falls inside a multiword token: kept, not shifted, but said."""
     if not n_split:
         return []
-    return [f"{n_split} of {n_items} {what} begin or end inside a multiword token (e.g. 'dem' of 'zum'): kept "
-            "at their words, which share the token's vector"]
+    return [f"{n_split} of {n_items} {what} begin or end inside a multiword token: kept at their words, which "
+            "share the token's vector"]

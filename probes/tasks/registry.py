@@ -218,9 +218,12 @@ def pipeline_rank(task: str) -> int:
         row = get_spec(base).pipeline_row
     except ProbesError:
         row = None
+    if row is None and base in PAPER_ROWS:  # a table that already uses the paper's row labels
+        row = base
     if row is None:
         low = base.lower()
         row = next((r for key, r in (("spr", "SPR"), ("rel", "Relations"), ("semeval", "Relations"),
-                                     ("coref", "Coref."), ("srl", "SRL"), ("ner", "Entities"), ("const", "Consts."),
-                                     ("pos", "POS")) if key in low), None)
+                                     ("tacred", "Relations"), ("coref", "Coref."), ("srl", "SRL"),
+                                     ("ner", "Entities"), ("entit", "Entities"), ("const", "Consts."),
+                                     ("dep", "Deps."), ("pos", "POS")) if key in low), None)
     return PAPER_ROWS.index(row) if row in PAPER_ROWS else len(PAPER_ROWS)

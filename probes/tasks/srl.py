@@ -12,7 +12,8 @@
 Neither task reads the predicate sense: roles are labels of their own. One role inventory serves
 every release, so a probe trained on English Universal PropBank scores German zero-shot:
 ``A0`` -> ``ARG0``, ``AA`` -> ``ARGA``, ``AM-TMP`` -> ``ARGM-TMP``, ``R-A1`` -> ``R-ARG1``,
-``C-A1`` -> ``C-ARG1`` (case folded). ``V`` and ``C-V`` mark (parts of) the predicate itself and are
+``C-A1`` -> ``C-ARG1`` (case folded); PropBank's function-tagged core roles such as ``ARG1-DSP`` (direct
+speech) are kept as they are. ``V`` and ``C-V`` mark (parts of) the predicate itself and are
 not arguments. A label outside this scheme is kept as written (upper case) and listed in the notes.
 """
 
@@ -29,7 +30,7 @@ from probes.tasks.labels import labelled_task, skipped_note, split_token_note, s
 
 CORE = frozenset({"ARG0", "ARG1", "ARG2", "ARG3", "ARG4", "ARG5", "ARGA"})
 PREDICATE_PARTS = frozenset({"V", "C-V"})
-_BASE = re.compile(r"^(ARG[0-5A]|ARGM-[A-Z]+)$")
+_BASE = re.compile(r"^(ARG[0-5A](-[A-Z]+)?|ARGM-[A-Z]+)$")  # ARG1-DSP: PropBank's direct-speech argument
 
 
 def normalise_role(label: str) -> tuple[str, bool]:

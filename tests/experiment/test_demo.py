@@ -10,7 +10,7 @@ def test_demo_config_uses_minilm_when_installed(tmp_path, monkeypatch):
     monkeypatch.setattr(demo, "minilm_path", lambda: model_dir)
     cfg = demo.demo_config(tmp_path / "cache")
     assert [(m.name, m.source) for m in cfg.models] == [("minilm", str(model_dir))]
-    assert [t.name for t in cfg.tasks] == ["upos", "udeprel", "distance"]
+    assert [t.name for t in cfg.tasks] == ["upos", "udeprel", "distance", "entities", "srl"]
     assert [d.name for d in cfg.tasks[0].test] == ["en", "de", "es", "zh"]
     assert (cfg.tasks[0].train.first, cfg.tasks[0].train.last, cfg.tasks[0].test[1].first) == (1, 150, 171)
 
