@@ -169,3 +169,52 @@ def test_german_multiword_tokens(corpora):
 def test_sentence_lengths_vary(corpora):
     lengths = [len(s.words) for s in corpora["en"]]
     assert min(lengths) <= 5 and max(lengths) >= 20
+
+
+GUM_TYPES = {"person", "place", "organization", "object", "event", "time", "substance", "animal", "plant",
+             "abstract", "quantity"}
+
+
+@pytest.mark.parametrize("path", LANG_FILES, ids=_lang)
+def test_entity_mentions_follow_the_guidelines(path, corpora):
+    sents = corpora[_lang(path)]
+    assert sum(len(s.mentions) for s in sents) >= 500
+    for s in sents:
+        assert s.doc_id == s.sent_id  # each sentence its own document: coreference stays inside it
+        for m in s.mentions:
+            assert m.etype in GUM_TYPES, (s.sent_id, m)
+            assert not m.discontinuous and 0 <= m.start < m.end <= len(s.words), (s.sent_id, m)
+            assert s.upos[m.start] != "PUNCT" and s.upos[m.end - 1] != "PUNCT", (s.sent_id, m)
+            assert 1 <= int(m.attrs["head"]) <= m.end - m.start, (s.sent_id, m)
+        ids = [m.entity for m in s.mentions]
+        for e in set(ids):  # one entity, one type
+            assert len({m.etype for m in s.mentions if m.entity == e}) == 1, (s.sent_id, e)
+
+
+@pytest.mark.parametrize("path", LANG_FILES, ids=_lang)
+def test_semantic_roles_follow_the_guidelines(path, corpora):
+    from probes.tasks.srl import normalise_role
+
+    sents = corpora[_lang(path)]
+    assert sum(len(s.predicates) for s in sents) >= 200
+    for s in sents:
+        for p in s.predicates:
+            assert s.upos[p.start] == "VERB" or s.deprels[p.start] == "cop", (s.sent_id, p)
+            assert p.sense.split(".")[-1].isdigit(), (s.sent_id, p.sense)
+            heads = [a.start for a in p.arguments]
+            assert len(heads) == len(set(heads)), (s.sent_id, p)
+            for a in p.arguments:
+                assert a.start != p.start and s.upos[a.start] != "PUNCT", (s.sent_id, p, a)
+                role, known = normalise_role(a.role)
+                assert known and role == a.role, (s.sent_id, a.role)  # already in the ARG0 / ARGM-TMP style
+
+
+def test_known_english_roles_and_mentions(corpora):
+    by_id = {s.sent_id: s for s in corpora["en"]}
+    cat = by_id["sample-0001"]  # The cat sleeps on the sofa.
+    assert [(m.start, m.end, m.etype) for m in cat.mentions] == [(0, 2, "animal"), (4, 6, "object")]
+    (sleep,) = cat.predicates
+    assert (sleep.start, sleep.sense, [(a.start, a.role) for a in sleep.arguments]) == (
+        2, "sleep.01", [(1, "ARG0"), (5, "ARGM-LOC")])
+    market = {s.sent_id: s for s in corpora["de"]}["sample-0008"]  # Anna und Peter gehen zum Markt.
+    assert (5, 7, "place") in [(m.start, m.end, m.etype) for m in market.mentions]  # [dem Markt] inside "zum"
