@@ -64,11 +64,16 @@ def encode(name: str, labels: Sequence[str], train: Optional[TaskData]
     return classes, y, unseen, notes, dist
 
 
-def require(sentences: Sequence[Sentence], attr: str, task: str) -> list[int]:
-    """Indices of sentences that carry annotation ``attr``; an error when none does."""
+def require(sentences: Sequence[Sentence], attr: str, task: str, what: str | None = None) -> list[int]:
+    """Indices of sentences that carry annotation ``attr``; an error when none does.
+
+    ``what`` says in words what the task needs and where it comes from (default: the attribute).
+    """
     have = [i for i, s in enumerate(sentences) if getattr(s, attr) is not None]
     if not have:
-        raise ProbesError(f"task {task!r} needs {attr} annotations, and no sentence of this corpus has them"
+        need = f"needs {what}; this corpus has none" if what else \
+            f"needs {attr} annotations, and no sentence of this corpus has them"
+        raise ProbesError(f"task {task!r} {need}"
                           + (f" (first sentence: {sentences[0].source or sentences[0].sent_id})" if sentences else ""))
     return have
 

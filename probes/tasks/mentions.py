@@ -34,11 +34,8 @@ POSITIVE, NEGATIVE = "1", "0"
 
 
 def _mentions(sentences: Sequence[Sentence], task: str) -> tuple[list[int], list[str]]:
-    have = [i for i, s in enumerate(sentences) if s.mentions is not None]
-    if not have:
-        raise ProbesError(f"task {task!r} needs entity mentions (CorefUD Entity= in CoNLL-U MISC, or the "
-                          "coreference column of CoNLL-2012); this corpus has none"
-                          + (f" (first sentence: {sentences[0].source or sentences[0].sent_id})" if sentences else ""))
+    have = require(sentences, "mentions", task, "entity mentions (CorefUD Entity= in CoNLL-U MISC, or the "
+                                                "coreference column of CoNLL-2012)")
     return have, skipped_note(sentences, have, "mention annotation")
 
 

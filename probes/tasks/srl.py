@@ -26,7 +26,7 @@ from typing import Optional, Sequence
 from probes.errors import ProbesError
 from probes.records import Sentence, sentence_offsets
 from probes.tasks.base import TaskData
-from probes.tasks.labels import labelled_task, skipped_note, split_token_note, splits_token
+from probes.tasks.labels import labelled_task, require, skipped_note, split_token_note, splits_token
 
 CORE = frozenset({"ARG0", "ARG1", "ARG2", "ARG3", "ARG4", "ARG5", "ARGA"})
 PREDICATE_PARTS = frozenset({"V", "C-V"})
@@ -49,11 +49,8 @@ def normalise_role(label: str) -> tuple[str, bool]:
 
 
 def _predicates(sentences: Sequence[Sentence], task: str) -> tuple[list[int], list[str]]:
-    have = [i for i, s in enumerate(sentences) if s.predicates is not None]
-    if not have:
-        raise ProbesError(f"task {task!r} needs semantic roles (Universal PropBank / CoNLL-2009 columns in a "
-                          "CoNLL-U file, or the SRL columns of CoNLL-2012); this corpus has none"
-                          + (f" (first sentence: {sentences[0].source or sentences[0].sent_id})" if sentences else ""))
+    have = require(sentences, "predicates", task, "semantic roles (Universal PropBank / CoNLL-2009 columns in a "
+                                                  "CoNLL-U file, or the SRL columns of CoNLL-2012)")
     return have, skipped_note(sentences, have, "semantic-role annotation")
 
 
