@@ -33,7 +33,7 @@ def score_mask(metrics: pd.Series) -> pd.Series:
 
 
 # The headline metric of a task, first match wins.
-PRIMARY_METRICS = ["micro_f1", "accuracy", "uuas", "macro_f1", "dspr", "root_acc", "nspr"]
+PRIMARY_METRICS = ["micro_f1", "positive_f1", "accuracy", "uuas", "macro_f1", "dspr", "root_acc", "nspr"]
 
 
 def validate_results(df: pd.DataFrame, source: str = "results table") -> pd.DataFrame:

@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         train = build_task(name, train_sents, seed=args.seed, options=opts)
         data = build_task(name, eval_sents, train=train, seed=args.seed, options=opts) if eval_sents else train
         n = _n_items(data)
-        line = (f"{name}: {spec.kind}, {n} items, {len(train.classes)} classes, metric {spec.metric}, "
+        line = (f"{name}: {spec.kind}, {n} items, {len(train.classes)} classes, metric {data.metric}, "
                 f"baseline ({spec.baseline_name}) {spec.baseline(train, data):.4f}")
         if eval_sents is not None and spec.kind not in ("distance", "depth"):
             line += f", unseen {data.unseen}"

@@ -9,11 +9,14 @@
   ``subtypes = true``.
 * ``coref``: do two mentions corefer? One item per mention pair (two spans), label ``1``
   (same entity) or ``0``; scored by the F1 of the positive class, as the paper. Candidate pairs
-  join a mention to an earlier one of the same document at most ``window`` sentences back
-  (``window = 0``: the same sentence, as jiant's OntoNotes data). Every coreferent candidate pair
-  is a positive; ``negatives`` non-coreferent candidates per positive are drawn for its later
-  mention, reproducibly (a hash of seed, document, mention and draw number, so the same data and
-  seed give the same pairs); ``negatives = "all"`` keeps every non-coreferent candidate pair.
+  join a mention to an earlier one of the same document at most ``window`` sentences back. The
+  default, ``window = 0`` with ``negatives = "all"``, is Tenney et al.'s setting (jiant's OntoNotes
+  data): every pair of mentions of one sentence, whose words the model read in one pass. With
+  ``window > 0`` the pairs reach across sentences, which the extractor encodes one at a time, so
+  such a pair tests what the two mentions' vectors share, not the model resolving them in context.
+  Every coreferent candidate pair is a positive; ``negatives = k`` draws k non-coreferent
+  candidates per positive for its later mention, reproducibly (a hash of seed, document and the
+  two mentions, so the same data and seed give the same pairs).
 
 Discontinuous mentions are left out of these span tasks (their words are not one span) and
 counted; mentions without the annotated field (no ``etype``) are left out and counted; spans
@@ -95,7 +98,7 @@ def _parse_negatives(negatives) -> Optional[int]:
     return negatives
 
 
-def coref_pairs(sentences: Sequence[Sentence], *, window: int = 2, negatives=1, seed: int = 0
+def coref_pairs(sentences: Sequence[Sentence], *, window: int = 0, negatives="all", seed: int = 0
                 ) -> tuple[list[tuple[int, int, int, int]], list[str], list[str]]:
     """(global span pairs (a0, a1, b0, b1) with the earlier mention first, labels '1'/'0', notes)."""
     if isinstance(window, bool) or not isinstance(window, int) or window < 0:
@@ -164,8 +167,8 @@ def coref_pairs(sentences: Sequence[Sentence], *, window: int = 2, negatives=1, 
     return items, labels, notes
 
 
-def build_coref(sentences: Sequence[Sentence], *, train: Optional[TaskData] = None, window: int = 2,
-                negatives=1, seed: int = 0, name: str = "coref") -> TaskData:
+def build_coref(sentences: Sequence[Sentence], *, train: Optional[TaskData] = None, window: int = 0,
+                negatives="all", seed: int = 0, name: str = "coref") -> TaskData:
     """Coreference of mention pairs: 1 = same entity, 0 = different entities."""
     items, labels, notes = coref_pairs(sentences, window=window, negatives=negatives, seed=seed)
     if not items:

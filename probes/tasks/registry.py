@@ -55,8 +55,9 @@ def _sentence(name: str, description: str) -> TaskSpec:
 
 _NOT_CLASSES = "none: regression targets"
 _COREF_OPTIONS = {
-    "window": (2, "largest sentence distance between the two mentions of a pair (0 = the same sentence)"),
-    "negatives": (1, "non-coreferent pairs drawn per coreferent pair, or \"all\" for every candidate pair"),
+    "window": (0, "largest sentence distance between the two mentions of a pair (0 = the same sentence, "
+                  "as Tenney et al.)"),
+    "negatives": ("all", "non-coreferent pairs drawn per coreferent pair, or \"all\" for every candidate pair"),
 }
 SPECS: dict[str, TaskSpec] = {spec.name: spec for spec in [
     _token("upos", "universal part of speech of each word (UD UPOS)", "POS"),
@@ -93,7 +94,7 @@ SPECS: dict[str, TaskSpec] = {spec.name: spec for spec in [
              "edge probing: role of each (predicate span, argument span) pair (span-based SRL: CoNLL-2012, jiant)",
              lambda s, train, seed, o: srl.build_srl_spans(s, train=train), pipeline_row="SRL"),
     TaskSpec("coref", "span", "positive_f1",
-             "edge probing: do two mentions corefer? pairs within a document window, F1 of the positive class",
+             "edge probing: do two mentions corefer? mention pairs of a sentence (or a document window), F1 of the positive class",
              lambda s, train, seed, o: mentions.build_coref(s, train=train, window=o["window"],
                                                             negatives=o["negatives"], seed=seed),
              baseline_name="majority class of the training pairs (F1 of the positive class)",

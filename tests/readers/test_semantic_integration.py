@@ -46,9 +46,11 @@ def test_gum_tasks(gum_dev):
     assert set(ent.classes) <= GUM_TYPES and len(ent.y) == sum(len(s.mentions) for s in gum_dev)
     consts = build_task("consts", gum_dev)
     assert {"NP", "VP", "S", "PP"} <= set(consts.classes) and "ROOT" not in consts.classes
-    coref = build_task("coref", gum_dev)
+    coref = build_task("coref", gum_dev)  # every mention pair of a sentence
     pos = int((coref.y == coref.classes.index("1")).sum())
-    assert 1000 < pos and int((coref.y == 0).sum()) <= pos  # one negative drawn per positive at most
+    assert 1000 < pos < int((coref.y == 0).sum())
+    drawn = build_task("coref", gum_dev, options={"window": 2, "negatives": 1})
+    assert int((drawn.y == 0).sum()) <= int((drawn.y == 1).sum())  # one negative drawn per positive at most
     info = build_task("infstat", gum_dev)
     assert {"new", "giv", "acc"} <= set(info.classes)
 

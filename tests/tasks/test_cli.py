@@ -30,9 +30,9 @@ def test_tasks_lists_options_and_builds_semantic_tasks(capsys):
     assert cli.main(["tasks"]) == 0
     out = capsys.readouterr().out
     coref = next(line for line in out.splitlines() if line.startswith("coref "))
-    assert "options: window = 2, negatives = 1" in coref
+    assert 'options: window = 0, negatives = "all"' in coref
     assert cli.main(["tasks", "--data", str(fixture / "pipeline.conllu"), "--trees", str(fixture / "pipeline.ptb"),
-                     "--task", "consts", "--task", "coref", "--option", "negatives=all"]) == 0
+                     "--task", "consts", "--task", "coref", "--option", "window=2"]) == 0
     out = capsys.readouterr().out
     assert "consts: span, 25 items, 5 classes" in out
     assert "coref: span, 18 items, 2 classes, metric positive_f1" in out

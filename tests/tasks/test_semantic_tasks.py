@@ -87,30 +87,31 @@ def test_srl_on_span_based_srl_points_to_srl_spans():
 
 
 def test_coref_pairs_known_counts_and_reproducible_draws(corpus):
-    everything = build_task("coref", corpus, options={"negatives": "all"})
+    near = {"window": 2, "negatives": 1}
+    everything = build_task("coref", corpus, options={"window": 2, "negatives": "all"})
     assert len(everything.y) == 18 and sum(everything.classes[c] == "1" for c in everything.y) == 3
-    d = build_task("coref", corpus)
+    d = build_task("coref", corpus, options=near)
     assert d.metric == "positive_f1" and d.positive_label == "1" and d.spans.shape == (5, 4)
     positives = [tuple(r) for r, c in zip(d.spans.tolist(), d.y) if d.classes[c] == "1"]
     assert positives == [(0, 1, 7, 8), (3, 6, 11, 12), (14, 15, 19, 20)]  # Anna~Anna, book~it, Peter~He
-    assert np.array_equal(build_task("coref", corpus).spans, d.spans)  # same data and seed, same pairs
-    other = [tuple(r) for r in build_task("coref", corpus, seed=5).spans.tolist()]
+    assert np.array_equal(build_task("coref", corpus, options=near).spans, d.spans)  # same data and seed
+    other = [tuple(r) for r in build_task("coref", corpus, seed=5, options=near).spans.tolist()]
     assert set(positives) <= set(other)
-    near = build_task("coref", corpus, options={"window": 1, "negatives": "all"})
-    assert len(near.y) == 18  # every pair is at most one sentence apart here
+    assert len(build_task("coref", corpus, options={"window": 1, "negatives": "all"}).y) == 18  # all <= 1 apart
     assert majority_baseline(d, d) == pytest.approx(0.75)  # 3 of 5 are '1': F1 = 2*3 / (2*3 + 2)
     assert majority_baseline(everything, everything) == 0.0  # majority '0': positive F1 is 0
     with pytest.raises(ProbesError, match="no mention pair within 0 sentence"):
-        build_task("coref", corpus, options={"window": 0})
+        build_task("coref", corpus, options={"negatives": 1})
     with pytest.raises(ProbesError, match="all non-coreferent"):
-        build_task("coref", corpus, options={"window": 0, "negatives": "all"})
+        build_task("coref", corpus)  # the default, pairs within a sentence: none corefers in this file
     with pytest.raises(ProbesError, match="unknown option 'windows'"):
         build_task("coref", corpus, options={"windows": 1})
 
 
 def test_control_tasks_keep_items_and_draw_by_words(corpus):
     for name in ("consts", "entities", "srl", "coref"):
-        base, ctrl = build_task(name, corpus), build_task(f"{name}:control", corpus)
+        opts = {"window": 2} if name == "coref" else None
+        base, ctrl = build_task(name, corpus, options=opts), build_task(f"{name}:control", corpus, options=opts)
         items = "pairs" if base.kind == "edge" else "spans"
         assert np.array_equal(getattr(base, items), getattr(ctrl, items)) and ctrl.classes == base.classes
     # the two mentions "Anna" get one control label: it is a function of the words
