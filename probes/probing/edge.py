@@ -18,7 +18,7 @@ from sklearn.base import BaseEstimator
 
 from probes.device import resolve_device
 from probes.errors import ProbesError
-from probes.probing.features import as_layer_stack, dev_split, encode_labels, to_tensor
+from probes.probing.features import Standardizer, as_layer_stack, dev_split, encode_labels, to_tensor
 
 POOLINGS = ("attention", "endpoint")
 
@@ -76,36 +76,40 @@ class EdgeProbe(BaseEstimator):
         p["b2"] = torch.zeros(L, C)
         return {k: v.to(self.device_).requires_grad_(True) for k, v in p.items()}
 
-    def _pool(self, p, s, Hw, mask):
-        """Hw (L, B, W, d) words of span s for a batch, mask (B, W) -> (L, B, span_dim).
+    def _pool(self, p, s, H, a, b):
+        """Pool span s of a batch: H (L, n_words, d) all word vectors, a / b (B,) span starts and
+        ends -> (L, B, span_dim).
 
-        The projection is affine and the attention weights sum to one, so pooling the words first
-        and projecting the pooled vector is the same function as projecting every word and pooling,
-        at 1/W of the projection's cost; the attention score of a word, att . (W h + b), is likewise
-        computed as h . (W att) + b . att.
+        Endpoint pooling projects the first and last word. Attention pooling works on the words the
+        spans cover, concatenated (no padding to the widest span of the batch): a score per word, a
+        softmax within each span (segment max, exp, segment sum), and the weighted sum of the words.
+        The projection is affine and the weights of a span sum to one, so pooling the words first and
+        projecting the pooled vector is the same function as projecting every word and pooling, at a
+        fraction of the cost; a word's score att . (W h + c) is computed as h . (W att) + c . att.
         """
-        W, b = p[f"proj{s}"], p[f"proj{s}_b"]
+        W, c = p[f"proj{s}"], p[f"proj{s}_b"]
         if self.pooling == "endpoint":
-            last = mask.long().sum(1) - 1
-            ends = torch.stack([Hw[:, :, 0], Hw[:, torch.arange(Hw.shape[1], device=Hw.device), last]], 2)
-            proj = torch.einsum("lbed,ldp->lbep", ends, W) + b[:, None, None, :]
-            return proj.flatten(2)
+            ends = torch.stack([H[:, a], H[:, b - 1]], 2)  # (L, B, 2, d)
+            return (torch.einsum("lbed,ldp->lbep", ends, W) + c[:, None, None, :]).flatten(2)
+        lengths = b - a
+        seg = torch.repeat_interleave(torch.arange(len(a), device=H.device), lengths)
+        starts = torch.repeat_interleave(a, lengths)
+        offsets = torch.arange(len(seg), device=H.device) - torch.repeat_interleave(torch.cumsum(lengths, 0) - lengths,
+                                                                                     lengths)
+        Hw = H[:, starts + offsets]  # (L, R, d): every covered word once per span
         att = p[f"att{s}"]
-        scores = torch.einsum("lbwd,ld->lbw", Hw, torch.einsum("ldp,lp->ld", W, att)) \
-            + (b * att).sum(-1)[:, None, None]
-        weights = torch.softmax(scores.masked_fill(~mask[None], float("-inf")), -1)
-        pooled = torch.einsum("lbw,lbwd->lbd", weights, Hw)
-        return torch.baddbmm(b[:, None, :], pooled, W)
+        scores = torch.einsum("lrd,ld->lr", Hw, torch.einsum("ldp,lp->ld", W, att)) + (c * att).sum(-1)[:, None]
+        L, B = H.shape[0], len(a)
+        top = torch.full((L, B), float("-inf"), device=H.device, dtype=scores.dtype)
+        top = top.scatter_reduce(1, seg[None].expand(L, -1), scores.detach(), "amax")  # for stability only
+        e = torch.exp(scores - top[:, seg])
+        total = torch.zeros((L, B), device=H.device, dtype=e.dtype).index_add(1, seg, e)
+        weights = e / total[:, seg]
+        pooled = torch.zeros((L, B, H.shape[2]), device=H.device, dtype=H.dtype).index_add(1, seg, weights[..., None] * Hw)
+        return torch.baddbmm(c[:, None, :], pooled, W)
 
     def _forward(self, p, H, spans, train=False):
-        reps = []
-        for s in range(self.n_spans_):
-            a, b = spans[:, 2 * s], spans[:, 2 * s + 1]
-            width = int((b - a).max())
-            pos = torch.arange(width, device=H.device)[None, :]
-            mask = pos < (b - a)[:, None]
-            rows = torch.where(mask, a[:, None] + pos, a[:, None])
-            reps.append(self._pool(p, s, H[:, rows], mask))
+        reps = [self._pool(p, s, H, spans[:, 2 * s], spans[:, 2 * s + 1]) for s in range(self.n_spans_)]
         h = torch.tanh(torch.baddbmm(p["b1"][:, None, :], torch.cat(reps, -1), p["W1"]))
         h = F.layer_norm(h, h.shape[-1:]) * p["ln_g"][:, None, :] + p["ln_b"][:, None, :]
         if train and self.dropout > 0:
@@ -128,7 +132,7 @@ class EdgeProbe(BaseEstimator):
         Vs, single, spans, n_spans = self._unpack_X(X)
         H = to_tensor(Vs, device=self.device_)
         if self.scaler_ is not None:
-            H = (H - self.scaler_[0][:, None, :]) / self.scaler_[1][:, None, :]
+            H = self.scaler_.transform_(H)  # to_tensor gave us our own copy
         return H, torch.as_tensor(spans, device=self.device_), single
 
     def fit(self, X, y, X_dev=None, y_dev=None, groups=None, classes=None):
@@ -148,10 +152,9 @@ class EdgeProbe(BaseEstimator):
         self._single = single
         self.scaler_ = None
         Hfull = to_tensor(Vs, device=self.device_)
-        if self.standardize:
-            mean, std = Hfull.mean(1), Hfull.std(1)
-            self.scaler_ = (mean, torch.where(std > 1e-8, std, torch.ones_like(std)))
-            Hfull = (Hfull - mean[:, None, :]) / self.scaler_[1][:, None, :]
+        if self.standardize:  # the shared per-layer standardiser, applied in place on our own copy
+            self.scaler_ = Standardizer().fit(Hfull)
+            Hfull = self.scaler_.transform_(Hfull)
         L, _, d = Hfull.shape
         self.n_layers_in_ = L
         tr = np.arange(len(y))

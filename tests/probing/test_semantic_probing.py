@@ -115,24 +115,33 @@ def test_multilabel_task_through_probe_layers_with_majority_baseline():
     assert maj.value == pytest.approx(2 * tp / (2 * tp + (guess & ~Y.astype(bool)).sum() + (~guess & Y.astype(bool)).sum()))
 
 
-def test_attention_pooling_equals_projecting_every_word_first():
+def test_pooling_equals_projecting_every_padded_word_first():
+    """The segment pooling (no padding) gives what projecting every word of padded spans and
+    pooling gives (the paper's order of operations)."""
     probe = EdgeProbe(proj_dim=5, device="cpu")
     probe.n_spans_, probe.device_ = 1, torch.device("cpu")
-    gen = torch.Generator().manual_seed(0)
-    p = probe._init_params(2, 7, 3, gen)
+    p = probe._init_params(2, 7, 3, torch.Generator().manual_seed(0))
     with torch.no_grad():
         p["proj0_b"].normal_()
-    Hw = torch.randn(2, 4, 3, 7)
-    mask = torch.tensor([[True, True, False], [True, True, True], [True, False, False], [True, True, False]])
+    H = torch.randn(2, 20, 7)
+    a, b = torch.tensor([0, 3, 9, 12]), torch.tensor([2, 6, 10, 14])
+    width = int((b - a).max())
+    pos = torch.arange(width)[None]
+    mask = pos < (b - a)[:, None]
+    Hw = H[:, torch.where(mask, a[:, None] + pos, a[:, None])]
     proj = torch.einsum("lbwd,ldp->lbwp", Hw, p["proj0"]) + p["proj0_b"][:, None, None, :]
     scores = torch.einsum("lbwp,lp->lbw", proj, p["att0"]).masked_fill(~mask[None], float("-inf"))
     naive = torch.einsum("lbw,lbwp->lbp", torch.softmax(scores, -1), proj)
     probe.pooling = "attention"
-    assert torch.allclose(probe._pool(p, 0, Hw, mask), naive, atol=1e-5)
+    assert torch.allclose(probe._pool(p, 0, H, a, b), naive, atol=1e-5)
     probe.pooling = "endpoint"
     last = mask.long().sum(1) - 1
     naive_end = torch.cat([proj[:, :, 0], proj[:, torch.arange(4), last]], -1)
-    assert torch.allclose(probe._pool(p, 0, Hw, mask), naive_end, atol=1e-5)
+    assert torch.allclose(probe._pool(p, 0, H, a, b), naive_end, atol=1e-5)
+    # gradients flow through the segment softmax
+    probe.pooling = "attention"
+    probe._pool(p, 0, H, a, b).sum().backward()
+    assert p["att0"].grad is not None and torch.isfinite(p["att0"].grad).all()
 
 
 def test_expected_layer_rows_with_intervals_and_true_layer_ids():
