@@ -68,6 +68,7 @@ class TaskSpec:
     test: list[DataSpec]
     dev: Optional[DataSpec] = None
     options: dict[str, Any] = field(default_factory=dict)  # task options (see `probes tasks`)
+    kinds: Optional[list[str]] = None  # probe kinds for this task (default: [probe] kinds)
 
 
 @dataclass
@@ -171,6 +172,14 @@ def _data_spec(value: Any, base: Path, path, key: str, check_files: bool, role: 
                     trees=trees, format=fmt, split=split, skip_invalid=skip, role=role)
 
 
+def _check_kinds(kinds, path, key: str) -> None:
+    _expect(isinstance(kinds, list) and kinds, path, key, f"expected a list drawn from {', '.join(PROBE_KINDS)}")
+    for k in kinds:
+        close = get_close_matches(str(k), PROBE_KINDS, n=1)
+        _expect(k in PROBE_KINDS, path, key, f"unknown probe kind {k!r}"
+                + (f" (did you mean {close[0]}?)" if close else "") + f"; expected a list drawn from {', '.join(PROBE_KINDS)}")
+
+
 def _task_name(name: str, train: DataSpec, path, key: str) -> str:
     """``edges`` / ``senteval`` alone take their task name from the training file."""
     from probes.tasks.external import PREFIXES, task_name_from_file
@@ -229,7 +238,8 @@ def parse_config(data: dict, *, path: Path | str = "<config>", base: Optional[Pa
     for i, t in enumerate(tasks_raw):
         key = f"tasks[{i}]"
         _expect(isinstance(t, dict), path, key, "expected a table")
-        _check_keys(t, {"name", "train", "dev", "test", "max_train_sentences", "lang", "options"}, path, f"{key}.")
+        _check_keys(t, {"name", "train", "dev", "test", "max_train_sentences", "lang", "options", "kinds"}, path,
+                    f"{key}.")
         _expect(isinstance(t.get("name"), str) and t["name"], path, f"{key}.name", "expected a task name (see `probes tasks`)")
         _expect("train" in t, path, f"{key}.train", "missing: expected the training data file")
         _expect("test" in t, path, f"{key}.test", "missing: expected one or more test data files")
@@ -256,17 +266,16 @@ def parse_config(data: dict, *, path: Path | str = "<config>", base: Optional[Pa
             resolve_options(get_spec(task_name), options)
         except ProbesError as exc:
             raise ConfigError(path, f"{key}.name" if "unknown task" in str(exc) else f"{key}.options", str(exc)) from None
-        tasks.append(TaskSpec(task_name, train, tests, dev, dict(options)))
+        task_kinds = t.get("kinds")
+        if task_kinds is not None:
+            _check_kinds(task_kinds, path, f"{key}.kinds")
+        tasks.append(TaskSpec(task_name, train, tests, dev, dict(options), task_kinds))
 
     probe_raw = data.get("probe", {})
     _expect(isinstance(probe_raw, dict), path, "probe", "expected a [probe] table")
     _check_keys(probe_raw, {"kinds", "control", "random_init", "bootstrap", "rank", "options"}, path, "probe.")
     kinds = probe_raw.get("kinds", ["linear"])
-    _expect(isinstance(kinds, list) and kinds, path, "probe.kinds", f"expected a list drawn from {', '.join(PROBE_KINDS)}")
-    for k in kinds:
-        close = get_close_matches(str(k), PROBE_KINDS, n=1)
-        _expect(k in PROBE_KINDS, path, "probe.kinds", f"unknown probe kind {k!r}"
-                + (f" (did you mean {close[0]}?)" if close else "") + f"; expected a list drawn from {', '.join(PROBE_KINDS)}")
+    _check_kinds(kinds, path, "probe.kinds")
     control = probe_raw.get("control", True)
     _expect(isinstance(control, bool), path, "probe.control", "expected true or false")
     random_init = probe_raw.get("random_init", True)
@@ -281,7 +290,7 @@ def parse_config(data: dict, *, path: Path | str = "<config>", base: Optional[Pa
         from probes.probing.api import probe_parameters
 
         known: set[str] = set()
-        for k in kinds:
+        for k in set(kinds).union(*[t.kinds or [] for t in tasks]):
             known |= probe_parameters("linear" if k == "mdl" else k)
             if k == "structural":
                 known |= probe_parameters("structural-depth")

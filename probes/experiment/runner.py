@@ -178,7 +178,7 @@ class Experiment:
         kind = get_spec(task.name).kind
         if kind in STRUCTURAL_TASK_KINDS:
             return ["structural"]
-        kinds = [k for k in self.cfg.probe.kinds if k != "structural"]
+        kinds = [k for k in (task.kinds or self.cfg.probe.kinds) if k != "structural"]
         if kind == "sentence":  # the edge probe pools spans of words; sentence tasks have none
             kinds = [k for k in kinds if k != "edge"]
         if id(task) in self._built and self._built[id(task)][0].Y is not None:
@@ -192,7 +192,7 @@ class Experiment:
             return []
         kept = set(self._kinds_for(task))
         out = []
-        for k in self.cfg.probe.kinds:
+        for k in task.kinds or self.cfg.probe.kinds:
             if k == "structural" or k in kept:
                 continue
             why = ("a sentence task has no word spans" if k == "edge" else
