@@ -81,6 +81,21 @@ def _table(o: _Out, df: pd.DataFrame, name: str, caption: str, floatfmt: str = "
     return Block("table", df, caption)
 
 
+def _cka_caption(cka: pd.DataFrame) -> str:
+    est = str(cka["estimator"].iloc[0]) if "estimator" in cka else "debiased"
+    n = ", ".join(str(v) for v in sorted(set(cka["n"]))) if "n" in cka else "?"
+    text = (f"Linear CKA by layer between languages' mean sentence vectors on the same parallel sentences "
+            f"(n = {n}), {'biased plug-in estimator (inflated when dimensions are many against n)' if est == 'biased' else 'debiased (unbiased HSIC estimator of Song et al. 2012)'}.")
+    if "null_low" in cka and cka["null_low"].notna().any():
+        perms = int(cka["permutations"].iloc[0]) if "permutations" in cka else 0
+        text += (f" Shaded: the central 95% of CKA over {perms} shuffled pairings of the same sentences, what "
+                 "representations with no sentence-level correspondence give at this n and dimension; a value "
+                 "inside its band is no evidence of similarity. p_value in the table: one-sided permutation test.")
+    else:
+        text += " No permutation null was drawn (similarity.permutations = 0)."
+    return text
+
+
 def package_versions() -> dict[str, str]:
     """Installed versions of the packages the numbers and figures depend on."""
     out = {}
@@ -281,7 +296,7 @@ def write_report(results: pd.DataFrame, out_dir, *, config: dict | None = None, 
         blocks = []
         for model, g in cka.groupby("model", sort=False) if "model" in cka else [("", cka)]:
             blocks.append(_figure(o, tfig.plot_cka(g, title=f"{model}: linear CKA on parallel sentences" if model else None),
-                                  _slug(model, "cka"), "Linear CKA between languages' sentence representations by layer."))
+                                  _slug(model, "cka"), _cka_caption(g)))
         blocks.append(_table(o, cka, "cka", "Linear CKA between languages"))
         sections.append(Section("Cross-lingual similarity (CKA)", blocks, anchor="cka"))
     if extras.get("sentence_scores"):

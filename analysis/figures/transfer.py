@@ -78,20 +78,30 @@ def plot_zero_shot_curves(rows: pd.DataFrame, *, train_language: str, title: str
 
 
 def plot_cka(cka: pd.DataFrame, *, title: str | None = None):
-    """Linear CKA by layer, one line per language pair (columns layer, lang_a, lang_b, cka)."""
+    """Linear CKA by layer, one line per language pair (columns layer, lang_a, lang_b, cka); where the
+    frame has null_low/null_high (the permutation null), each pair's null band is drawn in its colour."""
     need = {"layer", "lang_a", "lang_b", "cka"}
     if not need <= set(cka.columns):
         raise ProbesError(f"CKA figure: need columns {sorted(need)}, got {list(cka.columns)}")
     fig, ax = style.new_figure(3.4, 2.4)
+    has_null = {"null_low", "null_high"} <= set(cka.columns) and cka["null_low"].notna().any()
     for i, ((a, b), g) in enumerate(cka.groupby(["lang_a", "lang_b"], sort=False)):
         g = g.sort_values("layer")
-        ax.plot(g["layer"], g["cka"], "-o", ms=2.5, lw=1.3, color=style.LINE_PALETTE[i % len(style.LINE_PALETTE)],
-                label=f"{a}–{b}", gid=f"cka:{a}:{b}")
-    ax.set_ylim(0, 1.02)
+        color = style.LINE_PALETTE[i % len(style.LINE_PALETTE)]
+        ax.plot(g["layer"], g["cka"], "-o", ms=2.5, lw=1.3, color=color, label=f"{a}–{b}", gid=f"cka:{a}:{b}")
+        if has_null:
+            ax.fill_between(g["layer"], g["null_low"], g["null_high"], color=color, alpha=0.18, lw=0,
+                            gid=f"cka-null:{a}:{b}")
+    low = min(0.0, float(np.nanmin(cka[["cka"] + (["null_low"] if has_null else [])].to_numpy())))
+    ax.set_ylim(low - 0.02 if low < 0 else 0, 1.02)
+    ax.axhline(0, color="#999999", lw=0.6, zorder=0)
     ax.set_xlabel("layer")
     style.integer_layers(ax)
-    ax.set_ylabel("linear CKA")
+    estimator = str(cka["estimator"].iloc[0]) if "estimator" in cka else "debiased"
+    ax.set_ylabel("linear CKA" + (" (biased estimator)" if estimator == "biased" else " (debiased)"))
     ax.set_title(title or "parallel sentences across languages")
-    ax.legend(frameon=False)
+    if has_null:
+        ax.fill_between([], [], [], color="#888888", alpha=0.25, lw=0, label="95% null (shuffled pairs)")
+    ax.legend(frameon=False, fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.grid(color="#e5e5e5", lw=0.5)
     return fig

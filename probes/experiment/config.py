@@ -84,6 +84,14 @@ class ProbeSpec:
 
 
 @dataclass
+class SimilaritySpec:
+    """How representations of parallel sentences are compared across languages."""
+
+    estimator: str = "debiased"      # linear CKA from the unbiased HSIC estimator; "biased" = the plug-in one
+    permutations: int = 200          # shuffled pairings drawn for the null band (0 = none)
+
+
+@dataclass
 class ExperimentConfig:
     """A whole probing study, as written in one TOML file."""
 
@@ -96,6 +104,7 @@ class ExperimentConfig:
     cache_dir: Optional[Path] = None
     path: Optional[Path] = None      # the config file
     raw: dict = field(default_factory=dict)
+    similarity: SimilaritySpec = field(default_factory=SimilaritySpec)
 
 
 def _expect(cond: bool, path, key: str, message: str) -> None:
@@ -194,7 +203,7 @@ def parse_config(data: dict, *, path: Path | str = "<config>", base: Optional[Pa
                  check_files: bool = True) -> ExperimentConfig:
     """Validate a config dict (from TOML); every error names the key and what is expected."""
     base = base or Path(".")
-    _check_keys(data, {"name", "seeds", "models", "tasks", "probe", "device", "cache_dir"}, path, "")
+    _check_keys(data, {"name", "seeds", "models", "tasks", "probe", "device", "cache_dir", "similarity"}, path, "")
     name = data.get("name")
     _expect(isinstance(name, str) and re.fullmatch(r"[\w.\-]+", name or ""), path, "name",
             "expected a name of letters, digits, '.', '_' or '-'")
@@ -308,7 +317,22 @@ def parse_config(data: dict, *, path: Path | str = "<config>", base: Optional[Pa
         cache = cache if cache.is_absolute() else base / cache
     return ExperimentConfig(name=name, models=models, tasks=tasks,
                             probe=ProbeSpec(kinds, control, random_init, boot, rank, options),
-                            seeds=seeds, device=device, cache_dir=cache, path=Path(path), raw=data)
+                            seeds=seeds, device=device, cache_dir=cache, path=Path(path), raw=data,
+                            similarity=_similarity_spec(data.get("similarity", {}), path))
+
+
+def _similarity_spec(raw: Any, path) -> SimilaritySpec:
+    from analysis.transfer import CKA_ESTIMATORS
+
+    _expect(isinstance(raw, dict), path, "similarity", "expected a [similarity] table")
+    _check_keys(raw, {"estimator", "permutations"}, path, "similarity.")
+    estimator = raw.get("estimator", "debiased")
+    _expect(estimator in CKA_ESTIMATORS, path, "similarity.estimator",
+            f"expected one of {', '.join(CKA_ESTIMATORS)} (debiased: unbiased HSIC; biased: the plug-in estimator)")
+    perms = raw.get("permutations", 200)
+    _expect(isinstance(perms, int) and not isinstance(perms, bool) and perms >= 0, path, "similarity.permutations",
+            "expected the number of shuffled pairings for the null band (0 = none)")
+    return SimilaritySpec(estimator, perms)
 
 
 def load_config(path: str | Path, *, check_files: bool = True) -> ExperimentConfig:

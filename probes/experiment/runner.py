@@ -278,8 +278,11 @@ class Experiment:
 
     # ---- stage 4: analyze + report ---------------------------------------------------------
     def cross_lingual_cka(self) -> list[dict]:
-        """Linear CKA per layer between languages' mean sentence vectors over parallel sentences."""
-        from analysis.transfer import linear_cka
+        """Linear CKA per layer between languages' mean sentence vectors over parallel sentences, with
+        its permutation null (the same sentences with their pairing shuffled)."""
+        from analysis.transfer import cka_with_null
+
+        sim = self.cfg.similarity
 
         rows = []
         for model in self.cfg.models:
@@ -304,9 +307,10 @@ class Experiment:
                     for li, layer in enumerate(ca.layers):
                         xa = _sentence_means(ca, [pa[s] for s in common], li)
                         xb = _sentence_means(cb, [pb[s] for s in common], li)
+                        res = cka_with_null(xa, xb, estimator=sim.estimator, permutations=sim.permutations,
+                                            seed=self.cfg.seeds[0])
                         rows.append({"model": model.name, "layer": layer, "lang_a": la, "lang_b": lb,
-                                     "set_a": da.spec.name, "set_b": db.spec.name, "n": len(common),
-                                     "cka": float(linear_cka(xa, xb))})
+                                     "set_a": da.spec.name, "set_b": db.spec.name, "n": len(common), **res})
         return rows
 
     def manifest(self) -> dict:

@@ -3,6 +3,7 @@ the combination of bootstrap and seed spread for rows aggregated over seeds."""
 
 from __future__ import annotations
 
+import warnings
 from collections import defaultdict
 
 import numpy as np
@@ -23,7 +24,9 @@ def resample_counts(n_sentences: int, n_boot: int = 1000, seed: int = 0) -> np.n
 def percentile_interval(reps: np.ndarray, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
     """Lower and upper percentile bounds over the first axis (NaN replicates ignored)."""
     q = (1 - level) / 2
-    with np.errstate(all="ignore"):
+    # An all-NaN column (a metric undefined on every replicate) has no interval: NaN, said by the caller.
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
         return np.nanquantile(reps, q, axis=0), np.nanquantile(reps, 1 - q, axis=0)
 
 

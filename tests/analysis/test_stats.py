@@ -6,7 +6,7 @@ from analysis import results as res
 from analysis.selectivity import selectivity_table
 from analysis.significance import best_layer, compare_layers_from_rows, paired_bootstrap
 from analysis.summary import expected_layers_table, summarize
-from analysis.transfer import linear_cka, transfer_gap, transfer_matrices
+from analysis.transfer import cka_with_null, linear_cka, transfer_gap, transfer_matrices
 from probes.errors import ProbesError
 
 from tests.analysis.synthetic import CONTROL, EXPECTED, LINEAR, MODEL, TRANSFER  # noqa: E402
@@ -135,19 +135,64 @@ def test_transfer_matrix_refuses_two_sets_per_language(results):
         transfer_matrices(agg, model=MODEL, task="upos", probe="linear", metric="accuracy")
 
 
-def test_linear_cka():
+def test_linear_cka_invariances_and_hand_values():
     rng = np.random.default_rng(0)
     x = rng.standard_normal((50, 8))
     q, _ = np.linalg.qr(rng.standard_normal((8, 8)))
-    assert linear_cka(x, x) == pytest.approx(1.0)
-    assert linear_cka(x, 3.0 * x @ q + 5.0) == pytest.approx(1.0)  # rotation, scale, shift
-    # Hand case: 1-D columns reduce to the squared Pearson correlation.
+    for est in ("debiased", "biased"):
+        assert linear_cka(x, x, estimator=est) == pytest.approx(1.0)
+        assert linear_cka(x, 3.0 * x @ q + 5.0, estimator=est) == pytest.approx(1.0)  # rotation, scale, shift
+    # Hand case, 1-D columns: the biased estimator reduces to the squared Pearson correlation (0.64);
+    # the debiased one, worked by hand from the unbiased HSIC formula, is (16 - 20.5 + 25/6) / (25 - 20.5 + 25/6).
     a = np.array([[1.0], [2.0], [3.0], [4.0]])
     b = np.array([[1.0], [3.0], [2.0], [4.0]])
-    assert linear_cka(a, b) == pytest.approx(np.corrcoef(a[:, 0], b[:, 0])[0, 1] ** 2)
-    assert linear_cka(a, b) == pytest.approx(0.64)
+    assert linear_cka(a, b, estimator="biased") == pytest.approx(np.corrcoef(a[:, 0], b[:, 0])[0, 1] ** 2)
+    assert linear_cka(a, b, estimator="biased") == pytest.approx(0.64)
+    assert linear_cka(a, b) == pytest.approx(-1 / 26)
     with pytest.raises(ProbesError, match="same items"):
         linear_cka(x, x[:10])
+    with pytest.raises(ProbesError, match="at least 4"):
+        linear_cka(a[:3], b[:3])
+    with pytest.raises(ProbesError, match="unknown CKA estimator"):
+        linear_cka(a, b, estimator="rbf")
+
+
+def _feature_space_debiased_cka(x, y):
+    """Debiased CKA written in feature space (centred features: K~1 = -diag K), an independent path."""
+    x = x - x.mean(0)
+    y = y - y.mean(0)
+    n = len(x)
+
+    def hsic(a, b):
+        sa, sb = (a * a).sum(1), (b * b).sum(1)
+        return np.linalg.norm(a.T @ b) ** 2 - n / (n - 2) * sa @ sb + sa.sum() * sb.sum() / ((n - 1) * (n - 2))
+
+    return hsic(x, y) / np.sqrt(hsic(x, x) * hsic(y, y))
+
+
+@pytest.mark.parametrize("n", [40, 200, 1000])
+@pytest.mark.parametrize("d", [384, 4096])
+def test_debiased_cka_of_independent_matrices_is_near_zero(n, d):
+    rng = np.random.default_rng(n + d)
+    x, y = rng.standard_normal((n, d)), rng.standard_normal((n, d))
+    value = linear_cka(x, y)
+    assert abs(value) < 0.05
+    assert value == pytest.approx(_feature_space_debiased_cka(x, y), abs=1e-9)
+    assert linear_cka(x, y, estimator="biased") > 0.25  # the bias the default removes
+
+
+def test_cka_permutation_null():
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((60, 30))
+    unrelated = cka_with_null(x, rng.standard_normal((60, 30)), permutations=200, seed=1)
+    assert unrelated["null_low"] < 0 < unrelated["null_high"] < 0.2
+    assert unrelated["p_value"] > 0.05
+    related = cka_with_null(x, x @ rng.standard_normal((30, 20)) + 0.5 * rng.standard_normal((60, 20)),
+                            permutations=200, seed=1)
+    assert related["cka"] > related["null_high"] and related["p_value"] == pytest.approx(1 / 201)
+    y = rng.standard_normal((60, 30))
+    assert cka_with_null(x, y, permutations=50, seed=4) == cka_with_null(x, y, permutations=50, seed=4)
+    assert cka_with_null(x, y, permutations=50, seed=4)["null_low"] != cka_with_null(x, y, permutations=50, seed=5)["null_low"]
 
 
 def test_summary_rows(results):

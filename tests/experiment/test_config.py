@@ -47,6 +47,7 @@ def test_minimal_config_from_the_issue_parses(config_dir):
     assert task.dev.name == "en_ewt-ud-dev"
     assert [t.name for t in task.test] == ["en_ewt-ud-test", "de_pud-ud-test"]
     assert cfg.probe.kinds == ["linear"] and cfg.probe.control is True
+    assert (cfg.similarity.estimator, cfg.similarity.permutations) == ("debiased", 200)
 
 
 def test_missing_file_is_named_before_any_work(config_dir):
@@ -63,6 +64,9 @@ def test_missing_file_is_named_before_any_work(config_dir):
     ({"models": []}, "models", "at least one"),
     ({"colour": "red"}, "colour", "unknown key"),
     ({"probe": {"bootstrap": -1}}, "probe.bootstrap", "bootstrap resamples"),
+    ({"similarity": {"estimator": "cosine"}}, "similarity.estimator", "debiased, biased"),
+    ({"similarity": {"permutations": -5}}, "similarity.permutations", "shuffled pairings"),
+    ({"similarity": {"nulls": 5}}, "similarity.nulls", "unknown key"),
 ])
 def test_errors_name_the_key_and_what_is_expected(patch, key, expected):
     data = {"name": "x", "models": [{"name": "m", "source": "hub/id"}],
