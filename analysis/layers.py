@@ -37,10 +37,14 @@ def mixing_weights(weights, *, tol: float = 1e-3) -> np.ndarray:
     return s / total
 
 
-def center_of_gravity(weights) -> float:
-    """E_s = sum_{l=0..L} l * s_l over the softmax mixing weights (layer 0 = embeddings)."""
+def center_of_gravity(weights, layer_ids=None) -> float:
+    """E_s = sum_l l * s_l over the softmax mixing weights (layer 0 = embeddings); ``layer_ids`` are
+    the true ids of the mixed layers when they are a subset (default 0..L)."""
     s = mixing_weights(weights)
-    return float(np.dot(np.arange(s.size), s))
+    ids = np.arange(s.size) if layer_ids is None else _vector(layer_ids, "layer ids")
+    if ids.size != s.size or np.any(np.diff(ids) <= 0):
+        raise ProbesError(f"center of gravity: {s.size} weights need as many increasing layer ids, got {ids.tolist()}")
+    return float(np.dot(ids, s))
 
 
 def differential_scores(cumulative_scores) -> np.ndarray:

@@ -283,7 +283,7 @@ def write_report(results: pd.DataFrame, out_dir, *, config: dict | None = None, 
     agg.to_csv(out / "aggregated.csv", index=False, float_format="%.6g")
     if len(sel_all):
         sel_all.to_csv(out / "selectivity.csv", index=False, float_format="%.6g")
-    exp.drop(columns=["weights", "cumulative"]).to_csv(out / "expected_layers.csv", index=False, float_format="%.6g")
+    exp.drop(columns=["weights", "cumulative", "weight_layers", "cumulative_layers"], errors="ignore").to_csv(out / "expected_layers.csv", index=False, float_format="%.6g")
     sections = []
     for model in base_models(scored):
         sections.append(Section(f"Model: {model}", _model_sections(o, agg, sel_all, summary, exp, model, skipped),

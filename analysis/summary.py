@@ -37,7 +37,7 @@ def expected_layers_table(agg: pd.DataFrame) -> pd.DataFrame:
                     rows.append({"model": model, "task": task, "train_set": train_set, **row})
     cols = ["model", "task", "train_set", "eval_set", "metric", "n_layers", "center_of_gravity", "k_s",
             "expected_layer", "expected_layer_ci_low", "expected_layer_ci_high", "k_delta", "first_score",
-            "last_score", "mix_score", "mix_gamma", "weights", "cumulative"]
+            "last_score", "mix_score", "mix_gamma", "weights", "cumulative", "weight_layers", "cumulative_layers"]
     out = pd.DataFrame(rows, columns=cols)
     # Rows in the order of Tenney et al.'s figures (POS, Consts., Deps., Entities, SRL, Coref., SPR,
     # Relations), other tasks after them in the order they came.
@@ -57,7 +57,8 @@ def _profile_row(tt: pd.DataFrame) -> dict | None:
     out = {k: np.nan for k in ["center_of_gravity", "k_s", "expected_layer", "expected_layer_ci_low",
                                "expected_layer_ci_high", "k_delta", "first_score", "last_score", "mix_score",
                                "mix_gamma"]}
-    out.update(weights=None, cumulative=None, eval_set="", metric="", n_layers=np.nan)
+    out.update(weights=None, cumulative=None, weight_layers=None, cumulative_layers=None, eval_set="", metric="",
+               n_layers=np.nan)
     # The probing stage writes mixing weights on the training set: choose among score rows.
     mix_all = tt[tt["probe"] == "mix"]
     mix_scores = mix_all[score_mask(mix_all["metric"])]
@@ -68,14 +69,16 @@ def _profile_row(tt: pd.DataFrame) -> dict | None:
         metric = primary_metric(cum["metric"])
         c = cum[cum["metric"] == metric].sort_values("layer")
         scores = c["value"].to_numpy()
-        if list(c["layer"]) != list(range(len(c))):
-            raise ProbesError(f"cumulative scores of {tt['model'].iloc[0]}/{tt['task'].iloc[0]} must cover layers "
-                              f"0..L without gaps, got {list(c['layer'])}")
-        out.update(metric=metric, cumulative=scores, first_score=float(scores[0]), last_score=float(scores[-1]),
-                   n_layers=len(scores) - 1)
+        ids = c["layer"].to_numpy(dtype=int)
+        if len(set(ids)) != len(ids):
+            raise ProbesError(f"cumulative scores of {tt['model'].iloc[0]}/{tt['task'].iloc[0]}: layer ids repeat "
+                              f"({list(ids)})")
+        # A layer subset (layers = [0, 2, 4, 6]) keeps its true ids: each gain is credited to its layer.
+        out.update(metric=metric, cumulative=scores, cumulative_layers=ids, first_score=float(scores[0]),
+                   last_score=float(scores[-1]), n_layers=int(ids[-1]))
         if len(scores) >= 2:
             delta_sum = scores[-1] - scores[0]
-            out["expected_layer"] = layers.expected_layer(scores) if delta_sum != 0 else np.nan
+            out["expected_layer"] = layers.expected_layer(scores, ids) if delta_sum != 0 else np.nan
             out["k_delta"] = layers.k_delta(scores)
             # The probing stage's E_delta rows carry an interval over test-sentence resamples.
             e = tt[(tt["probe"] == "cumulative") & (tt["metric"] == "expected_layer") & (tt["eval_set"] == eval_set)]
@@ -89,9 +92,11 @@ def _profile_row(tt: pd.DataFrame) -> dict | None:
             w = w[w["eval_set"] == (eval_set if eval_set in set(w["eval_set"]) else sorted(w["eval_set"])[0])]
         w = w.sort_values("layer")
         s = layers.mixing_weights(w["value"].to_numpy())
-        out.update(weights=s, center_of_gravity=layers.center_of_gravity(s), k_s=layers.k_s(s))
+        wids = w["layer"].to_numpy(dtype=int)
+        out.update(weights=s, weight_layers=wids, center_of_gravity=layers.center_of_gravity(s, wids),
+                   k_s=layers.k_s(s))
         if np.isnan(out["n_layers"]):
-            out["n_layers"] = len(s) - 1
+            out["n_layers"] = int(wids[-1])
         mix = tt[(tt["probe"] == "mix") & (tt["layer"] == -1)]
         gamma = mix[mix["metric"] == "mix_gamma"]
         if len(gamma):

@@ -4,7 +4,8 @@ mixing weights with differential scores per layer (Figure 2).
 Both take a table like ``analysis.summary.expected_layers_table`` for ONE model, rows in the
 order to draw them (top to bottom): columns task, center_of_gravity, expected_layer,
 first_score, last_score, n_layers, and for Figure 2 the arrays ``weights`` (s_0..s_L) and
-``cumulative`` (scores 0..L). NaN / None where a quantity is not available.
+``cumulative`` (scores 0..L), optionally with ``weight_layers`` / ``cumulative_layers``, their true
+layer ids when the model was probed on a subset. NaN / None where a quantity is not available.
 """
 
 from __future__ import annotations
@@ -135,6 +136,14 @@ def plot_expected_layers(table: pd.DataFrame, *, n_layers: int | None = None, sc
     return fig
 
 
+def _layer_ids(row, column: str, size: int) -> list[int]:
+    """The true layer ids of a row's weights or scores (a layer subset keeps its ids), else 0..size-1."""
+    ids = getattr(row, column, None)
+    if ids is None or np.ndim(ids) == 0 or len(ids) != size:
+        return list(range(size))
+    return [int(i) for i in ids]
+
+
 def plot_layer_weights(table: pd.DataFrame, *, title: str | None = None):
     """Figure 2: per task, mixing weights s_l as blue bars and differential scores delta(l) as
     outlined purple bars (negative ones orange, by magnitude), with K(delta) and K(s) written.
@@ -161,7 +170,8 @@ def plot_layer_weights(table: pd.DataFrame, *, title: str | None = None):
         if row.cumulative is not None:
             delta = layers.differential_scores(row.cumulative)
             top = np.max(np.abs(delta)) or 1.0
-            for l, d in enumerate(delta, start=1):
+            ids = _layer_ids(row, "cumulative_layers", len(row.cumulative))
+            for l, d in zip(ids[1:], delta):
                 pos = d >= 0
                 ax.bar(l, abs(d) / top * 0.9, width=0.85, bottom=0,
                        color=style.DELTA_FILL if pos else style.ORANGE_FILL,
@@ -172,7 +182,7 @@ def plot_layer_weights(table: pd.DataFrame, *, title: str | None = None):
         if row.weights is not None:
             any_w = True
             s = np.asarray(row.weights, dtype=float)
-            for l, w in enumerate(s):
+            for l, w in zip(_layer_ids(row, "weight_layers", len(s)), s):
                 ax.bar(l, w / s.max() * 0.9, width=0.45, color=style.BLUE, edgecolor="none", zorder=3,
                        gid=f"s:{task}:{l}")
             notes.append(f"K(s) = {layers.k_s(s):.2f}")

@@ -13,6 +13,9 @@ def test_center_of_gravity_hand_computed():
     assert layers.center_of_gravity([0.1, 0.2, 0.3, 0.4]) == pytest.approx(0.2 + 0.6 + 1.2)
     assert layers.center_of_gravity([1.0, 0.0, 0.0]) == 0.0  # layer 0 counts, with weight 0
     assert layers.center_of_gravity(layers.softmax([0.0, 0.0, 0.0])) == pytest.approx(1.0)
+    assert layers.center_of_gravity([0.1, 0.2, 0.3, 0.4], [0, 2, 4, 6]) == pytest.approx(4.0)
+    with pytest.raises(ProbesError, match="increasing layer ids"):
+        layers.center_of_gravity([0.5, 0.5], [2, 2])
 
 
 def test_softmax_and_weight_validation():

@@ -1,6 +1,7 @@
 """Cumulative probes report their per-mix weights as 'mix_weight:<l>' rows beside the scores."""
 
 import pandas as pd
+import pytest
 
 from analysis.summary import expected_layers_table
 from analysis.results import aggregate_seeds
@@ -49,3 +50,39 @@ def test_selectivity_table_carries_the_reported_paired_interval():
     assert len(sel) == 1
     r = sel.iloc[0]
     assert abs(r["selectivity"] - 0.3) < 1e-12 and (r["ci_low"], r["ci_high"]) == (0.27, 0.33)
+
+
+def _mix_and_cumulative_rows(layer_ids, weights, cumulative):
+    rows = [dict(model="m", task="upos", probe="mix", layer=-1, train_set="tr", eval_set="te", seed=0,
+                 metric="accuracy", value=0.9, ci_low=0.88, ci_high=0.92)]
+    for layer, w, c in zip(layer_ids, weights, cumulative):
+        rows.append(dict(model="m", task="upos", probe="mix", layer=layer, train_set="tr", eval_set="tr", seed=0,
+                         metric="mix_weight", value=w, ci_low=float("nan"), ci_high=float("nan")))
+        rows.append(dict(model="m", task="upos", probe="cumulative", layer=layer, train_set="tr", eval_set="te",
+                         seed=0, metric="accuracy", value=c, ci_low=c - .01, ci_high=c + .01))
+    return pd.DataFrame(rows)
+
+
+def test_a_layer_subset_keeps_its_true_layer_ids():
+    # The README's layers = [0, 2, 4, 6]: E_s = 2*.2 + 4*.3 + 6*.4 = 4.0 (not 2.0 from positions 0..3);
+    # E_delta = (2*.10 + 4*.05 + 6*.05) / .20 = 3.5.
+    table = expected_layers_table(aggregate_seeds(_mix_and_cumulative_rows(
+        [0, 2, 4, 6], [0.1, 0.2, 0.3, 0.4], [0.70, 0.80, 0.85, 0.90])))
+    row = table.iloc[0]
+    assert row["center_of_gravity"] == pytest.approx(4.0)
+    assert row["expected_layer"] == pytest.approx(3.5)
+    assert row["n_layers"] == 6
+    assert list(row["weight_layers"]) == [0, 2, 4, 6] and list(row["cumulative_layers"]) == [0, 2, 4, 6]
+
+
+def test_figure2_draws_a_subset_at_its_true_layers():
+    from analysis.figures import pipeline, style
+
+    table = expected_layers_table(aggregate_seeds(_mix_and_cumulative_rows(
+        [0, 2, 4, 6], [0.1, 0.2, 0.3, 0.4], [0.70, 0.80, 0.85, 0.90])))
+    fig = pipeline.plot_layer_weights(table)
+    try:
+        gids = {a.get_gid() for a in fig.findobj(lambda o: (o.get_gid() or "").startswith(("s:", "delta:")))}
+        assert gids == {"s:upos:0", "s:upos:2", "s:upos:4", "s:upos:6", "delta:upos:2", "delta:upos:4", "delta:upos:6"}
+    finally:
+        style.close(fig)
