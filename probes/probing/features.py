@@ -166,10 +166,14 @@ def dev_split(n: int, fraction: float, seed: int, groups: Optional[np.ndarray] =
     rng = np.random.default_rng(seed)
     if groups is None:
         perm = rng.permutation(n)
-        k = max(1, int(round(n * fraction)))
+        k = min(n - 1, max(1, int(round(n * fraction))))
         return np.sort(perm[k:]), np.sort(perm[:k])
     uniq = np.unique(groups)
+    if len(uniq) < 2:
+        # Holding out whole sentences from one sentence would leave nothing to train on.
+        raise ProbesError(f"cannot hold out a validation part: all {n} training rows come from one sentence; "
+                          "pass a dev set, more training sentences, or early_stopping=False")
     perm = rng.permutation(uniq)
-    k = max(1, int(round(len(uniq) * fraction)))
+    k = min(len(uniq) - 1, max(1, int(round(len(uniq) * fraction))))
     dev_groups = np.isin(groups, perm[:k])
     return np.flatnonzero(~dev_groups), np.flatnonzero(dev_groups)

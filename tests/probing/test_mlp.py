@@ -21,3 +21,17 @@ def test_mlp_learns_nonlinear_signal_that_linear_cannot():
     assert LinearProbe(device="cpu").fit(X, y).score(Xt, yt)[1] < 0.62
     assert clone(mlp).get_params()["hidden_size"] == 32
     assert MLPProbe().get_params()["hidden_size"] == 1000  # Hewitt & Liang's MLP-1 default
+
+
+def test_one_training_sentence_is_a_clear_error_not_nan():
+    import pytest
+
+    from probes.errors import ProbesError
+
+    X, y = xor_data(40, 0)
+    with pytest.raises(ProbesError, match="one sentence.*dev set"):
+        MLPProbe(device="cpu", max_epochs=2).fit(X, y, groups=np.zeros(40, dtype=int))
+    # Two sentences: one is held out, the other trains, and the scores are numbers.
+    groups = np.repeat([0, 1], 20)
+    acc = MLPProbe(device="cpu", max_epochs=2).fit(X, y, groups=groups).score(X, y)
+    assert np.all(np.isfinite(acc))
