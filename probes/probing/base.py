@@ -12,7 +12,8 @@ from sklearn.base import BaseEstimator
 from probes.device import resolve_device
 from probes.errors import ProbesError
 from probes.probing import features
-from probes.probing.features import RowStack, Standardizer, as_layer_stack, dev_split, encode_labels, to_tensor
+from probes.probing.features import (RowStack, Standardizer, as_layer_stack, dev_split, encode_labels,
+                                     standardize_mode, to_tensor)
 
 
 
@@ -78,7 +79,8 @@ class StackedClassifier(BaseEstimator):
         else:
             Xt = to_tensor(Xs, subset, device=self.device_)
         yt = torch.as_tensor(ids[train_rows], device=self.device_)
-        self.scaler_ = Standardizer().fit(Xt) if self.standardize else None
+        mode = standardize_mode(self.standardize)
+        self.scaler_ = None if mode == "none" else Standardizer(shared=mode == "shared").fit(Xt)
         if self.scaler_ is not None:  # to_tensor gave us fresh copies: scale them in place
             Xt = Xt.with_(scaler=self.scaler_) if lazy else self.scaler_.transform_(Xt)
             if Xd is not None:

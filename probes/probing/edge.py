@@ -18,7 +18,7 @@ from sklearn.base import BaseEstimator
 
 from probes.device import resolve_device
 from probes.errors import ProbesError
-from probes.probing.features import Standardizer, as_layer_stack, dev_split, encode_labels, to_tensor
+from probes.probing.features import Standardizer, as_layer_stack, dev_split, encode_labels, standardize_mode, to_tensor
 
 POOLINGS = ("attention", "endpoint")
 
@@ -152,8 +152,9 @@ class EdgeProbe(BaseEstimator):
         self._single = single
         self.scaler_ = None
         Hfull = to_tensor(Vs, device=self.device_)
-        if self.standardize:  # the shared per-layer standardiser, applied in place on our own copy
-            self.scaler_ = Standardizer().fit(Hfull)
+        mode = standardize_mode(self.standardize)
+        if mode != "none":  # the shared Standardizer, applied in place on our own copy
+            self.scaler_ = Standardizer(shared=mode == "shared").fit(Hfull)
             Hfull = self.scaler_.transform_(Hfull)
         L, _, d = Hfull.shape
         self.n_layers_in_ = L

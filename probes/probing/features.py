@@ -131,8 +131,24 @@ def to_tensor(X, rows: Optional[np.ndarray] = None, device: torch.device | str =
     return out
 
 
+STANDARDIZE_MODES = ("per-layer", "shared", "none")
+
+
+def standardize_mode(value) -> str:
+    """A probe's ``standardize`` hyper-parameter as a mode: True = per-layer, False = none."""
+    mode = {True: "per-layer", False: "none"}.get(value, value) if isinstance(value, bool) else value
+    if mode not in STANDARDIZE_MODES:
+        raise ProbesError(f"standardize must be one of {', '.join(STANDARDIZE_MODES)} (or true/false), got {value!r}")
+    return mode
+
+
 class Standardizer:
-    """Per-layer, per-feature mean and standard deviation fitted on training rows."""
+    """Per-feature mean and standard deviation fitted on training rows: per layer, or with
+    ``shared=True`` one pooled over all layers (the same affine map for every layer, so a scalar mix
+    of the standardised layers is the standardised mix of the raw layers)."""
+
+    def __init__(self, shared: bool = False):
+        self.shared = shared
 
     def fit(self, X: torch.Tensor) -> "Standardizer":
         """Fit on a (L, n, dim) tensor, accumulating in chunks to bound temporary memory."""
@@ -143,6 +159,8 @@ class Standardizer:
             c = X.block(None, a, min(a + CHUNK_ROWS, n)) if isinstance(X, RowStack) else X[:, a:a + CHUNK_ROWS]
             s += c.sum(1, dtype=torch.float64)
             ss += (c * c).sum(1, dtype=torch.float64)
+        if self.shared:
+            s, ss, n = s.sum(0, keepdim=True).expand(L, d), ss.sum(0, keepdim=True).expand(L, d), n * L
         mean = s / n
         var = (ss / n - mean * mean).clamp(min=0)
         std = var.sqrt()

@@ -12,7 +12,6 @@ from probes.probing.base import EarlyStopper, StackedClassifier
 from probes.probing.lbfgs import batched_lbfgs
 
 
-
 class ScalarMixProbe(StackedClassifier):
     """A linear probe over a learned scalar mix of all layers (X must be (n_layers, n, dim)).
 
@@ -21,13 +20,20 @@ class ScalarMixProbe(StackedClassifier):
     softmax weights (zero beyond l for cumulative models), ``gamma_`` (M,).
     The mix logits and gamma are not penalised; weight_decay is on the classifier weights.
     Multi-label targets (n, C) train one sigmoid per label.
+
+    ``standardize``: ``"none"`` (default) mixes the raw layers, as Tenney et al. and AllenNLP's
+    ScalarMix do; ``"shared"`` first scales every layer by one per-feature mean and standard
+    deviation pooled over all layers (the same affine map for every layer, absorbed by the
+    classifier: only the weight decay sees it; on MiniLM UPOS/GUM E_s 2.33 against 2.35 raw);
+    ``"per-layer"`` standardises each layer on its own before mixing, which changes what the weights
+    compare (E_s 2.22 there): a deviation from the paper, kept as a named option.
     """
 
     _multilabel = True
 
     def __init__(self, cumulative: bool = False, weight_decay: float = 1e-4, max_iter: int = 500,
                  tol: float = 1e-5, early_stopping: bool = True, validation_fraction: float = 0.1,
-                 n_iter_no_change: int = 4, eval_every: int = 5, standardize: bool = True,
+                 n_iter_no_change: int = 4, eval_every: int = 5, standardize: str = "none",
                  device: str = "auto", random_state: int = 0):
         self.cumulative = cumulative
         self.weight_decay = weight_decay
