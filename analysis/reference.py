@@ -43,6 +43,6 @@ def load_reference(path=DEFAULT_PATH, *, paper_tasks_only: bool = True) -> pd.Da
         "model": ref["model"], "task": ref["task"].map(names), "probe": "cumulative",
         "layer": ref["layer"].astype(int), "train_set": "", "eval_set": "dev", "seed": -1,
         "metric": "micro_f1", "value": ref["f1"].astype(float) / 100.0,
-        "ci_low": float("nan"), "ci_high": float("nan"),
+        "ci_low": float("nan"), "ci_high": float("nan"), "covers": "",
     })
     return out[RESULT_COLUMNS].reset_index(drop=True)

@@ -45,7 +45,7 @@ from probes.errors import ProbesError
 VERSION_PACKAGES = ["probes", "numpy", "pandas", "scipy", "matplotlib", "seaborn", "spacy", "torch", "transformers"]
 SUMMARY_VIEW = ["task", "probe", "metric", "eval_set", "n_seeds", "best_layer", "best_value", "best_ci_low",
                 "best_ci_high", "layer0_value", "top_value", "value", "expected_layer", "center_of_gravity",
-                "max_selectivity", "max_selectivity_layer", "p_best_vs_top"]
+                "max_selectivity", "max_selectivity_layer", "p_best_vs_top", "interval_covers"]
 EXPECTED_VIEW = ["task", "metric", "eval_set", "n_layers", "center_of_gravity", "k_s", "expected_layer",
                  "expected_layer_ci_low", "expected_layer_ci_high", "k_delta", "first_score", "last_score", "mix_score",
                  "mix_gamma"]
@@ -173,7 +173,10 @@ def _model_sections(o: _Out, agg: pd.DataFrame, sel: pd.DataFrame, summary: pd.D
     blocks += _transfer_blocks(o, agg, model, skipped)
     view = summary[summary["model"] == model]
     blocks.append(_table(o, view[SUMMARY_VIEW].reset_index(drop=True), _slug(model, "summary"),
-                         f"{model}: summary over seeds"))
+                         f"{model}: summary over seeds. best_ci_low/high: 95% interval of the best layer; "
+                         "interval_covers: what it covers (test sentences resampled; with several seeds that "
+                         "redraw something, a multi-bootstrap over seeds and sentences jointly, and what the "
+                         "seeds redraw). A probe whose training is deterministic runs once: n_seeds 1."))
     return blocks
 
 
@@ -185,8 +188,10 @@ def expected_layer_lines(m_exp: pd.DataFrame) -> list[str]:
         if np.isfinite(r.expected_layer):
             ci = ""
             if np.isfinite(r.expected_layer_ci_low) and np.isfinite(r.expected_layer_ci_high):
-                ci = (f" [{r.expected_layer_ci_low:.2f}, {r.expected_layer_ci_high:.2f}] (95% interval over "
-                      f"resampled {r.eval_set} sentences, probes fixed)")
+                covers = getattr(r, "expected_layer_covers", "") or "test sentences"
+                what = (f"resampled {r.eval_set} sentences, probes fixed" if covers == "test sentences" else
+                        f"{covers.replace('test sentences', f'resampled {r.eval_set} sentences', 1)}, multi-bootstrap")
+                ci = f" [{r.expected_layer_ci_low:.2f}, {r.expected_layer_ci_high:.2f}] (95% interval over {what})"
             if not 0 <= r.expected_layer <= r.n_layers:
                 ci += (f": outside 0..{int(r.n_layers)}, because the layers' gains and losses under cumulative "
                        "scoring nearly cancel out; read it as 'no clear layer'")

@@ -11,7 +11,7 @@ import pandas as pd
 from probes.errors import InputError, ProbesError
 from probes.records import RESULT_COLUMNS
 
-STRING_COLUMNS = ["model", "task", "probe", "train_set", "eval_set", "metric"]
+STRING_COLUMNS = ["model", "task", "probe", "train_set", "eval_set", "metric", "covers"]
 INT_COLUMNS = ["layer", "seed"]
 FLOAT_COLUMNS = ["value", "ci_low", "ci_high"]
 GROUP_COLUMNS = ["model", "task", "probe", "layer", "train_set", "eval_set", "metric"]
@@ -42,6 +42,8 @@ def validate_results(df: pd.DataFrame, source: str = "results table") -> pd.Data
     A missing ``value`` (empty / NaN) is allowed here (an undefined metric); text that is not a
     number is an error. ``split_missing_values`` sets such rows aside with a note.
     """
+    if "covers" not in df.columns:  # tables written before intervals said what they cover
+        df = df.assign(covers="")
     missing = [c for c in RESULT_COLUMNS if c not in df.columns]
     if missing:
         raise ProbesError(
@@ -52,7 +54,7 @@ def validate_results(df: pd.DataFrame, source: str = "results table") -> pd.Data
     out = df[RESULT_COLUMNS].copy()
     for col in STRING_COLUMNS:
         # Empty train_set/eval_set cells come back from CSV as NaN; they mean "not applicable".
-        out[col] = out[col].fillna("").astype(str)
+        out[col] = out[col].astype(object).fillna("").astype(str)
     for col in INT_COLUMNS + FLOAT_COLUMNS:
         num = pd.to_numeric(out[col], errors="coerce")
         bad = num.isna() & out[col].notna() & (out[col].astype(str).str.strip().str.lower() != "nan")
@@ -105,23 +107,32 @@ def read_results(path) -> pd.DataFrame:
 def aggregate_seeds(df: pd.DataFrame) -> pd.DataFrame:
     """One row per result over seeds, with ``n_seeds`` and ``seed_sd`` (sample sd across seeds).
 
-    The probing stage's own seed -1 rows are kept as they are (their intervals come from the paired
-    resamples); a group of per-seed rows without one is combined by the same rule
-    (``probes.probing.bootstrap.combine_seeds``). Seed -1 rows without per-seed rows (majority,
+    The probing stage's own seed -1 rows are kept as they are (their intervals come from the
+    multi-bootstrap over seeds and sentences) with their ``covers``; a group of per-seed rows
+    without one (a table from elsewhere) is combined by ``probes.probing.bootstrap.combine_seeds``
+    (a normal approximation, said in ``covers``). Seed -1 rows without per-seed rows (majority,
     tables from elsewhere) have ``n_seeds`` 0.
     """
     from probes.probing.bootstrap import combine_seeds
 
-    reported = {tuple(r[:-3]): tuple(r[-3:]) for r in
-                df.loc[df["seed"] == -1, GROUP_COLUMNS + ["value", "ci_low", "ci_high"]].itertuples(index=False)}
+    if "covers" not in df.columns:
+        df = df.assign(covers="")
+    reported = {tuple(r[:-4]): tuple(r[-4:]) for r in
+                df.loc[df["seed"] == -1, GROUP_COLUMNS + ["value", "ci_low", "ci_high", "covers"]].itertuples(index=False)}
     rows, seen = [], set()
     for key, g in df[df["seed"] != -1].groupby(GROUP_COLUMNS, sort=False, dropna=False):
         seen.add(key)
-        value, lo, hi = reported.get(key) or combine_seeds(g["value"], g["ci_low"], g["ci_high"])
+        n = g["seed"].nunique()
+        if key in reported:
+            value, lo, hi, covers = reported[key]
+        else:
+            value, lo, hi = combine_seeds(g["value"], g["ci_low"], g["ci_high"])
+            first = str(g["covers"].iloc[0]) if len(g) else ""
+            covers = first if n < 2 else f"{first + ' + ' if first else ''}{n} seeds (normal approximation)"
         sd = float(np.std(g["value"], ddof=1)) if len(g) > 1 else 0.0
-        rows.append((*key, value, lo, hi, g["seed"].nunique(), sd))
+        rows.append((*key, value, lo, hi, covers, n, sd))
     rows += [(*key, *vals, 0, np.nan) for key, vals in reported.items() if key not in seen]
-    return pd.DataFrame(rows, columns=GROUP_COLUMNS + ["value", "ci_low", "ci_high", "n_seeds", "seed_sd"])
+    return pd.DataFrame(rows, columns=GROUP_COLUMNS + ["value", "ci_low", "ci_high", "covers", "n_seeds", "seed_sd"])
 
 
 def primary_metric(metrics) -> str:

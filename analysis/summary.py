@@ -36,8 +36,8 @@ def expected_layers_table(agg: pd.DataFrame) -> pd.DataFrame:
                 if row is not None:
                     rows.append({"model": model, "task": task, "train_set": train_set, **row})
     cols = ["model", "task", "train_set", "eval_set", "metric", "n_layers", "center_of_gravity", "k_s",
-            "expected_layer", "expected_layer_ci_low", "expected_layer_ci_high", "k_delta", "first_score",
-            "last_score", "mix_score", "mix_gamma", "weights", "cumulative", "weight_layers", "cumulative_layers"]
+            "expected_layer", "expected_layer_ci_low", "expected_layer_ci_high", "expected_layer_covers", "k_delta",
+            "first_score", "last_score", "mix_score", "mix_gamma", "weights", "cumulative", "weight_layers", "cumulative_layers"]
     out = pd.DataFrame(rows, columns=cols)
     # Rows in the order of Tenney et al.'s figures (POS, Consts., Deps., Entities, SRL, Coref., SPR,
     # Relations), other tasks after them in the order they came.
@@ -58,7 +58,7 @@ def _profile_row(tt: pd.DataFrame) -> dict | None:
                                "expected_layer_ci_high", "k_delta", "first_score", "last_score", "mix_score",
                                "mix_gamma"]}
     out.update(weights=None, cumulative=None, weight_layers=None, cumulative_layers=None, eval_set="", metric="",
-               n_layers=np.nan)
+               n_layers=np.nan, expected_layer_covers="")
     # The probing stage writes mixing weights on the training set: choose among score rows.
     mix_all = tt[tt["probe"] == "mix"]
     mix_scores = mix_all[score_mask(mix_all["metric"])]
@@ -85,7 +85,8 @@ def _profile_row(tt: pd.DataFrame) -> dict | None:
             if len(e):
                 e = e.iloc[0]
                 out.update(expected_layer=float(e["value"]), expected_layer_ci_low=float(e["ci_low"]),
-                           expected_layer_ci_high=float(e["ci_high"]))
+                           expected_layer_ci_high=float(e["ci_high"]),
+                           expected_layer_covers=str(e["covers"]) if "covers" in e else "")
     if len(w):
         # Mixing weights belong to the trained probe; when repeated per evaluation set, take that set's copy.
         if w["eval_set"].nunique() > 1:
@@ -133,7 +134,8 @@ def summarize(results: pd.DataFrame, *, agg: pd.DataFrame | None = None, exp: pd
             bi = curve[curve["layer"] == b["best_layer"]].iloc[0]
             r.update(n_layers=int(curve["layer"].max()), layer0_value=float(curve["value"].iloc[0]),
                      top_value=float(curve["value"].iloc[-1]), best_layer=b["best_layer"],
-                     best_value=float(bi["value"]), best_ci_low=float(bi["ci_low"]), best_ci_high=float(bi["ci_high"]))
+                     best_value=float(bi["value"]), best_ci_low=float(bi["ci_low"]), best_ci_high=float(bi["ci_high"]),
+                     interval_covers=str(bi.get("covers", "") or ""))
             top = int(curve["layer"].max())
             if b["best_layer"] != top:
                 # Does the curve really fall after its peak? Best layer against the top layer.
@@ -147,6 +149,8 @@ def summarize(results: pd.DataFrame, *, agg: pd.DataFrame | None = None, exp: pd
         if len(flat):
             r.update(value=float(flat["value"].iloc[0]), ci_low=float(flat["ci_low"].iloc[0]),
                      ci_high=float(flat["ci_high"].iloc[0]))
+            if not r.get("interval_covers"):
+                r["interval_covers"] = str(flat["covers"].iloc[0] if "covers" in flat else "" or "")
         e = exp[(exp["model"] == r["model"]) & (exp["task"] == r["task"]) & (exp["train_set"] == r["train_set"])
                 & (exp["eval_set"] == r["eval_set"])]
         if len(e):
@@ -165,7 +169,7 @@ def summarize(results: pd.DataFrame, *, agg: pd.DataFrame | None = None, exp: pd
     cols = CURVE_COLUMNS + ["n_seeds", "n_layers", "layer0_value", "top_value", "best_layer", "best_value",
                             "best_ci_low", "best_ci_high", "value", "ci_low", "ci_high", "expected_layer",
                             "k_delta", "center_of_gravity", "k_s", "max_selectivity", "max_selectivity_layer",
-                            "p_best_vs_top", "best_vs_top_method"]
+                            "p_best_vs_top", "best_vs_top_method", "interval_covers"]
     out = pd.DataFrame(rows, columns=cols)
     for c in ("best_layer", "n_layers", "max_selectivity_layer"):
         out[c] = out[c].astype("Int64")

@@ -143,7 +143,7 @@ def sentence_offsets(sentences: Sequence[Sentence]) -> np.ndarray:
 # Column order of every results table (results.csv and the probing API's rows).
 RESULT_COLUMNS = [
     "model", "task", "probe", "layer", "train_set", "eval_set", "seed", "metric", "value",
-    "ci_low", "ci_high",
+    "ci_low", "ci_high", "covers",
 ]
 
 
@@ -166,6 +166,8 @@ class ResultRow:
       (softmax weight s_l of ``layer``), ``mix_gamma``.
     * ``seed``: the probe's seed; ``-1`` for rows aggregated over seeds.
     * ``ci_low``/``ci_high``: the 95% interval (NaN where none applies, e.g. mix weights).
+    * ``covers``: the sources of variation the interval covers, e.g. ``test sentences`` or
+      ``test sentences + 3 seeds (control labels, initialisation)``.
     """
 
     model: str
@@ -179,6 +181,7 @@ class ResultRow:
     value: float
     ci_low: float = float("nan")
     ci_high: float = float("nan")
+    covers: str = ""
 
     def as_dict(self) -> dict:
         """The row as a plain dict in RESULT_COLUMNS order."""

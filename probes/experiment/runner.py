@@ -212,7 +212,7 @@ class Experiment:
         seed = self.cfg.seeds[0]
         opts = task.options
 
-        def build(name, spec, train=None):
+        def build(name, spec, train=None, seed=seed):
             try:
                 data = build_task(name, self.dataset(spec).sentences, train=train, seed=seed, options=opts)
             except ProbesError as exc:
@@ -226,10 +226,13 @@ class Experiment:
         tests = {t.name: build(task.name, t, train) for t in task.test}
         control = None
         if self.cfg.probe.control and train.kind in ("token", "edge", "span"):
+            # Each seed draws its own control task (Hewitt & Liang's random label per word type).
             cname = f"{task.name}:control"
-            c_train = build(cname, task.train)
-            control = {"train": c_train, "dev": build(cname, task.dev, c_train) if task.dev else None,
-                       "tests": {t.name: build(cname, t, c_train) for t in task.test}}
+            control = {}
+            for s in self.cfg.seeds:
+                c_train = build(cname, task.train, seed=s)
+                control[s] = {"train": c_train, "dev": build(cname, task.dev, c_train, seed=s) if task.dev else None,
+                              "tests": {t.name: build(cname, t, c_train, seed=s) for t in task.test}}
         return train, dev, tests, control
 
     def _job_key(self, model: ModelSpec, task: TaskSpec, kind: str) -> str:
@@ -240,7 +243,7 @@ class Experiment:
             for ri in ([False, True] if self.cfg.probe.random_init else [False]):
                 caches.append(self.cache_of(model, spec, ri).meta.get("key"))
         names = [task.train.name, task.dev.name if task.dev else None, [t.name for t in task.test]]
-        return _hash("probe-job/3", __version__, model.name, caches, names, task.name, task.options, kind,
+        return _hash("probe-job/4", __version__, model.name, caches, names, task.name, task.options, kind,
                      kind == self._kinds_for(task)[0], self.cfg.seeds,
                      self.cfg.probe.control, self.cfg.probe.random_init, self.cfg.probe.bootstrap,
                      self.cfg.probe.rank, self.cfg.probe.options,
@@ -442,8 +445,16 @@ def run_probe(kind: str, train, tests, dev, *, control, random_init, rank, optio
         mdl = {k: common[k] for k in ("seeds", "model", "task", "train_set", "device")}
         rows = api.mdl_layers(train, **mdl, **options)
         if control is not None:
-            rows += api.mdl_layers((train[0], control["train"]), **{**mdl, "task": f"{mdl['task']}:control"},
-                                   **options)
+            # One control draw per seed: each seed's codelength is of its own draw.
+            for s in mdl["seeds"]:
+                rows += api.mdl_layers((train[0], control[s]["train"]),
+                                       **{**mdl, "seeds": [s], "task": f"{mdl['task']}:control"}, **options)
+            if len(mdl["seeds"]) > 1:
+                from probes.probing.bootstrap import aggregate_seeds
+
+                ctl = [r for r in rows if r.task.endswith(":control") and r.seed != -1]
+                rows += aggregate_seeds(ctl, covers=f"{len(mdl['seeds'])} seeds (control labels, row order; "
+                                                    "normal approximation)")
         if random_init is not None:
             rows += api.mdl_layers((random_init["train"], train[1]),
                                    **{**mdl, "model": f"{mdl['model']}:random-init"}, **options)

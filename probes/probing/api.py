@@ -8,6 +8,7 @@ A *split* is ``(vectors, TaskData)`` where ``vectors`` is a ``VectorCache`` or a
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from typing import Mapping, Optional, Sequence
 
@@ -15,7 +16,8 @@ import numpy as np
 
 from probes.errors import ProbesError
 from probes.probing.edge import EdgeProbe
-from probes.probing.bootstrap import aggregate_seeds, percentile_interval, resample_counts
+from probes.probing.bootstrap import (ReplicateBook, aggregate_seeds, multi_bootstrap, percentile_interval,
+                                      resample_counts)
 from probes.probing.features import lazy_rows, to_tensor
 from probes.probing.linear import LinearProbe
 from probes.probing.metrics import expected_layers, score_replicates, sentence_of_rows
@@ -235,9 +237,25 @@ def _metrics_of(task: TaskData) -> list[str]:
     return [task.metric] + (["accuracy"] if task.metric != "accuracy" else [])
 
 
-def _classifier_rows(train, tests, dev, probe, seeds, model, task, train_set, n_boot, ci_seed, device, hyper):
-    """Rows of one probe on one model and task (per seed), plus the replicates for selectivity."""
-    rows, reps = [], {}
+def seed_varies(probe: str, has_dev: bool, hyper: Mapping) -> list[str]:
+    """What a probe's seed redraws in its training; [] = deterministic (one run stands for every seed)."""
+    split = [] if has_dev or not hyper.get("early_stopping", True) else ["held-out split"]
+    if probe in ("linear", "mix", "cumulative"):  # full-batch L-BFGS from a fixed start
+        return split
+    return ["initialisation", "batch order"] + split
+
+
+def covers_text(n_seeds: int, sources: Sequence[str]) -> str:
+    """The ``covers`` of an interval: test sentences, plus the seeds and what they redraw."""
+    if n_seeds < 2 or not sources:
+        return "test sentences"
+    return f"test sentences + {n_seeds} seeds ({', '.join(sources)})"
+
+
+def _classifier_rows(train, tests, dev, probe, seeds, model, task, train_set, n_boot, ci_seed, device, hyper,
+                     book: ReplicateBook):
+    """Rows of one probe on one model and task (per seed); each seed's replicates go to ``book``."""
+    rows = []
     metrics = _metrics_of(train[1])
     test_inputs, counts = {}, {}
     for seed in seeds:
@@ -245,16 +263,19 @@ def _classifier_rows(train, tests, dev, probe, seeds, model, task, train_set, n_
         for name, (vectors, tdata) in tests.items():
             if name not in test_inputs:
                 test_inputs[name] = task_inputs(vectors, tdata, est.classes_, probe)
+                # One set of sentence resamples for every seed: the multi-bootstrap pairs them.
                 counts[name] = resample_counts(test_inputs[name].n_sentences, n_boot, ci_seed)
             key = dict(model=model, task=task, train_set=train_set, eval_set=name)
             r, rp = _rows_for(est, probe, test_inputs[name], metrics, counts[name], key, seed)
             rows += r
-            reps[(seed, name)] = rp
+            layer_ids = test_inputs[name].layers if probe in PER_LAYER else [-1]
+            for metric, (point, reps) in rp.items():
+                book.add((model, task, probe, train_set, name, metric), seed, layer_ids, point, reps)
             if probe == "cumulative" and len(est.layer_ids_) >= 2:
                 rows.append(_expected_layer_row(rp[metrics[0]], est.layer_ids_, key, seed))
         if probe in ("mix", "cumulative"):
             rows += _mix_rows(est, probe, model, task, train_set, seed)
-    return rows, reps, test_inputs, counts
+    return rows
 
 
 def _expected_layer_row(point_reps, layer_ids, key: dict, seed: int) -> ResultRow:
@@ -369,21 +390,34 @@ def probe_layers(train: tuple, tests: Mapping[str, tuple], dev: Optional[tuple] 
     ``hyper`` goes to the estimator (e.g. weight_decay, hidden_size).
     """
     task = task or train[1].name
-    rows, reps, _, _ = _classifier_rows(train, tests, dev, probe, seeds, model, task, train_set, n_boot, ci_seed,
-                                        device, hyper)
+    seeds = list(seeds)
+    book = ReplicateBook()
+    varies = seed_varies(probe, dev is not None, hyper)
+    # A deterministic probe gives the same result for every seed: run it once, report one seed.
+    task_seeds = seeds if varies else seeds[:1]
+    rows = _classifier_rows(train, tests, dev, probe, task_seeds, model, task, train_set, n_boot, ci_seed, device,
+                            hyper, book)
+    covers = {(model, task, probe): covers_text(len(task_seeds), varies)}
     if majority:
         rows += majority_rows(train, tests, model, task, train_set, n_boot, ci_seed)
     if control is not None:
-        c_train = (train[0], control["train"])
-        c_tests = {name: (tests[name][0], td) for name, td in control["tests"].items()}
-        c_dev = (dev[0], control["dev"]) if dev is not None and control.get("dev") is not None else None
-        c_rows, c_reps, _, _ = _classifier_rows(c_train, c_tests, c_dev, probe, seeds, model, f"{task}:control",
-                                                train_set, n_boot, ci_seed, device, hyper)
-        rows += c_rows
-        rows += _selectivity_rows(rows, reps, c_reps, probe, model, task, train_set)
-    out = rows
-    if len(seeds) > 1:
-        out = rows + aggregate_seeds([r for r in rows if r.seed != -1])
+        # Either one control task for every seed, or {seed: control} with a fresh label draw per seed.
+        per_seed = {s: control for s in seeds} if "train" in control else {s: control[s] for s in seeds}
+        redrawn = len({id(c["train"]) for c in per_seed.values()}) > 1
+        c_sources = (["control labels"] if redrawn else []) + varies
+        c_seeds = seeds if c_sources else seeds[:1]
+        for s in c_seeds:
+            c = per_seed[s]
+            c_train = (train[0], c["train"])
+            c_tests = {name: (tests[name][0], td) for name, td in c["tests"].items()}
+            c_dev = (dev[0], c["dev"]) if dev is not None and c.get("dev") is not None else None
+            rows += _classifier_rows(c_train, c_tests, c_dev, probe, [s], model, f"{task}:control", train_set,
+                                     n_boot, ci_seed, device, hyper, book)
+        covers[(model, f"{task}:control", probe)] = covers_text(len(c_seeds), c_sources)
+        rows += _selectivity_rows(book, _metrics_of(train[1])[0], probe, model, task, train_set)
+        sel_sources = list(dict.fromkeys(c_sources + varies))
+        covers[("selectivity", model, task, probe)] = covers_text(max(len(c_seeds), len(task_seeds)), sel_sources)
+    out = rows + _seed_aggregate(rows, book, covers, probe, _metrics_of(train[1])[0], ci_seed)
     if random_init is not None:
         ri_train = (random_init["train"], train[1])
         ri_tests = {name: (random_init["tests"][name], td) for name, (_, td) in tests.items()}
@@ -394,28 +428,66 @@ def probe_layers(train: tuple, tests: Mapping[str, tuple], dev: Optional[tuple] 
     return out
 
 
-def _selectivity_rows(rows, reps, c_reps, probe, model, task, train_set) -> list[ResultRow]:
-    """Task score - control score per layer, eval set and seed, with paired bootstrap intervals."""
-    out = []
-    layer_of = {}
+def _seed_aggregate(rows, book: ReplicateBook, covers: dict, probe: str, primary: str, ci_seed: int) -> list[ResultRow]:
+    """Seed -1 rows: multi-bootstrap over seeds and sentences for scores and selectivity, E_delta on
+    the seed-resampled cumulative curves, the seed spread alone for mix weights; every per-seed row
+    and aggregate states what its interval covers."""
+    sel_covers = {k[1:]: v for k, v in covers.items() if k[0] == "selectivity"}
+    plain = {k: v for k, v in covers.items() if k[0] != "selectivity"}
     for r in rows:
-        if r.task == task and r.probe == probe and r.metric not in ("mix_gamma",) and not r.metric.startswith("mix_weight"):
-            layer_of.setdefault((r.seed, r.eval_set), []).append(r.layer)
-    for (seed, name), rp in reps.items():
-        if (seed, name) not in c_reps:
+        if r.seed != -1 and not r.covers:
+            r.covers = "test sentences" if np.isfinite(r.ci_low) else ""
+    agg = []
+    for key, by_seed in book.entries.items():
+        if len(by_seed) < 2:
             continue
-        metric = next(iter(rp))
-        if metric not in c_reps[(seed, name)]:
+        what = (sel_covers if key[5] == "selectivity" else plain).get(key[:3], "")
+        sub = ReplicateBook()
+        sub.entries[key] = by_seed
+        agg += sub.rows({key[:3]: what}, ci_seed)
+        if probe == "cumulative" and key[5] == primary:
+            seeds = sorted(by_seed)
+            ids = by_seed[seeds[0]][0]
+            if len(ids) >= 2:
+                point, joint = multi_bootstrap(np.stack([by_seed[s][1] for s in seeds]),
+                                               np.stack([by_seed[s][2] for s in seeds]), ci_seed)
+                lo, hi = percentile_interval(expected_layers(joint, ids)) if len(joint) else (np.nan, np.nan)
+                model, task, _, train_set, eval_set, _ = key
+                agg.append(ResultRow(model, task, "cumulative", -1, train_set, eval_set, -1, "expected_layer",
+                                     float(expected_layers(point, ids)), float(lo), float(hi), what))
+    # Values without sentence replicates (mix weights and gamma): the spread over the seeds alone.
+    done = {(r.model, r.task, r.probe, r.train_set, r.eval_set, r.metric) for r in agg}
+    rest = [r for r in rows if r.seed != -1 and (r.model, r.task, r.probe, r.train_set, r.eval_set, r.metric) not in done
+            and (r.metric.startswith("mix_weight") or r.metric == "mix_gamma")]
+    seeds_of = defaultdict(set)
+    for r in rest:
+        seeds_of[(r.model, r.task)].add(r.seed)
+    rest = [r for r in rest if len(seeds_of[(r.model, r.task)]) > 1]
+    agg += aggregate_seeds(rest, covers="")
+    for r in agg:
+        if r.metric.startswith("mix_weight") or r.metric == "mix_gamma":
+            r.covers = f"{len(seeds_of[(r.model, r.task)])} seeds (normal approximation)"
+    return agg
+
+
+def _selectivity_rows(book: ReplicateBook, metric: str, probe, model, task, train_set) -> list[ResultRow]:
+    """Task score - control score per layer, eval set and seed, with paired bootstrap intervals
+    (the same sentence resamples); a deterministic task run is paired with every control draw."""
+    out = []
+    for key, c_by_seed in list(book.entries.items()):
+        if key[:3] != (model, f"{task}:control", probe) or key[5] != metric:
             continue
-        p_t, r_t = rp[metric]
-        p_c, r_c = c_reps[(seed, name)][metric]
-        diff_point = np.atleast_1d(p_t - p_c)
-        diff_reps = (r_t - r_c).reshape(len(r_t), -1)
-        lo, hi = percentile_interval(diff_reps)
-        layers = list(dict.fromkeys(layer_of[(seed, name)]))
-        for m, layer in enumerate(layers[:len(diff_point)]):
-            out.append(ResultRow(model, task, probe, int(layer), train_set, name, seed, "selectivity",
-                                 float(diff_point[m]), float(lo[m]), float(hi[m])))
+        t_by_seed = book.entries.get((model, task, probe, train_set, key[4], metric))
+        if not t_by_seed:
+            continue
+        for seed, (layers, p_c, r_c) in c_by_seed.items():
+            t_layers, p_t, r_t = t_by_seed.get(seed) or t_by_seed[min(t_by_seed)]
+            diff_point, diff_reps = p_t - p_c, r_t - r_c
+            book.add((model, task, probe, train_set, key[4], "selectivity"), seed, layers, diff_point, diff_reps)
+            lo, hi = percentile_interval(diff_reps) if len(diff_reps) else (np.full(len(layers), np.nan),) * 2
+            for m, layer in enumerate(layers):
+                out.append(ResultRow(model, task, probe, int(layer), train_set, key[4], seed, "selectivity",
+                                     float(diff_point[m]), float(lo[m]), float(hi[m]), "test sentences"))
     return out
 
 
@@ -499,6 +571,7 @@ def structural_layers(train: tuple, tests: Mapping[str, tuple], dev: Optional[tu
     if probe_name is None:
         raise ProbesError(f"task {train[1].name} is a {train[1].kind} task; structural probes need distance or depth")
     rows = []
+    book = ReplicateBook()
     for seed in seeds:
         est = fit_structural(train, dev, seed, device, **hyper)
         for name, (vectors, tdata) in tests.items():
@@ -510,11 +583,13 @@ def structural_layers(train: tuple, tests: Mapping[str, tuple], dev: Optional[tu
                 else:
                     point, reps = grouped_mean_replicates(a, b, counts)
                 lo, hi = percentile_interval(reps)
+                book.add((model, task, probe_name, train_set, name, metric), seed, est.layer_ids_, point, reps)
                 for m, layer in enumerate(est.layer_ids_):
                     rows.append(ResultRow(model, task, probe_name, int(layer), train_set, name, seed, metric,
-                                          float(point[m]), float(lo[m]), float(hi[m])))
-    if len(seeds) > 1:
-        rows += aggregate_seeds(rows)
+                                          float(point[m]), float(lo[m]), float(hi[m]), "test sentences"))
+    # The structural probe starts from a random projection and visits sentences in a seeded order.
+    sources = ["initialisation", "batch order"] + ([] if dev is not None else ["held-out split"])
+    rows += book.rows({(model, task, probe_name): covers_text(len(seeds), sources)}, ci_seed)
     if random_init is not None:
         ri_tests = {name: (random_init["tests"][name], td) for name, (_, td) in tests.items()}
         ri_dev = (random_init["dev"], dev[1]) if dev is not None and random_init.get("dev") is not None else None
@@ -574,5 +649,6 @@ def mdl_layers(train: tuple, probe: str = "linear", seeds: Sequence[int] = (0,),
             rows.append(ResultRow(model, task, f"mdl-{probe}" if probe != "linear" else "mdl", int(layer), train_set,
                                   train_set, seed, "compression", float(uniform / online[m])))
     if len(seeds) > 1:
-        rows += aggregate_seeds(rows)
+        # No sentence resamples for a codelength: the spread over the seeds' row orders alone.
+        rows += aggregate_seeds(rows, covers=f"{len(seeds)} seeds (row order, blocks; normal approximation)")
     return rows

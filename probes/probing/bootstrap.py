@@ -102,8 +102,9 @@ def combine_seeds(values, lows, highs) -> tuple[float, float, float]:
     return mean, mean - half, mean + half
 
 
-def aggregate_seeds(rows: list[ResultRow]) -> list[ResultRow]:
-    """Rows with seed = -1: the mean over seeds with the interval of ``combine_seeds``."""
+def aggregate_seeds(rows: list[ResultRow], covers: str = "") -> list[ResultRow]:
+    """Rows with seed = -1: the mean over seeds with the interval of ``combine_seeds`` (for values
+    without sentence replicates: mix weights, codelengths; scores use ``multi_bootstrap_rows``)."""
     groups: dict[tuple, list[ResultRow]] = defaultdict(list)
     for r in rows:
         if r.seed == -1:
@@ -113,5 +114,62 @@ def aggregate_seeds(rows: list[ResultRow]) -> list[ResultRow]:
     for key, rs in groups.items():
         mean, lo, hi = combine_seeds([r.value for r in rs], [r.ci_low for r in rs], [r.ci_high for r in rs])
         model, task, probe, layer, train_set, eval_set, metric = key
-        out.append(ResultRow(model, task, probe, layer, train_set, eval_set, -1, metric, mean, lo, hi))
+        what = covers or (f"{len(rs)} seeds (normal approximation)" if len(rs) > 1 else rs[0].covers)
+        out.append(ResultRow(model, task, probe, layer, train_set, eval_set, -1, metric, mean, lo, hi, what))
     return out
+
+
+def multi_bootstrap(points, reps, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Sellam et al. (2022)'s multi-bootstrap over seeds and test sentences jointly.
+
+    points: (S, M) per-seed statistics; reps: (S, B, M) their values on B sentence resamples that
+    are the SAME resamples for every seed (``resample_counts`` with one ``ci_seed``). Replicate b
+    draws S seeds with replacement and averages their values on sentence resample b, so the
+    interval covers both which test sentences and which seeds were drawn. Returns the mean over
+    seeds (M,) and the joint replicates (B, M).
+    """
+    P = np.asarray(points, dtype=float)
+    R = np.asarray(reps, dtype=float)
+    if R.ndim != 3 or P.shape != (R.shape[0], R.shape[2]):
+        raise ValueError(f"multi_bootstrap: points (S, M) and reps (S, B, M) expected, got {P.shape}, {R.shape}")
+    S, B = R.shape[:2]
+    idx = np.random.default_rng(seed).integers(0, S, size=(B, S))
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        joint = np.nanmean(R[idx, np.arange(B)[:, None]], axis=1)
+    return P.mean(axis=0), joint
+
+
+class ReplicateBook:
+    """Per-seed statistics and their sentence-resample replicates, kept for the seed aggregate.
+
+    Keyed by (model, task, probe, train_set, eval_set, metric); each entry holds, per seed, the layer
+    ids, the point values (M,) and the replicates (B, M).
+    """
+
+    def __init__(self):
+        self.entries: dict[tuple, dict[int, tuple]] = defaultdict(dict)
+
+    def add(self, key: tuple, seed: int, layers, point, reps) -> None:
+        """Record one seed's statistic at ``layers``."""
+        point = np.atleast_1d(np.asarray(point, dtype=float))
+        self.entries[key][seed] = (list(layers), point, np.asarray(reps, dtype=float).reshape(-1, point.size))
+
+    def rows(self, covers: dict[tuple, str], seed: int = 0) -> list[ResultRow]:
+        """Seed -1 rows with multi-bootstrap intervals for every key recorded under two or more seeds."""
+        out = []
+        for key, by_seed in self.entries.items():
+            if len(by_seed) < 2:
+                continue
+            layers = next(iter(by_seed.values()))[0]
+            seeds = sorted(by_seed)
+            if any(by_seed[s][0] != layers for s in seeds):
+                raise ValueError(f"seeds of {key} were scored on different layers")
+            point, joint = multi_bootstrap(np.stack([by_seed[s][1] for s in seeds]),
+                                           np.stack([by_seed[s][2] for s in seeds]), seed)
+            lo, hi = percentile_interval(joint) if len(joint) else (np.full(len(layers), np.nan),) * 2
+            model, task, probe, train_set, eval_set, metric = key
+            for m, layer in enumerate(layers):
+                out.append(ResultRow(model, task, probe, int(layer), train_set, eval_set, -1, metric,
+                                     float(point[m]), float(lo[m]), float(hi[m]), covers.get(key[:3], "")))
+        return out

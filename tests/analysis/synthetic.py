@@ -32,7 +32,7 @@ def make_results_table() -> pd.DataFrame:
 
     def add(model, task, probe, layer, metric, value, seed=-1, train=TRAIN, ev=TEST, half=0.02):
         lo, hi = (value - half, value + half) if half is not None else (np.nan, np.nan)
-        rows.append([model, task, probe, layer, train, ev, seed, metric, value, lo, hi])
+        rows.append([model, task, probe, layer, train, ev, seed, metric, value, lo, hi, "test sentences"])
 
     for task in ("upos", "deprel"):
         for layer in range(5):

@@ -28,12 +28,20 @@ def test_aggregate_seeds_means_and_spread(results):
 
 
 def test_aggregate_seeds_keeps_the_probing_stages_own_aggregate():
-    rows = pd.DataFrame([["m", "upos", "linear", 1, "tr", "te", seed, "accuracy", v, lo, hi]
-                         for seed, v, lo, hi in ((0, 0.80, 0.78, 0.83), (1, 0.84, 0.81, 0.86), (-1, 0.82, 0.75, 0.88))],
-                        columns=res.RESULT_COLUMNS if hasattr(res, "RESULT_COLUMNS") else None)
+    rows = pd.DataFrame([["m", "upos", "linear", 1, "tr", "te", seed, "accuracy", v, lo, hi, cov]
+                         for seed, v, lo, hi, cov in ((0, 0.80, 0.78, 0.83, "test sentences"),
+                                                      (1, 0.84, 0.81, 0.86, "test sentences"),
+                                                      (-1, 0.82, 0.75, 0.88, "test sentences + 2 seeds (initialisation)"))],
+                        columns=res.RESULT_COLUMNS)
     agg = res.aggregate_seeds(res.validate_results(rows))
     assert len(agg) == 1
     assert tuple(agg.iloc[0][["value", "ci_low", "ci_high", "n_seeds"]]) == (0.82, 0.75, 0.88, 2)
+    assert agg.iloc[0]["covers"] == "test sentences + 2 seeds (initialisation)"
+    # Without the probing stage's aggregate, the normal approximation is used and said.
+    again = res.aggregate_seeds(res.validate_results(rows[rows.seed != -1]))
+    assert again.iloc[0]["covers"] == "test sentences + 2 seeds (normal approximation)"
+    # A table written before the covers column still reads.
+    assert len(res.validate_results(rows.drop(columns="covers"))) == 3
 
 
 def test_expected_layers_table_from_rows(results):
@@ -57,7 +65,7 @@ def test_selectivity_is_task_minus_control_per_layer(results):
 
 
 def test_reported_selectivity_rows_are_kept():
-    rows = pd.DataFrame([["m", "pos", "linear", 3, "a", "b", -1, "selectivity", 0.25, np.nan, np.nan]],
+    rows = pd.DataFrame([["m", "pos", "linear", 3, "a", "b", -1, "selectivity", 0.25, np.nan, np.nan, ""]],
                         columns=res.RESULT_COLUMNS)
     sel = selectivity_table(res.aggregate_seeds(rows))
     assert sel["selectivity"].tolist() == [0.25] and sel["score_metric"].tolist() == ["reported"]

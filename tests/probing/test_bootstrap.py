@@ -63,3 +63,47 @@ def test_aggregate_seeds_combines_bootstrap_and_seed_spread():
     assert agg.seed == -1 and agg.value == pytest.approx(0.92)
     se = np.sqrt((0.0196 / 1.959964) ** 2 + np.var([0.90, 0.92, 0.94], ddof=1) / 3)
     assert agg.ci_high - agg.value == pytest.approx(1.959964 * se)
+
+
+def _planted_study(rng, n_seeds, n_sentences, mu=0.7, seed_sd=0.03, sentence_sd=0.1, noise_sd=0.05):
+    """Per-seed, per-sentence scores: the true value mu, a seed effect, a sentence effect shared by
+    all seeds (one test set), and seed-by-sentence noise."""
+    seed_eff = rng.normal(0, seed_sd, n_seeds)[:, None]
+    sentence_eff = rng.normal(0, sentence_sd, n_sentences)[None, :]
+    return mu + seed_eff + sentence_eff + rng.normal(0, noise_sd, (n_seeds, n_sentences))
+
+
+def test_multi_bootstrap_covers_the_true_value_about_95_percent_of_the_time():
+    from probes.probing.bootstrap import multi_bootstrap
+
+    rng = np.random.default_rng(0)
+    hits_joint = hits_sentences_only = 0
+    n_sim, S, n = 300, 10, 100
+    for sim in range(n_sim):
+        x = _planted_study(rng, S, n)
+        counts = resample_counts(n, 500, sim)
+        reps = (counts @ x.T / n).T[:, :, None]  # (S, B, 1): every seed on the same sentence resamples
+        point, joint = multi_bootstrap(x.mean(1)[:, None], reps, seed=sim)
+        lo, hi = percentile_interval(joint)
+        hits_joint += lo[0] <= 0.7 <= hi[0]
+        # One seed's sentence bootstrap ignores the seed effect and covers too rarely.
+        lo1, hi1 = percentile_interval(reps[0])
+        hits_sentences_only += lo1[0] <= 0.7 <= hi1[0]
+    assert 0.90 <= hits_joint / n_sim <= 0.985
+    assert hits_sentences_only / n_sim < 0.85
+
+
+def test_multi_bootstrap_point_is_the_seed_mean_and_replicates_pair_sentence_resamples():
+    from probes.probing.bootstrap import multi_bootstrap
+
+    points = np.array([[0.5, 0.6], [0.7, 0.8]])
+    reps = np.stack([np.full((4, 2), 0.5), np.full((4, 2), 0.7)])
+    reps[:, 2] += 0.1  # sentence resample 2 is better for every seed
+    point, joint = multi_bootstrap(points, reps, seed=1)
+    assert point == pytest.approx([0.6, 0.7])
+    assert joint.shape == (4, 2)
+    # Replicate b averages the drawn seeds' values on sentence resample b (never another resample).
+    drawn = np.random.default_rng(1).integers(0, 2, size=(4, 2))
+    expected = np.stack([reps[drawn[b], b].mean(0) for b in range(4)])
+    assert joint == pytest.approx(expected)
+    assert joint[2] == pytest.approx(expected[2]) and expected[2, 0] in (0.6, 0.7, 0.8)

@@ -1,0 +1,66 @@
+"""Seeds that mean something: each seed redraws what is random in a study, a deterministic probe
+runs once and says so, and every interval states what it covers (issue 14)."""
+
+import numpy as np
+import pytest
+
+from probes.probing.api import probe_layers
+from tests.probing.planted import planted_corpus
+from tests.probing.test_api import control_of
+
+
+def _data(n_train=60):
+    V, task = planted_corpus(n_sentences=n_train, signal_layer=2)
+    Vd, td = planted_corpus(n_sentences=20, signal_layer=2, seed=2)
+    Vt, tt = planted_corpus(n_sentences=30, signal_layer=2, seed=1)
+    return (V, task), (Vd, td), (Vt, tt)
+
+
+def _get(rows, **kw):
+    return [r for r in rows if all(getattr(r, k) == v for k, v in kw.items())]
+
+
+def test_a_deterministic_probe_with_a_dev_set_runs_once_and_says_its_interval_covers_test_sentences_only():
+    train, dev, (Vt, tt) = _data()
+    rows = probe_layers(train, {"test": (Vt, tt)}, dev, probe="linear", seeds=(0, 1, 2), n_boot=100, device="cpu")
+    scores = _get(rows, task="planted", probe="linear", metric="accuracy")
+    assert {r.seed for r in scores} == {0}  # not three copies of one computation
+    assert {r.covers for r in scores} == {"test sentences"}
+
+
+def test_control_labels_are_redrawn_per_seed_and_the_aggregate_covers_them():
+    train, dev, (Vt, tt) = _data()
+    control = {s: {"train": control_of(train[1], 10 + s), "dev": control_of(dev[1], 20 + s),
+                   "tests": {"test": control_of(tt, 30 + s)}} for s in (0, 1, 2)}
+    rows = probe_layers(train, {"test": (Vt, tt)}, dev, probe="linear", seeds=(0, 1, 2), control=control,
+                        n_boot=100, device="cpu")
+    ctl = _get(rows, task="planted:control", metric="accuracy", layer=2)
+    per_seed = {r.seed: r.value for r in ctl if r.seed >= 0}
+    assert sorted(per_seed) == [0, 1, 2] and len(set(per_seed.values())) == 3
+    agg = [r for r in ctl if r.seed == -1]
+    assert len(agg) == 1 and agg[0].covers == "test sentences + 3 seeds (control labels)"
+    assert agg[0].value == pytest.approx(np.mean(list(per_seed.values())))
+    sel = _get(rows, task="planted", metric="selectivity", layer=2)
+    task_score = _get(rows, task="planted", probe="linear", metric="accuracy", layer=2)[0].value
+    for r in sel:
+        if r.seed >= 0:  # the one task run paired with each control draw
+            assert r.value == pytest.approx(task_score - per_seed[r.seed])
+    assert [r.covers for r in sel if r.seed == -1] == ["test sentences + 3 seeds (control labels)"]
+
+
+def test_mlp_seeds_change_the_result_and_the_interval_says_so():
+    train, dev, (Vt, tt) = _data()
+    rows = probe_layers(train, {"test": (Vt, tt)}, dev, probe="mlp", seeds=(0, 1), n_boot=100, device="cpu",
+                        max_epochs=3)
+    by_seed = {r.seed: r.value for r in _get(rows, task="planted", metric="accuracy", layer=1)}
+    assert by_seed[0] != by_seed[1]
+    agg = _get(rows, task="planted", metric="accuracy", layer=1, seed=-1)[0]
+    assert agg.covers == "test sentences + 2 seeds (initialisation, batch order)"
+    assert agg.ci_low <= agg.value <= agg.ci_high
+
+
+def test_without_a_dev_set_the_held_out_split_is_a_seed_source():
+    train, _, (Vt, tt) = _data()
+    rows = probe_layers(train, {"test": (Vt, tt)}, None, probe="linear", seeds=(0, 1), n_boot=50, device="cpu")
+    agg = _get(rows, task="planted", metric="accuracy", layer=2, seed=-1)
+    assert agg and agg[0].covers == "test sentences + 2 seeds (held-out split)"
