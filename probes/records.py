@@ -5,8 +5,10 @@ Conventions every stage relies on (keep them in one place):
 * A corpus is a ``list[Sentence]``. ``Sentence.words`` are the *syntactic* words (UD word lines):
   the units that get one vector each and carry the labels. ``Sentence.tokens`` are the surface
   tokens the model reads; for plain text they equal the words. A UD multiword token such as
-  Spanish ``del`` is one surface token covering the words ``de`` and ``el``; both words receive
-  the vector pooled over that surface token (``word_token`` maps word -> token).
+  English ``don't`` or Spanish ``del`` is one surface token covering several words (``word_token``
+  maps word -> token). Where the words spell the token (``do`` + ``n't``) each word gets the
+  subwords over its own characters; where they do not (``de`` + ``el``) both receive the vector
+  pooled over the token, and the extraction summary counts them (``probes.extract.alignment``).
 * Word vectors in a cache are stored in corpus order: sentence 0's words, then sentence 1's, ...
   ``sentence_offsets`` (length n_sentences + 1) gives each sentence's slice.
 * Layers are numbered from 0 = the embedding output (the non-contextual layer) to L = the top.

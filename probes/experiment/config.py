@@ -57,6 +57,7 @@ class ModelSpec:
     pooling: str = "mean"
     batch_size: int = 32
     trust_remote_code: bool = False
+    multiword: str = "split"         # split | token: words of a multiword token (see probes.extract.alignment)
 
 
 @dataclass
@@ -218,7 +219,8 @@ def parse_config(data: dict, *, path: Path | str = "<config>", base: Optional[Pa
     for i, m in enumerate(models_raw):
         key = f"models[{i}]"
         _expect(isinstance(m, dict), path, key, "expected a table")
-        _check_keys(m, {"name", "source", "layers", "pooling", "batch_size", "trust_remote_code"}, path, f"{key}.")
+        _check_keys(m, {"name", "source", "layers", "pooling", "batch_size", "trust_remote_code", "multiword"}, path,
+                    f"{key}.")
         _expect(isinstance(m.get("name"), str) and re.fullmatch(r"[\w.\-]+", m.get("name") or ""), path,
                 f"{key}.name", "expected a name of letters, digits, '.', '_' or '-'")
         _expect(isinstance(m.get("source"), str) and m["source"], path, f"{key}.source",
@@ -236,7 +238,11 @@ def parse_config(data: dict, *, path: Path | str = "<config>", base: Optional[Pa
         _expect(isinstance(bs, int) and bs > 0, path, f"{key}.batch_size", "expected a positive integer")
         trc = m.get("trust_remote_code", False)
         _expect(isinstance(trc, bool), path, f"{key}.trust_remote_code", "expected true or false")
-        models.append(ModelSpec(m["name"], source, layers, pooling, bs, trc))
+        mw = m.get("multiword", "split")
+        _expect(mw in ("split", "token"), path, f"{key}.multiword",
+                "expected split (each word of a multiword token on its own characters, where its form is found "
+                "there) or token (every word on the token's vector)")
+        models.append(ModelSpec(m["name"], source, layers, pooling, bs, trc, mw))
     names = [m.name for m in models]
     _expect(len(set(names)) == len(names), path, "models", "model names must be distinct")
 

@@ -138,13 +138,16 @@ class Experiment:
         for model, key, ri in jobs:
             ds = self.datasets[key]
             # Vectors depend on the text only: an edited annotation reuses them.
+            # (the default multiword mode is left out of the name, so caches from before it keep theirs)
+            mw = [model.multiword] if model.multiword != "split" else []
             d = self.cache / "vectors" / f"{model.name}{'-random-init' if ri else ''}-{ds.spec.name}-" \
-                f"{_hash(model.source, data_fingerprint(ds.sentences), model.pooling, model.layers, ri)}"
+                f"{_hash(model.source, data_fingerprint(ds.sentences), model.pooling, model.layers, ri, *mw)}"
             if (model.name, ri) not in loaded:
                 loaded[(model.name, ri)] = load_model(model.source, device=resolve_device(self.cfg.device),
                                                       random_init=ri, trust_remote_code=model.trust_remote_code)
             cache = extract(loaded[(model.name, ri)], ds.sentences, d, layers=model.layers, pooling=model.pooling,
-                            batch_size=model.batch_size, device=self.cfg.device, progress=self.progress)
+                            batch_size=model.batch_size, device=self.cfg.device, progress=self.progress,
+                            multiword=model.multiword)
             if cache.summary is None or cache.summary.status != "complete":
                 self.outcome.extracted += 1
             self.vectors[(model.name, key, ri)] = cache

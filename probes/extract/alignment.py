@@ -7,6 +7,13 @@ span its offsets overlap. Special tokens and subwords that cover only spaces (a 
 ``▁``, a byte-level ``Ġ``) overlap no token and are ignored. A token that no subword overlaps
 (zero-width or control characters the tokenizer deletes) is reported as missing, never moved onto
 its neighbour.
+
+Multiword tokens (UD: "don't" = do + n't, "del" = de + el): with ``multiword="split"`` (default),
+a token whose words spell it exactly, in order and ignoring case, is cut into its words' character
+spans, so each syntactic word pools the subwords over its own characters (a subword straddling two
+words belongs to both); a token whose words do not spell it ("del", "du", "zum") stays one span that
+all its words share, and those words are counted. ``multiword="token"`` keeps every word of a
+multiword token on the token's vector.
 """
 
 from __future__ import annotations
@@ -83,3 +90,67 @@ def missing_tokens(tok: np.ndarray, n_tokens: int) -> np.ndarray:
     seen = np.zeros(n_tokens, dtype=bool)
     seen[tok] = True
     return ~seen
+
+
+MULTIWORD_MODES = ("split", "token")
+
+
+@dataclass
+class WordUnits:
+    """The character spans subwords are pooled into, and which span carries each word."""
+
+    starts: np.ndarray
+    ends: np.ndarray
+    word_unit: np.ndarray
+    split: int = 0   # words of multiword tokens located in the token's characters (own vectors)
+    shared: int = 0  # words of multiword tokens that share the token's vector (forms not found in it)
+
+
+def _tile(token: str, words: list[str]) -> list[tuple[int, int]] | None:
+    """The words' spans inside ``token`` when they spell it exactly (case-insensitively), else None."""
+    if any(not w or len(w.lower()) != len(w) for w in words) or len(token.lower()) != len(token):
+        return None
+    if "".join(words).lower() != token.lower():
+        return None
+    spans, pos = [], 0
+    for w in words:
+        spans.append((pos, pos + len(w)))
+        pos += len(w)
+    return spans
+
+
+def word_units(sentence: Sentence, text: SentenceText, multiword: str = "split") -> WordUnits:
+    """Pooling units of one sentence: a surface token's span, or each word's span inside a
+    multiword token whose words spell it (``multiword="split"``)."""
+    if multiword not in MULTIWORD_MODES:
+        raise ValueError(f"multiword must be one of {', '.join(MULTIWORD_MODES)}, got {multiword!r}")
+    tokens = sentence.model_tokens()
+    word_tok = np.asarray(sentence.token_of_word(), dtype=np.int64)
+    if len(word_tok) == len(tokens) and np.array_equal(word_tok, np.arange(len(tokens))):
+        return WordUnits(text.starts, text.ends, word_tok)
+    starts, ends = [], []
+    word_unit = np.empty(len(word_tok), dtype=np.int64)
+    split = shared = 0
+    w = 0
+    for t in range(len(tokens)):
+        first = w
+        while w < len(word_tok) and word_tok[w] == t:
+            w += 1
+        words = list(range(first, w))
+        if not words:
+            continue  # a token without words: its subwords pool into nothing
+        spans = _tile(tokens[t], [sentence.words[i] for i in words]) if multiword == "split" and len(words) > 1 else None
+        if spans is None:
+            word_unit[words] = len(starts)
+            starts.append(text.starts[t])
+            ends.append(text.ends[t])
+            shared += len(words) if len(words) > 1 else 0
+        else:
+            for i, (a, b) in zip(words, spans):
+                word_unit[i] = len(starts)
+                starts.append(text.starts[t] + a)
+                ends.append(text.starts[t] + b)
+            split += len(words)
+    if w != len(word_tok):
+        raise ValueError("word_token must map words onto tokens in order")
+    return WordUnits(np.asarray(starts, dtype=np.int64), np.asarray(ends, dtype=np.int64), word_unit, split, shared)

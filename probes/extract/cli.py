@@ -32,6 +32,9 @@ def register(subparsers) -> None:
     p.add_argument("--layers", type=_layers, default=None, help="layers to keep, e.g. 0,3,6 (default: all; 0 = embeddings)")
     p.add_argument("--pooling", choices=POOLINGS, default=DEFAULT_POOLING,
                    help=f"subwords -> word (default {DEFAULT_POOLING})")
+    p.add_argument("--multiword", choices=("split", "token"), default="split",
+                   help="words of a multiword token: split = each on its own characters where its form is found "
+                        "there (don't = do + n't), else the token's vector; token = all on the token's vector")
     p.add_argument("--batch-size", type=int, default=32, help="sequences per forward pass (default 32)")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
     p.add_argument("--dtype", default="float32", help="model compute dtype: float32, float16, bfloat16")
@@ -72,7 +75,7 @@ def run_extract(args) -> int:
                     batch_size=args.batch_size, device=args.device, dtype=args.dtype,
                     cache_dtype=args.cache_dtype, random_init=args.random_init, seed=args.seed,
                     trust_remote_code=args.trust_remote_code, max_length=args.max_length,
-                    progress=not args.quiet)
+                    progress=not args.quiet, multiword=args.multiword)
     if cache.summary is not None:
         for line in cache.summary.lines():
             print(line)

@@ -22,7 +22,7 @@ import torch
 
 from probes.device import resolve_device, resolve_dtype
 from probes.errors import ProbesError
-from probes.extract.alignment import align_subwords, missing_tokens, sentence_text
+from probes.extract.alignment import MULTIWORD_MODES, align_subwords, missing_tokens, sentence_text, word_units
 from probes.extract.cache import FORMAT, CacheWriter, VectorCache
 from probes.extract.loading import LoadedModel, load_model
 from probes.extract.pooling import DEFAULT_POOLING, check_pooling, pool, select_pairs
@@ -47,6 +47,8 @@ class ExtractSummary:
     seconds: float = 0.0
     status: str = "new"
     resumed_from: int = 0
+    multiword_split: int = 0   # words of multiword tokens with vectors of their own characters
+    multiword_shared: int = 0  # words of multiword tokens that share the token's vector
 
     def lines(self) -> list[str]:
         """Human-readable summary lines."""
@@ -55,6 +57,10 @@ class ExtractSummary:
                f"(zero vectors, flagged in missing.npy), {self.seconds:.1f} s"]
         if self.resumed_from:
             out.append(f"resumed: {self.resumed_from} sentences were already done")
+        if self.multiword_split or self.multiword_shared:
+            out.append(f"multiword tokens: {self.multiword_split} words located in their token's characters "
+                       f"have vectors of their own; {self.multiword_shared} words share their token's vector "
+                       "(their forms do not spell the token, e.g. del = de + el, or multiword = token)")
         if self.missing_examples:
             more = self.missing_words - len(self.missing_examples)
             out.append("words with no subwords: " + ", ".join(self.missing_examples) + (f" ... and {more} more" if more > 0 else ""))
@@ -71,8 +77,9 @@ class _Prepared:
     pair_row: np.ndarray
     pair_pos: np.ndarray
     pair_tok: np.ndarray
-    n_tokens: int
-    missing: np.ndarray  # per token
+    n_tokens: int        # pooling units: surface tokens, or words inside a split multiword token
+    missing: np.ndarray  # per unit
+    word_unit: np.ndarray  # the unit of each word
 
     @property
     def length(self) -> int:
@@ -123,13 +130,16 @@ def extract(model: str | LoadedModel, sentences: Sequence[Sentence], out: str | 
             layers: Optional[Iterable[int]] = None, pooling: str = DEFAULT_POOLING, batch_size: int = 32,
             device: str = "auto", dtype: str = "float32", cache_dtype: str = "float16",
             random_init: bool = False, seed: int = 0, trust_remote_code: bool = False,
-            max_length: Optional[int] = None, progress: bool = True, chunk_size: int = 1024) -> VectorCache:
+            max_length: Optional[int] = None, progress: bool = True, chunk_size: int = 1024,
+            multiword: str = "split") -> VectorCache:
     """Extract per-layer word vectors of `sentences` with `model` into the cache directory `out`.
 
     `model` is a hub id, a local directory, a word-encoder spec, or an already loaded model.
     Sentences are tokenised `chunk_size` at a time (memory is bounded by one chunk, not the corpus)
-    and sorted by length within a chunk. Returns the finished cache; its ``summary`` attribute is
-    an ExtractSummary.
+    and sorted by length within a chunk. `multiword`: ``split`` gives each word of a multiword token
+    the subwords over its own characters where its form is found there, ``token`` the token's
+    vector (see ``probes.extract.alignment``). Returns the finished cache; its ``summary``
+    attribute is an ExtractSummary.
     """
     t0 = time.perf_counter()
     pooling = check_pooling(pooling)
@@ -139,6 +149,8 @@ def extract(model: str | LoadedModel, sentences: Sequence[Sentence], out: str | 
         raise ProbesError(f"batch size must be at least 1, got {batch_size}")
     if not sentences:
         raise ProbesError("no sentences to extract")
+    if multiword not in MULTIWORD_MODES:
+        raise ProbesError(f"multiword {multiword!r}: choose one of {', '.join(MULTIWORD_MODES)}")
     _check_sentences(sentences)
     if isinstance(model, LoadedModel):
         loaded = model
@@ -158,6 +170,9 @@ def extract(model: str | LoadedModel, sentences: Sequence[Sentence], out: str | 
         "data": data_fingerprint(sentences), "pooling": pooling if loaded.word_encoder is None else "none",
         "layers": keep, "dtype": str(loaded.dtype), "cache_dtype": cache_dtype,
     }
+    split, shared = _multiword_counts(sentences, multiword if loaded.word_encoder is None else "token")
+    if split or shared:  # only data with multiword tokens depends on the mode (others keep their caches)
+        ingredients["multiword"] = multiword if loaded.word_encoder is None else "token"
     key = hashlib.sha256(json.dumps(ingredients, sort_keys=True).encode()).hexdigest()
     meta = {"model": loaded.name, "layers": keep, "num_model_layers": loaded.num_layers,
             "pooling": ingredients["pooling"], "model_fingerprint": loaded.fingerprint,
@@ -181,7 +196,7 @@ def extract(model: str | LoadedModel, sentences: Sequence[Sentence], out: str | 
     if writer.status == "resumed":
         _say(progress, f"{out}: resuming an unfinished extraction ({resumed_from} of {len(sentences)} sentences done)")
 
-    run = _Run(loaded, keep, pooling, writer, sentences, offsets, batch_size)
+    run = _Run(loaded, keep, pooling, writer, sentences, offsets, batch_size, multiword)
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -197,10 +212,23 @@ def extract(model: str | LoadedModel, sentences: Sequence[Sentence], out: str | 
     examples = _missing_examples(sentences, offsets, np.asarray(writer.missing))
     summary = ExtractSummary(sentences=len(sentences), words=int(offsets[-1]), windowed=run.windowed,
                              missing_words=missing_total, missing_examples=examples,
-                             seconds=round(time.perf_counter() - t0, 3), status=writer.status, resumed_from=resumed_from)
+                             seconds=round(time.perf_counter() - t0, 3), status=writer.status, resumed_from=resumed_from,
+                             multiword_split=split, multiword_shared=shared)
     cache = writer.finish({"summary": asdict(summary)})
     cache.summary = summary
     return cache
+
+
+def _multiword_counts(sentences: Sequence[Sentence], multiword: str) -> tuple[int, int]:
+    """(words of multiword tokens with their own span, words sharing their token's span)."""
+    split = shared = 0
+    for s in sentences:
+        if s.word_token is None:
+            continue
+        u = word_units(s, sentence_text(s), multiword)
+        split += u.split
+        shared += u.shared
+    return split, shared
 
 
 def _missing_examples(sentences: Sequence[Sentence], offsets: np.ndarray, missing: np.ndarray) -> list[str]:
@@ -236,8 +264,9 @@ class _Run:
     """The batching, forward passes, pooling and writing of one extraction."""
 
     def __init__(self, loaded: LoadedModel, keep: list[int], pooling: str, writer: CacheWriter,
-                 sentences: Sequence[Sentence], offsets: np.ndarray, batch_size: int):
+                 sentences: Sequence[Sentence], offsets: np.ndarray, batch_size: int, multiword: str = "split"):
         self.m, self.keep, self.pooling, self.writer = loaded, keep, pooling, writer
+        self.multiword = multiword
         self.sentences, self.offsets, self.batch_size = sentences, offsets, batch_size
         self.windowed = 0
         self.last_flush = time.monotonic()
@@ -276,8 +305,9 @@ class _Run:
         for k, i in enumerate(indices):
             ids = enc["input_ids"][k]
             n = len(ids)
-            sub, tok = align_subwords(np.asarray(enc["offset_mapping"][k], dtype=np.int64), texts[k].starts, texts[k].ends)
-            n_tok = len(texts[k].starts)
+            units = word_units(self.sentences[i], texts[k], self.multiword)
+            sub, tok = align_subwords(np.asarray(enc["offset_mapping"][k], dtype=np.int64), units.starts, units.ends)
+            n_tok = len(units.starts)
             miss = missing_tokens(tok, n_tok)
             sel = select_pairs(tok, self.pooling)
             sub, tok = sub[sel], tok[sel]
@@ -290,7 +320,8 @@ class _Run:
                     rows.append(tpl.prefix + list(ids[a:b]) + tpl.suffix)
                     types.append(tpl.prefix_types + [tpl.content_type] * (b - a) + tpl.suffix_types)
             win, pos = owners(n, windows, causal=self.m.causal)
-            prepared.append(_Prepared(int(i), rows, types, win[sub], pos[sub] + len(tpl.prefix), tok, n_tok, miss))
+            prepared.append(_Prepared(int(i), rows, types, win[sub], pos[sub] + len(tpl.prefix), tok, n_tok, miss,
+                                      units.word_unit))
         return prepared
 
     def _batch(self, batch: list[_Prepared]) -> None:
@@ -317,8 +348,7 @@ class _Run:
             flat = pair_row * width + shift[pair_row] + pair_pos
             tok = np.concatenate([p.pair_tok + tok_base[k] for k, p in enumerate(batch)])
             hidden = self._forward(ids, mask, types)
-        word_tok = np.concatenate([np.asarray(self.sentences[p.index].token_of_word(), dtype=np.int64) + tok_base[k]
-                                   for k, p in enumerate(batch)])
+        word_tok = np.concatenate([p.word_unit + tok_base[k] for k, p in enumerate(batch)])
         if not rows:
             vectors = np.zeros((len(self.keep), len(word_tok), m.dim), dtype=self.writer.vectors.dtype)
         else:

@@ -43,3 +43,28 @@ def test_subword_covering_a_zero_width_token_does_not_claim_it():
     starts, ends = np.array([0, 1, 1]), np.array([1, 1, 3])  # "a", "", "bc" written together
     sub, tok = align_subwords(np.array([[0, 3]]), starts, ends)
     assert tok.tolist() == [0, 2]
+
+
+def test_word_units_cut_a_multiword_token_its_words_spell_and_keep_the_others_whole():
+    from probes.extract.alignment import sentence_text, word_units
+
+    s = Sentence(words=["Do", "n't", "de", "el", "gon", "na", "zu", "dem", "cannot"],
+                 tokens=["Don't", "del", "gonna", "zum", "cannot"], word_token=[0, 0, 1, 1, 2, 2, 3, 3, 4])
+    text = sentence_text(s)
+    u = word_units(s, text)
+    pieces = [text.text[a:b] for a, b in zip(u.starts, u.ends)]
+    assert pieces == ["Do", "n't", "del", "gon", "na", "zum", "cannot"]
+    assert u.word_unit.tolist() == [0, 1, 2, 2, 3, 4, 5, 5, 6]
+    assert (u.split, u.shared) == (4, 4)
+    whole = word_units(s, text, "token")
+    assert [text.text[a:b] for a, b in zip(whole.starts, whole.ends)] == ["Don't", "del", "gonna", "zum", "cannot"]
+    assert (whole.split, whole.shared) == (0, 8)
+
+
+def test_word_units_are_case_insensitive_and_need_the_whole_token():
+    from probes.extract.alignment import sentence_text, word_units
+
+    s = Sentence(words=["do", "N'T", "a", "l"], tokens=["DON'T", "all"], word_token=[0, 0, 1, 1])
+    u = word_units(s, sentence_text(s))
+    assert u.word_unit.tolist() == [0, 1, 2, 2]  # "a" + "l" does not spell "all": shared
+    assert (u.split, u.shared) == (2, 2)

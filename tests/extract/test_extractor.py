@@ -46,7 +46,7 @@ def test_zero_width_word_is_flagged_not_shifted(bert, reference, tmp_path):
     np.testing.assert_allclose(vec, expected, atol=2e-5)
 
 
-def test_multiword_token_words_share_the_surface_vector(bert, reference, tmp_path):
+def test_multiword_token_whose_words_do_not_spell_it_shares_the_surface_vector(bert, reference, tmp_path):
     s = Sentence(words=["de", "el", "fox"], tokens=["del", "fox"], word_token=[0, 0, 1])
     cache = extract(bert, [s], tmp_path / "c", cache_dtype="float32", progress=False)
     vec = cache.sentence(0)
@@ -54,6 +54,29 @@ def test_multiword_token_words_share_the_surface_vector(bert, reference, tmp_pat
     np.testing.assert_allclose(vec[:, 0], expected[:, 0], atol=2e-5)
     np.testing.assert_allclose(vec[:, 1], expected[:, 0], atol=2e-5)
     np.testing.assert_allclose(vec[:, 2], expected[:, 1], atol=2e-5)
+    assert (cache.summary.multiword_split, cache.summary.multiword_shared) == (0, 2)
+    assert any("2 words share their token's vector" in line for line in cache.summary.lines())
+
+
+def test_each_word_of_dont_pools_the_subwords_over_its_own_characters(bert, reference, tmp_path):
+    s = Sentence(words=["I", "do", "n't", "know"], tokens=["I", "don't", "know"], word_token=[0, 1, 1, 2])
+    cache = extract(bert, [s], tmp_path / "c", cache_dtype="float32", progress=False)
+    vec = cache.sentence(0)
+    # The model's own subwords over "do" = chars 2-4 and "n't" = chars 4-7 of "I don't know".
+    text = "I don't know"
+    expected, positions = direct_word_vectors(*reference, text, [(0, 1), (2, 4), (4, 7), (8, 12)])
+    assert positions[1] != positions[2]
+    np.testing.assert_allclose(vec, expected, atol=2e-5)
+    assert np.abs(vec[:, 1] - vec[:, 2]).max() > 1e-3  # two different vectors
+    assert (cache.summary.multiword_split, cache.summary.multiword_shared) == (2, 0)
+    # multiword = "token": the former behaviour, both words on the token's vector, in its own cache key.
+    old = extract(bert, [s], tmp_path / "t", cache_dtype="float32", progress=False, multiword="token")
+    whole, _ = direct_word_vectors(*reference, text, [(0, 1), (2, 7), (8, 12)])
+    np.testing.assert_allclose(old.sentence(0)[:, 1], whole[:, 1], atol=2e-5)
+    np.testing.assert_allclose(old.sentence(0)[:, 2], whole[:, 1], atol=2e-5)
+    assert old.meta["key"] != cache.meta["key"]
+    with pytest.raises(ProbesError, match="multiword 'words'"):
+        extract(bert, [s], tmp_path / "x", progress=False, multiword="words")
 
 
 @pytest.mark.parametrize("pooling", ["first", "last"])
