@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import torch
 
 from probes.probing.structural import DepthProbe, DistanceProbe
 from probes.probing.structural_metrics import (depth_spearman, distance_spearman, mst_edges, root_correct,
@@ -102,3 +103,29 @@ def test_depth_probe_finds_roots():
     pred = probe.predict(Xt, ot)
     acc = [np.mean([root_correct(p[l], g, np.zeros(len(g), bool))[0] for p, g in zip(pred, dt)]) for l in range(3)]
     assert acc[1] >= 0.95 and max(acc[0], acc[2]) < 0.6
+
+
+def test_hewitt_manning_regimen_decays_the_rate_on_a_plateau_and_stops_after_five_epochs(monkeypatch):
+    X, dists, _, offs = planted_trees(n_sent=20, n_layers=2)
+    # Scripted dev losses: layer 0 improves at epochs 0-1 then plateaus; layer 1 keeps improving.
+    script = iter([[1.0, 1.0], [0.9, 0.9], [0.95, 0.8], [0.95, 0.7], [0.95, 0.6], [0.95, 0.5], [0.95, 0.4],
+                   [0.95, 0.3], [0.95, 0.2]])
+    rates = []
+    real_adam = torch.optim.Adam
+
+    def spy_adam(groups, **kw):
+        opt = real_adam(groups, **kw)
+        rates.append(opt)
+        return opt
+
+    monkeypatch.setattr(torch.optim, "Adam", spy_adam)
+    monkeypatch.setattr(DistanceProbe, "_dataset_loss", lambda self, B, *dev: torch.tensor(next(script)))
+    probe = DistanceProbe(rank=4, max_epochs=9, device="cpu").fit(X, dists, offs, X, dists, offs)
+    # Layer 0: best at epoch 1; epochs 2-6 do not improve: stopped after epoch 6 (7 epochs), as
+    # min_dev_loss_epoch < epoch - 4 in the reference; layer 1 trains all 9 epochs.
+    assert probe.n_iter_.tolist() == [7, 9]
+    assert probe.best_dev_loss_.tolist() == pytest.approx([0.9, 0.2])
+    groups = rates[0].param_groups
+    assert groups[0]["lr"] == 0.0  # stopped
+    assert groups[1]["lr"] == pytest.approx(1e-3)  # never plateaued: never decayed
+    assert DistanceProbe().get_params()["batch_size"] == 20 and DistanceProbe().get_params()["lr_decay"] == 0.1
