@@ -308,8 +308,10 @@ def write_report(results: pd.DataFrame, out_dir, *, config: dict | None = None, 
         sig = layer_significance_table(extras["sentence_scores"])
         sections.append(Section("Significance between layers (paired bootstrap over sentences)",
                                 [_table(o, sig, "layer-significance",
-                                        "Paired bootstrap over sentences: difference layer_a − layer_b, 95% interval, "
-                                        "two-sided p")], anchor="significance"))
+                                        "Paired bootstrap over sentences: difference layer_a − layer_b, 95% interval "
+                                        "over resampled test sentences (probe fixed), two-sided p; p_holm: Holm-adjusted "
+                                        "within each family of comparisons of a curve, significant: p_holm below 0.05")],
+                                anchor="significance"))
     if extras.get("reference") is not None:
         ref = validate_results(pd.DataFrame(extras["reference"]), "extras['reference']")
         rexp = expected_layers_table(aggregate_seeds(ref))

@@ -168,8 +168,28 @@ def layer_significance_table(items, *, n_boot: int = 2000, seed: int = 0) -> pd.
         for l in layers_:
             if l != best:
                 rows.append(_cmp_row(model, task, probe, ev, best, l, "best layer vs", arrays, n_boot, seed))
-    return pd.DataFrame(rows, columns=["model", "task", "probe", "eval_set", "comparison", "layer_a", "layer_b",
-                                       "difference", "ci_low", "ci_high", "p_value", "n_sentences"])
+    out = pd.DataFrame(rows, columns=["model", "task", "probe", "eval_set", "comparison", "layer_a", "layer_b",
+                                      "difference", "ci_low", "ci_high", "p_value", "n_sentences"])
+    # Several layer differences are read at once: Holm's step-down adjustment within each family
+    # (one curve's previous-layer comparisons, or its best-layer comparisons).
+    out["p_holm"] = np.nan
+    for _, idx in out.groupby(["model", "task", "probe", "eval_set", "comparison"], sort=False).groups.items():
+        out.loc[idx, "p_holm"] = holm(out.loc[idx, "p_value"].to_numpy())
+    out["significant"] = out["p_holm"] < 0.05
+    return out
+
+
+def holm(p_values) -> np.ndarray:
+    """Holm (1979) step-down adjusted p-values: controls the family-wise error over the family."""
+    p = np.asarray(p_values, dtype=float)
+    order = np.argsort(p)
+    m = len(p)
+    adjusted = np.empty(m)
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p[i]))
+        adjusted[i] = running
+    return adjusted
 
 
 def _cmp_row(model, task, probe, ev, a, b, kind, arrays, n_boot, seed) -> dict:

@@ -260,3 +260,11 @@ def test_layer_significance_table_from_sentence_scores():
     items[1]["scores"] = [1, 2, 3]
     with pytest.raises(ProbesError, match="same sentences"):
         layer_significance_table(items)
+
+
+def test_holm_adjustment_hand_computed():
+    from analysis.significance import holm
+
+    # Sorted p: .01, .02, .04, .30 -> 4*.01 = .04, 3*.02 = .06, 2*.04 = .08, 1*.30 = .30 (monotone).
+    assert holm([0.04, 0.01, 0.30, 0.02]) == pytest.approx([0.08, 0.04, 0.30, 0.06])
+    assert holm([0.5, 0.6]) == pytest.approx([1.0, 1.0])  # capped at 1, kept monotone
