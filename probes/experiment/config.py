@@ -82,6 +82,7 @@ class ProbeSpec:
     bootstrap: int = 1000
     rank: int = 64                   # structural probe rank
     options: dict[str, Any] = field(default_factory=dict)
+    random_init_seeds: bool = False  # one random-init model per seed (its weights drawn with that seed)
 
 
 @dataclass
@@ -288,13 +289,17 @@ def parse_config(data: dict, *, path: Path | str = "<config>", base: Optional[Pa
 
     probe_raw = data.get("probe", {})
     _expect(isinstance(probe_raw, dict), path, "probe", "expected a [probe] table")
-    _check_keys(probe_raw, {"kinds", "control", "random_init", "bootstrap", "rank", "options"}, path, "probe.")
+    _check_keys(probe_raw, {"kinds", "control", "random_init", "random_init_seeds", "bootstrap", "rank", "options"},
+                path, "probe.")
     kinds = probe_raw.get("kinds", ["linear"])
     _check_kinds(kinds, path, "probe.kinds")
     control = probe_raw.get("control", True)
     _expect(isinstance(control, bool), path, "probe.control", "expected true or false")
     random_init = probe_raw.get("random_init", True)
     _expect(isinstance(random_init, bool), path, "probe.random_init", "expected true or false")
+    ri_seeds = probe_raw.get("random_init_seeds", False)
+    _expect(isinstance(ri_seeds, bool), path, "probe.random_init_seeds",
+            "expected true (a random-init model per seed) or false (one, drawn with seed 0)")
     boot = probe_raw.get("bootstrap", 1000)
     _expect(isinstance(boot, int) and boot >= 0, path, "probe.bootstrap", "expected the number of bootstrap resamples (0 = none)")
     rank = probe_raw.get("rank", 64)
@@ -322,7 +327,7 @@ def parse_config(data: dict, *, path: Path | str = "<config>", base: Optional[Pa
         cache = Path(cache_dir).expanduser()
         cache = cache if cache.is_absolute() else base / cache
     return ExperimentConfig(name=name, models=models, tasks=tasks,
-                            probe=ProbeSpec(kinds, control, random_init, boot, rank, options),
+                            probe=ProbeSpec(kinds, control, random_init, boot, rank, options, ri_seeds),
                             seeds=seeds, device=device, cache_dir=cache, path=Path(path), raw=data,
                             similarity=_similarity_spec(data.get("similarity", {}), path))
 

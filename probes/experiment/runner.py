@@ -130,31 +130,41 @@ class Experiment:
         from probes.extract.loading import load_model
 
         t0 = time.perf_counter()
-        twins = [False, True] if self.cfg.probe.random_init else [False]
-        jobs = [(m, key, ri) for m in self.cfg.models for key in self.datasets for ri in twins]
+        twins = [(False, 0)] + ([(True, d) for d in self._draws()] if self.cfg.probe.random_init else [])
+        # Grouped by loaded model: each is loaded once, used for every data set, then freed.
+        jobs = [(m, key, ri, draw) for m in self.cfg.models for ri, draw in twins for key in self.datasets]
         _say(f"[2/4 extract]  {len(jobs)} caches ({len(self.cfg.models)} models x {len(self.datasets)} data sets"
-             f"{' x random-init twin' if len(twins) == 2 else ''})")
+             f"{' x random-init twin' if len(twins) == 2 else f' x {len(twins) - 1} random-init draws' if len(twins) > 2 else ''})")
         loaded: dict = {}
-        for model, key, ri in jobs:
+        for model, key, ri, draw in jobs:
             ds = self.datasets[key]
             # Vectors depend on the text only: an edited annotation reuses them.
             # (the default multiword mode is left out of the name, so caches from before it keep theirs)
+            # (likewise the first random-init draw, seed 0)
             mw = [model.multiword] if model.multiword != "split" else []
+            mw += [f"draw-{draw}"] if draw else []
             d = self.cache / "vectors" / f"{model.name}{'-random-init' if ri else ''}-{ds.spec.name}-" \
                 f"{_hash(model.source, data_fingerprint(ds.sentences), model.pooling, model.layers, ri, *mw)}"
-            if (model.name, ri) not in loaded:
-                loaded[(model.name, ri)] = load_model(model.source, device=resolve_device(self.cfg.device),
-                                                      random_init=ri, trust_remote_code=model.trust_remote_code)
-            cache = extract(loaded[(model.name, ri)], ds.sentences, d, layers=model.layers, pooling=model.pooling,
+            if (model.name, ri, draw) not in loaded:
+                # One loaded model at a time: the previous one's weights are freed before the next loads.
+                loaded.clear()
+                loaded[(model.name, ri, draw)] = load_model(model.source, device=resolve_device(self.cfg.device),
+                                                            random_init=ri, seed=draw,
+                                                            trust_remote_code=model.trust_remote_code)
+            cache = extract(loaded[(model.name, ri, draw)], ds.sentences, d, layers=model.layers, pooling=model.pooling,
                             batch_size=model.batch_size, device=self.cfg.device, progress=self.progress,
                             multiword=model.multiword)
             if cache.summary is None or cache.summary.status != "complete":
                 self.outcome.extracted += 1
-            self.vectors[(model.name, key, ri)] = cache
+            self.vectors[(model.name, key, ri, draw)] = cache
         self.timer.add("extract", t0)
 
-    def cache_of(self, model: ModelSpec, spec: DataSpec, random_init: bool = False):
-        return self.vectors[(model.name, _spec_key(spec), random_init)]
+    def _draws(self) -> list[int]:
+        """Seeds of the random-init model: one per probe seed with random_init_seeds, else one (seed 0)."""
+        return list(self.cfg.seeds) if self.cfg.probe.random_init_seeds else [0]
+
+    def cache_of(self, model: ModelSpec, spec: DataSpec, random_init: bool = False, draw: int = 0):
+        return self.vectors[(model.name, _spec_key(spec), random_init, draw)]
 
     # ---- stage 3: probe --------------------------------------------------------------------
     def probe_all(self) -> pd.DataFrame:
@@ -243,8 +253,8 @@ class Experiment:
         for spec in [task.train, task.dev, *task.test]:
             if spec is None:
                 continue
-            for ri in ([False, True] if self.cfg.probe.random_init else [False]):
-                caches.append(self.cache_of(model, spec, ri).meta.get("key"))
+            for ri, draw in [(False, 0)] + ([(True, d) for d in self._draws()] if self.cfg.probe.random_init else []):
+                caches.append(self.cache_of(model, spec, ri, draw).meta.get("key"))
         names = [task.train.name, task.dev.name if task.dev else None, [t.name for t in task.test]]
         return _hash("probe-job/4", __version__, model.name, caches, names, task.name, task.options, kind,
                      kind == self._kinds_for(task)[0], self.cfg.seeds,
@@ -268,8 +278,13 @@ class Experiment:
                       n_boot=self.cfg.probe.bootstrap, device=self.cfg.device)
         random_init = None
         if ri:
-            random_init = {"train": vec(task.train, True), "tests": {t.name: vec(t, True) for t in task.test},
-                           "dev": vec(task.dev, True) if task.dev else None}
+            def twin(draw):
+                return {"train": self.cache_of(model, task.train, True, draw),
+                        "tests": {t.name: self.cache_of(model, t, True, draw) for t in task.test},
+                        "dev": self.cache_of(model, task.dev, True, draw) if task.dev else None}
+
+            # With random_init_seeds, seed s probes the random model drawn with seed s.
+            random_init = {d: twin(d) for d in self._draws()} if self.cfg.probe.random_init_seeds else twin(0)
         # The majority baseline does not depend on the probe: report it with the task's first kind only.
         majority = kind == self._kinds_for(task)[0]
         rows = run_probe(kind, tr, te, dv, control=control, random_init=random_init, majority=majority,
@@ -338,8 +353,8 @@ class Experiment:
                          "trees": ds.spec.trees, "trees_sha256": sha256_file(ds.spec.trees) if ds.spec.trees else None,
                          "skipped_invalid": ds.skipped, "reader_notes": ds.notes})
         models = {}
-        for (name, key, ri), cache in self.vectors.items():
-            entry = models.setdefault(name + (":random-init" if ri else ""), {})
+        for (name, key, ri, draw), cache in self.vectors.items():
+            entry = models.setdefault(name + (":random-init" if ri else "") + (f" (draw {draw})" if draw else ""), {})
             entry.update({k: cache.meta.get(k) for k in ("model", "model_fingerprint", "pooling", "dtype")
                           if k in cache.meta})
             entry.setdefault("caches", {})[self.datasets[key].spec.name] = str(cache.path)
@@ -459,8 +474,18 @@ def run_probe(kind: str, train, tests, dev, *, control, random_init, rank, optio
                 rows += aggregate_seeds(ctl, covers=f"{len(mdl['seeds'])} seeds (control labels, row order; "
                                                     "normal approximation)")
         if random_init is not None:
-            rows += api.mdl_layers((random_init["train"], train[1]),
-                                   **{**mdl, "model": f"{mdl['model']}:random-init"}, **options)
+            ri = {**mdl, "model": f"{mdl['model']}:random-init"}
+            if "train" in random_init:
+                rows += api.mdl_layers((random_init["train"], train[1]), **ri, **options)
+            else:  # one random model per seed
+                from probes.probing.bootstrap import aggregate_seeds
+
+                ri_rows = [r for s in mdl["seeds"]
+                           for r in api.mdl_layers((random_init[s]["train"], train[1]), **{**ri, "seeds": [s]}, **options)]
+                rows += ri_rows
+                if len(mdl["seeds"]) > 1:
+                    rows += aggregate_seeds(ri_rows, covers=f"{len(mdl['seeds'])} seeds (random-init weights, row "
+                                                            "order; normal approximation)")
         return rows
     raise ProbesError(f"unknown probe kind {kind!r}")
 

@@ -16,8 +16,8 @@ import numpy as np
 
 from probes.errors import ProbesError
 from probes.probing.edge import EdgeProbe
-from probes.probing.bootstrap import (ReplicateBook, aggregate_seeds, multi_bootstrap, percentile_interval,
-                                      resample_counts)
+from probes.probing.bootstrap import (ReplicateBook, aggregate_seeds, grouped_mean_replicates, multi_bootstrap,
+                                      percentile_interval, ratio_replicates, resample_counts)
 from probes.probing.features import lazy_rows, to_tensor
 from probes.probing.linear import LinearProbe
 from probes.probing.metrics import expected_layers, score_replicates, sentence_of_rows
@@ -385,25 +385,55 @@ def probe_layers(train: tuple, tests: Mapping[str, tuple], dev: Optional[tuple] 
       control task on the same vectors: rows for ``<task>:control`` and ``selectivity`` rows
       (task score - control score, interval from the same paired sentence resamples).
     * ``random_init``: ``{"train": vectors, "tests": {name: vectors}, "dev": vectors}`` of the
-      re-initialised model: the same rows under model ``<model>:random-init``.
+      re-initialised model: the same rows under model ``<model>:random-init``; or ``{seed: {...}}``
+      with one random model per seed, so that the seeds also redraw the random weights.
     * With several seeds, rows aggregated over seeds follow (seed -1, see ``aggregate_seeds``).
     ``hyper`` goes to the estimator (e.g. weight_decay, hidden_size).
     """
     task = task or train[1].name
     seeds = list(seeds)
-    book = ReplicateBook()
-    varies = seed_varies(probe, dev is not None, hyper)
+    book, covers = ReplicateBook(), {}
+    primary = _metrics_of(train[1])[0]
+    rows = _probe_rows(train, tests, dev, probe, seeds, model, task, train_set, control, majority, n_boot, ci_seed,
+                       device, hyper, book, covers)
+    out = rows + _seed_aggregate(rows, book, covers, probe, primary, ci_seed)
+    if random_init is not None:
+        ri_model = f"{model}:random-init"
+        per_seed = {s: random_init[s] for s in seeds} if "train" not in random_init else None
+        ri_book, ri_covers, ri_rows = ReplicateBook(), {}, []
+        # Same targets (and control targets) on the re-initialised model's vectors; with one random
+        # model per seed ({seed: vectors}), each seed probes its own draw of the weights.
+        for group in ([[s] for s in seeds] if per_seed else [seeds]):
+            v = per_seed[group[0]] if per_seed else random_init
+            ri_train = (v["train"], train[1])
+            ri_tests = {name: (v["tests"][name], td) for name, (_, td) in tests.items()}
+            ri_dev = (v["dev"], dev[1]) if dev is not None and v.get("dev") is not None else None
+            ctl = control if control is None or "train" in control or not per_seed else {group[0]: control[group[0]]}
+            ri_rows += _probe_rows(ri_train, ri_tests, ri_dev, probe, group, ri_model, task, train_set, ctl, False,
+                                   n_boot, ci_seed, device, hyper, ri_book, ri_covers,
+                                   extra=["random-init weights"] if per_seed else [], n_total=len(seeds))
+        out += ri_rows + _seed_aggregate(ri_rows, ri_book, ri_covers, probe, primary, ci_seed)
+    return out
+
+
+def _probe_rows(train, tests, dev, probe, seeds, model, task, train_set, control, majority, n_boot, ci_seed, device,
+                hyper, book: ReplicateBook, covers: dict, extra: Sequence[str] = (), n_total: Optional[int] = None):
+    """Per-seed rows of one model: the task, its majority baseline, its control task and selectivity;
+    replicates go to ``book`` and what each interval over seeds will cover to ``covers``. ``extra``:
+    sources that differ between the seeds of the calls sharing ``book`` (e.g. random-init weights);
+    ``n_total``: how many seeds those calls cover together."""
+    varies = seed_varies(probe, dev is not None, hyper) + list(extra)
     # A deterministic probe gives the same result for every seed: run it once, report one seed.
     task_seeds = seeds if varies else seeds[:1]
     rows = _classifier_rows(train, tests, dev, probe, task_seeds, model, task, train_set, n_boot, ci_seed, device,
                             hyper, book)
-    covers = {(model, task, probe): covers_text(len(task_seeds), varies)}
+    covers[(model, task, probe)] = covers_text(n_total or len(task_seeds) if varies else 1, varies)
     if majority:
         rows += majority_rows(train, tests, model, task, train_set, n_boot, ci_seed)
     if control is not None:
         # Either one control task for every seed, or {seed: control} with a fresh label draw per seed.
         per_seed = {s: control for s in seeds} if "train" in control else {s: control[s] for s in seeds}
-        redrawn = len({id(c["train"]) for c in per_seed.values()}) > 1
+        redrawn = len({id(c["train"]) for c in per_seed.values()}) > 1 or (n_total and "train" not in control)
         c_sources = (["control labels"] if redrawn else []) + varies
         c_seeds = seeds if c_sources else seeds[:1]
         for s in c_seeds:
@@ -413,19 +443,13 @@ def probe_layers(train: tuple, tests: Mapping[str, tuple], dev: Optional[tuple] 
             c_dev = (dev[0], c["dev"]) if dev is not None and c.get("dev") is not None else None
             rows += _classifier_rows(c_train, c_tests, c_dev, probe, [s], model, f"{task}:control", train_set,
                                      n_boot, ci_seed, device, hyper, book)
-        covers[(model, f"{task}:control", probe)] = covers_text(len(c_seeds), c_sources)
-        rows += _selectivity_rows(book, _metrics_of(train[1])[0], probe, model, task, train_set)
+        n_c = n_total or len(c_seeds) if c_sources else 1
+        covers[(model, f"{task}:control", probe)] = covers_text(n_c, c_sources)
+        rows += _selectivity_rows(book, _metrics_of(train[1])[0], probe, model, task, train_set, seeds)
         sel_sources = list(dict.fromkeys(c_sources + varies))
-        covers[("selectivity", model, task, probe)] = covers_text(max(len(c_seeds), len(task_seeds)), sel_sources)
-    out = rows + _seed_aggregate(rows, book, covers, probe, _metrics_of(train[1])[0], ci_seed)
-    if random_init is not None:
-        ri_train = (random_init["train"], train[1])
-        ri_tests = {name: (random_init["tests"][name], td) for name, (_, td) in tests.items()}
-        ri_dev = (random_init["dev"], dev[1]) if dev is not None and random_init.get("dev") is not None else None
-        # Same targets (and control targets) on the re-initialised model's vectors.
-        out += probe_layers(ri_train, ri_tests, ri_dev, probe, seeds, f"{model}:random-init", task, train_set,
-                            control, None, False, n_boot, ci_seed, device, **hyper)
-    return out
+        covers[("selectivity", model, task, probe)] = covers_text(n_total or max(len(c_seeds), len(task_seeds))
+                                                                  if sel_sources else 1, sel_sources)
+    return rows
 
 
 def _seed_aggregate(rows, book: ReplicateBook, covers: dict, probe: str, primary: str, ci_seed: int) -> list[ResultRow]:
@@ -470,7 +494,8 @@ def _seed_aggregate(rows, book: ReplicateBook, covers: dict, probe: str, primary
     return agg
 
 
-def _selectivity_rows(book: ReplicateBook, metric: str, probe, model, task, train_set) -> list[ResultRow]:
+def _selectivity_rows(book: ReplicateBook, metric: str, probe, model, task, train_set,
+                      seeds: Sequence[int]) -> list[ResultRow]:
     """Task score - control score per layer, eval set and seed, with paired bootstrap intervals
     (the same sentence resamples); a deterministic task run is paired with every control draw."""
     out = []
@@ -481,6 +506,8 @@ def _selectivity_rows(book: ReplicateBook, metric: str, probe, model, task, trai
         if not t_by_seed:
             continue
         for seed, (layers, p_c, r_c) in c_by_seed.items():
+            if seed not in seeds:
+                continue  # another call's seed, already paired there
             t_layers, p_t, r_t = t_by_seed.get(seed) or t_by_seed[min(t_by_seed)]
             diff_point, diff_reps = p_t - p_c, r_t - r_c
             book.add((model, task, probe, train_set, key[4], "selectivity"), seed, layers, diff_point, diff_reps)
@@ -565,13 +592,35 @@ def structural_layers(train: tuple, tests: Mapping[str, tuple], dev: Optional[tu
     Intervals: sentence bootstrap; UUAS and root accuracy are pooled ratios, DSpr/NSpr are means
     over sentence lengths 5-50 of per-length means, recomputed on every resample.
     """
-    from probes.probing.bootstrap import grouped_mean_replicates, ratio_replicates
     task = task or train[1].name
     probe_name, _ = STRUCTURAL[train[1].kind] if train[1].kind in STRUCTURAL else (None, None)
     if probe_name is None:
         raise ProbesError(f"task {train[1].name} is a {train[1].kind} task; structural probes need distance or depth")
-    rows = []
+    # The structural probe starts from a random projection and visits sentences in a seeded order.
+    sources = ["initialisation", "batch order"] + ([] if dev is not None else ["held-out split"])
     book = ReplicateBook()
+    rows = _structural_seed_rows(train, tests, dev, seeds, model, task, probe_name, train_set, n_boot, ci_seed,
+                                 device, hyper, book)
+    rows += book.rows({(model, task, probe_name): covers_text(len(seeds), sources)}, ci_seed)
+    if random_init is not None:
+        ri_model = f"{model}:random-init"
+        per_seed = "train" not in random_init  # {seed: vectors}: one random model per seed
+        ri_book = ReplicateBook()
+        for group in ([[s] for s in seeds] if per_seed else [list(seeds)]):
+            v = random_init[group[0]] if per_seed else random_init
+            ri_tests = {name: (v["tests"][name], td) for name, (_, td) in tests.items()}
+            ri_dev = (v["dev"], dev[1]) if dev is not None and v.get("dev") is not None else None
+            rows += _structural_seed_rows((v["train"], train[1]), ri_tests, ri_dev, group, ri_model, task, probe_name,
+                                          train_set, n_boot, ci_seed, device, hyper, ri_book)
+        ri_sources = sources + (["random-init weights"] if per_seed else [])
+        rows += ri_book.rows({(ri_model, task, probe_name): covers_text(len(seeds), ri_sources)}, ci_seed)
+    return rows
+
+
+def _structural_seed_rows(train, tests, dev, seeds, model, task, probe_name, train_set, n_boot, ci_seed, device,
+                          hyper, book: ReplicateBook) -> list[ResultRow]:
+    """Per-seed structural rows with sentence-bootstrap intervals; replicates go to ``book``."""
+    rows = []
     for seed in seeds:
         est = fit_structural(train, dev, seed, device, **hyper)
         for name, (vectors, tdata) in tests.items():
@@ -587,14 +636,6 @@ def structural_layers(train: tuple, tests: Mapping[str, tuple], dev: Optional[tu
                 for m, layer in enumerate(est.layer_ids_):
                     rows.append(ResultRow(model, task, probe_name, int(layer), train_set, name, seed, metric,
                                           float(point[m]), float(lo[m]), float(hi[m]), "test sentences"))
-    # The structural probe starts from a random projection and visits sentences in a seeded order.
-    sources = ["initialisation", "batch order"] + ([] if dev is not None else ["held-out split"])
-    rows += book.rows({(model, task, probe_name): covers_text(len(seeds), sources)}, ci_seed)
-    if random_init is not None:
-        ri_tests = {name: (random_init["tests"][name], td) for name, (_, td) in tests.items()}
-        ri_dev = (random_init["dev"], dev[1]) if dev is not None and random_init.get("dev") is not None else None
-        rows += structural_layers((random_init["train"], train[1]), ri_tests, ri_dev, seeds, f"{model}:random-init",
-                                  task, train_set, None, n_boot, ci_seed, device, **hyper)
     return rows
 
 

@@ -124,3 +124,20 @@ def test_missing_data_file_fails_before_any_work(tmp_path, tiny_model, capsys):
     err = capsys.readouterr().err
     assert "tasks[0].test[1]" in err and "de.conllu" in err and "not found" in err
     assert not (tmp_path / "c").exists()
+
+
+def test_random_init_seeds_draw_one_random_model_per_seed(tmp_path, tiny_model):
+    config = write_study(tmp_path, tiny_model)
+    text = config.read_text(encoding="utf-8").replace('kinds = ["linear", "cumulative"]',
+                                                      'kinds = ["linear"]\nrandom_init_seeds = true\ncontrol = false')
+    config.write_text(text.replace('[[tasks]]\nname = "distance"', '[[skip]]\nname = "distance"').split("[[skip]]")[0]
+                      + text[text.index("[probe]"):], encoding="utf-8")
+    outcome = Experiment(load_config(config), out=tmp_path / "out", cache_dir=tmp_path / "cache", progress=False).run()
+    df = outcome.results
+    ri = df[(df.model == "tiny:random-init") & (df.task == "upos") & (df.metric == "accuracy") & (df.layer == 1)
+            & (df.eval_set == "en")]
+    by_seed = dict(zip(ri.seed, ri.value))
+    assert sorted(by_seed) == [-1, 0, 1] and by_seed[0] != by_seed[1]
+    assert ri[ri.seed == -1].covers.iloc[0].endswith("(held-out split, random-init weights)")
+    caches = sorted(p.name for p in (tmp_path / "cache" / "vectors").iterdir() if "random-init" in p.name)
+    assert len(caches) == 2 * 3  # two draws x three data sets (train, en, de)

@@ -64,3 +64,18 @@ def test_without_a_dev_set_the_held_out_split_is_a_seed_source():
     rows = probe_layers(train, {"test": (Vt, tt)}, None, probe="linear", seeds=(0, 1), n_boot=50, device="cpu")
     agg = _get(rows, task="planted", metric="accuracy", layer=2, seed=-1)
     assert agg and agg[0].covers == "test sentences + 2 seeds (held-out split)"
+
+
+def test_one_random_init_model_per_seed_is_a_seed_source():
+    train, dev, (Vt, tt) = _data()
+    rng = np.random.default_rng(7)
+    draw = lambda V: rng.normal(size=V.shape).astype(np.float32)  # noqa: E731
+    random_init = {s: {"train": draw(train[0]), "dev": draw(dev[0]), "tests": {"test": draw(Vt)}} for s in (0, 1)}
+    rows = probe_layers(train, {"test": (Vt, tt)}, dev, probe="linear", seeds=(0, 1), n_boot=50, device="cpu",
+                        random_init=random_init)
+    ri = _get(rows, model="model:random-init", task="planted", metric="accuracy", layer=1)
+    by_seed = {r.seed: r for r in ri}
+    assert sorted(by_seed) == [-1, 0, 1] and by_seed[0].value != by_seed[1].value
+    assert by_seed[-1].covers == "test sentences + 2 seeds (random-init weights)"
+    # The trained model's linear probe with a dev set is deterministic: one run, test sentences only.
+    assert {r.seed for r in _get(rows, model="model", task="planted", probe="linear", metric="accuracy")} == {0}
