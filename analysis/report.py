@@ -88,9 +88,9 @@ def _cka_caption(cka: pd.DataFrame) -> str:
             f"(n = {n}), {'biased plug-in estimator (inflated when dimensions are many against n)' if est == 'biased' else 'debiased (unbiased HSIC estimator of Song et al. 2012)'}.")
     if "null_low" in cka and cka["null_low"].notna().any():
         perms = int(cka["permutations"].iloc[0]) if "permutations" in cka else 0
-        text += (f" Shaded: the central 95% of CKA over {perms} shuffled pairings of the same sentences, what "
-                 "representations with no sentence-level correspondence give at this n and dimension; a value "
-                 "inside its band is no evidence of similarity. p_value in the table: one-sided permutation test.")
+        text += (f" Grey band: the central 95% of CKA over {perms} shuffled pairings of the same sentences "
+                 "(envelope over the pairs), what representations with no sentence-level correspondence give at "
+                 "this n and dimension; a value inside the band is no evidence of similarity. p_value in the table: one-sided permutation test.")
     else:
         text += " No permutation null was drawn (similarity.permutations = 0)."
     return text

@@ -79,7 +79,7 @@ def plot_zero_shot_curves(rows: pd.DataFrame, *, train_language: str, title: str
 
 def plot_cka(cka: pd.DataFrame, *, title: str | None = None):
     """Linear CKA by layer, one line per language pair (columns layer, lang_a, lang_b, cka); where the
-    frame has null_low/null_high (the permutation null), each pair's null band is drawn in its colour."""
+    frame has null_low/null_high (the permutation null), their envelope over the pairs is a grey band."""
     need = {"layer", "lang_a", "lang_b", "cka"}
     if not need <= set(cka.columns):
         raise ProbesError(f"CKA figure: need columns {sorted(need)}, got {list(cka.columns)}")
@@ -88,10 +88,14 @@ def plot_cka(cka: pd.DataFrame, *, title: str | None = None):
     for i, ((a, b), g) in enumerate(cka.groupby(["lang_a", "lang_b"], sort=False)):
         g = g.sort_values("layer")
         color = style.LINE_PALETTE[i % len(style.LINE_PALETTE)]
-        ax.plot(g["layer"], g["cka"], "-o", ms=2.5, lw=1.3, color=color, label=f"{a}–{b}", gid=f"cka:{a}:{b}")
-        if has_null:
-            ax.fill_between(g["layer"], g["null_low"], g["null_high"], color=color, alpha=0.18, lw=0,
-                            gid=f"cka-null:{a}:{b}")
+        ax.plot(g["layer"], g["cka"], "-o", ms=2.5, lw=1.3, color=color, label=f"{a}–{b}", gid=f"cka:{a}:{b}",
+                zorder=3)
+    if has_null:
+        # The pairs share n and nearly d, so their nulls nearly coincide: one grey band, the envelope
+        # of every pair's central 95%, instead of overlapping coloured ones.
+        env = cka.groupby("layer").agg(low=("null_low", "min"), high=("null_high", "max")).sort_index()
+        ax.fill_between(env.index, env["low"], env["high"], color="#9a9a9a", alpha=0.35, lw=0, zorder=1,
+                        gid="cka-null")
     low = min(0.0, float(np.nanmin(cka[["cka"] + (["null_low"] if has_null else [])].to_numpy())))
     ax.set_ylim(low - 0.02 if low < 0 else 0, 1.02)
     ax.axhline(0, color="#999999", lw=0.6, zorder=0)
@@ -101,7 +105,7 @@ def plot_cka(cka: pd.DataFrame, *, title: str | None = None):
     ax.set_ylabel("linear CKA" + (" (biased estimator)" if estimator == "biased" else " (debiased)"))
     ax.set_title(title or "parallel sentences across languages")
     if has_null:
-        ax.fill_between([], [], [], color="#888888", alpha=0.25, lw=0, label="95% null (shuffled pairs)")
+        ax.fill_between([], [], [], color="#9a9a9a", alpha=0.35, lw=0, label="95% null (shuffled pairs)")
     ax.legend(frameon=False, fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.grid(color="#e5e5e5", lw=0.5)
     return fig
