@@ -19,7 +19,8 @@ CURVE_COLUMNS = ["model", "task", "probe", "train_set", "eval_set", "metric"]
 CONTROL_SUFFIX = ":control"
 RANDOM_INIT_SUFFIX = ":random-init"
 # Probes whose per-layer rows are not scores of a probe on that layer.
-NON_SCORE_METRICS = {"mix_weight", "mix_gamma", "selectivity", "codelength_bits", "compression", "expected_layer"}
+NON_SCORE_METRICS = {"mix_weight", "mix_gamma", "selectivity", "codelength_bits", "compression", "expected_layer",
+                     "best_minus_top", "best_minus_top_p", "gain_over_random_init", "gain_over_random_init_p"}
 
 
 def metric_base(metrics: pd.Series) -> pd.Series:

@@ -13,7 +13,8 @@ from analysis.selectivity import selectivity_table
 from analysis.significance import best_layer, compare_layers_from_rows
 
 LOWER_IS_BETTER = {"codelength_bits"}
-SKIP_IN_SUMMARY = {"mix_weight", "mix_gamma", "selectivity"}
+SKIP_IN_SUMMARY = {"mix_weight", "mix_gamma", "selectivity", "best_minus_top", "best_minus_top_p",
+                   "gain_over_random_init", "gain_over_random_init_p"}
 
 
 def expected_layers_table(agg: pd.DataFrame) -> pd.DataFrame:
@@ -137,7 +138,13 @@ def summarize(results: pd.DataFrame, *, agg: pd.DataFrame | None = None, exp: pd
                      best_value=float(bi["value"]), best_ci_low=float(bi["ci_low"]), best_ci_high=float(bi["ci_high"]),
                      interval_covers=str(bi.get("covers", "") or ""))
             top = int(curve["layer"].max())
-            if b["best_layer"] != top:
+            # The probing stage's own test: best minus top layer on the same sentence (and seed) resamples.
+            own = agg[(agg["metric"] == f"best_minus_top_p:{r['metric']}") & (agg["layer"] == b["best_layer"])
+                      & np.logical_and.reduce([agg[c] == v for c, v in zip(CURVE_COLUMNS[:-1], key[:-1])])]
+            if b["best_layer"] != top and len(own):
+                r.update(p_best_vs_top=float(own["value"].iloc[0]),
+                         best_vs_top_method=f"paired bootstrap over {own['covers'].iloc[0] or 'test sentences'}")
+            elif b["best_layer"] != top:
                 # Does the curve really fall after its peak? Best layer against the top layer.
                 seeds = results[(results["seed"] != -1)
                                 & np.logical_and.reduce([results[c] == v for c, v in zip(CURVE_COLUMNS, key)])]

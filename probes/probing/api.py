@@ -397,6 +397,7 @@ def probe_layers(train: tuple, tests: Mapping[str, tuple], dev: Optional[tuple] 
     rows = _probe_rows(train, tests, dev, probe, seeds, model, task, train_set, control, majority, n_boot, ci_seed,
                        device, hyper, book, covers)
     out = rows + _seed_aggregate(rows, book, covers, probe, primary, ci_seed)
+    out += _best_vs_top_rows(book, covers, probe, primary, ci_seed)
     if random_init is not None:
         ri_model = f"{model}:random-init"
         per_seed = {s: random_init[s] for s in seeds} if "train" not in random_init else None
@@ -413,6 +414,78 @@ def probe_layers(train: tuple, tests: Mapping[str, tuple], dev: Optional[tuple] 
                                    n_boot, ci_seed, device, hyper, ri_book, ri_covers,
                                    extra=["random-init weights"] if per_seed else [], n_total=len(seeds))
         out += ri_rows + _seed_aggregate(ri_rows, ri_book, ri_covers, probe, primary, ci_seed)
+        out += _best_vs_top_rows(ri_book, ri_covers, probe, primary, ci_seed)
+        out += _gain_rows(book, ri_book, covers, ri_covers, model, ri_model, task, probe, primary, ci_seed)
+    return out
+
+
+def _joint(by_seed: dict, ci_seed: int):
+    """Layer ids, the seed-mean curve and its replicates: a multi-bootstrap with several seeds (one
+    seed draw for all layers, so differences between layers are paired), the sentence bootstrap alone
+    with one."""
+    seeds = sorted(by_seed)
+    layers = by_seed[seeds[0]][0]
+    P = np.stack([by_seed[s][1] for s in seeds])
+    R = np.stack([by_seed[s][2] for s in seeds])
+    if len(seeds) == 1:
+        return layers, P[0], R[0]
+    point, joint = multi_bootstrap(P, R, ci_seed)
+    return layers, point, joint
+
+
+def _difference_rows(key, layer, point, reps, metric, covers) -> list[ResultRow]:
+    """A difference with its percentile interval and its two-sided bootstrap p-value (a second row)."""
+    model, task, probe, train_set, eval_set = key
+    reps = reps[np.isfinite(reps)]
+    if not len(reps):
+        return []
+    lo, hi = percentile_interval(reps[:, None])
+    p = min(1.0, 2 * min(float(np.mean(reps <= 0)), float(np.mean(reps >= 0))))
+    base, _, score = metric.partition(":")
+    return [ResultRow(model, task, probe, int(layer), train_set, eval_set, -1, metric, float(point), float(lo[0]),
+                      float(hi[0]), covers),
+            ResultRow(model, task, probe, int(layer), train_set, eval_set, -1, f"{base}_p:{score}", p, covers=covers)]
+
+
+def _best_vs_top_rows(book: ReplicateBook, covers: dict, probe: str, primary: str, ci_seed: int) -> list[ResultRow]:
+    """Does the curve fall after its peak? ``best_minus_top:<metric>`` at the best layer: score(best) -
+    score(top), from the same resamples of sentences (and seeds), with ``best_minus_top_p:<metric>``."""
+    if probe not in PER_LAYER:
+        return []
+    out = []
+    for key, by_seed in book.entries.items():
+        if key[5] != primary or len(next(iter(by_seed.values()))[0]) < 2:
+            continue
+        layers, point, joint = _joint(by_seed, ci_seed)
+        best = int(np.nanargmax(point))
+        if best == len(layers) - 1 or not len(joint):
+            continue
+        out += _difference_rows(key[:5], layers[best], point[best] - point[-1], joint[:, best] - joint[:, -1],
+                                f"best_minus_top:{primary}", covers.get(key[:3], ""))
+    return out
+
+
+def _gain_rows(book, ri_book, covers, ri_covers, model, ri_model, task, probe, primary, ci_seed) -> list[ResultRow]:
+    """Model against its random-init twin per layer: ``gain_over_random_init:<metric>`` = score - twin's score on the
+    same sentence resamples, seeds paired (a deterministic run is paired with every twin seed)."""
+    out = []
+    for key, by_seed in book.entries.items():
+        if key[:3] != (model, task, probe) or key[5] != primary:
+            continue
+        twin = ri_book.entries.get((ri_model, *key[1:]))
+        if not twin:
+            continue
+        diff = ReplicateBook()
+        for seed in sorted(set(by_seed) | set(twin)):
+            a = by_seed.get(seed) or by_seed[min(by_seed)]
+            b = twin.get(seed) or twin[min(twin)]
+            diff.add(key, seed, a[0], a[1] - b[1], a[2] - b[2])
+        layers, point, joint = _joint(diff.entries[key], ci_seed)
+        # The twin's seeds redraw at least what the model's do (plus, maybe, its weights).
+        what = max(covers.get(key[:3], ""), ri_covers.get((ri_model, task, probe), ""), key=len)
+        for m, layer in enumerate(layers):
+            if len(joint):
+                out += _difference_rows(key[:5], layer, point[m], joint[:, m], f"gain_over_random_init:{primary}", what)
     return out
 
 

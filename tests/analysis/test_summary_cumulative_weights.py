@@ -86,3 +86,20 @@ def test_figure2_draws_a_subset_at_its_true_layers():
         assert gids == {"s:upos:0", "s:upos:2", "s:upos:4", "s:upos:6", "delta:upos:2", "delta:upos:4", "delta:upos:6"}
     finally:
         style.close(fig)
+
+
+def test_summary_takes_the_probing_stages_best_versus_top_test():
+    from analysis.summary import summarize
+
+    base = dict(model="m", task="upos", probe="linear", train_set="tr", eval_set="te", seed=-1)
+    rows = [{**base, "layer": l, "metric": "accuracy", "value": v, "ci_low": v - .01, "ci_high": v + .01,
+             "covers": "test sentences"} for l, v in enumerate([0.7, 0.9, 0.8])]
+    rows += [{**base, "layer": 1, "metric": "best_minus_top:accuracy", "value": 0.1, "ci_low": 0.05, "ci_high": 0.15,
+              "covers": "test sentences"},
+             {**base, "layer": 1, "metric": "best_minus_top_p:accuracy", "value": 0.002, "ci_low": float("nan"),
+              "ci_high": float("nan"), "covers": "test sentences"}]
+    s = summarize(pd.DataFrame(rows))
+    assert len(s) == 1  # the difference rows are not curves of their own
+    r = s.iloc[0]
+    assert r["best_layer"] == 1 and r["p_best_vs_top"] == pytest.approx(0.002)
+    assert r["best_vs_top_method"] == "paired bootstrap over test sentences"

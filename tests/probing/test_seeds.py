@@ -79,3 +79,23 @@ def test_one_random_init_model_per_seed_is_a_seed_source():
     assert by_seed[-1].covers == "test sentences + 2 seeds (random-init weights)"
     # The trained model's linear probe with a dev set is deterministic: one run, test sentences only.
     assert {r.seed for r in _get(rows, model="model", task="planted", probe="linear", metric="accuracy")} == {0}
+
+
+def test_layer_and_model_differences_come_from_the_same_resamples():
+    train, dev, (Vt, tt) = _data()
+    rng = np.random.default_rng(8)
+    draw = lambda V: rng.normal(size=V.shape).astype(np.float32)  # noqa: E731
+    random_init = {"train": draw(train[0]), "dev": draw(dev[0]), "tests": {"test": draw(Vt)}}
+    rows = probe_layers(train, {"test": (Vt, tt)}, dev, probe="linear", seeds=(0,), n_boot=200, device="cpu",
+                        random_init=random_init)
+    acc = {r.layer: r.value for r in _get(rows, model="model", task="planted", probe="linear", metric="accuracy")}
+    best = max(acc, key=acc.get)
+    assert best == 2  # the planted layer; the top layer (3) is at chance
+    drop = _get(rows, model="model", metric="best_minus_top:accuracy")
+    assert len(drop) == 1 and drop[0].layer == 2
+    assert drop[0].value == pytest.approx(acc[2] - acc[3]) and drop[0].ci_low > 0
+    assert _get(rows, model="model", metric="best_minus_top_p:accuracy")[0].value < 0.01
+    ri = {r.layer: r.value for r in _get(rows, model="model:random-init", probe="linear", metric="accuracy")}
+    gain = {r.layer: r for r in _get(rows, model="model", metric="gain_over_random_init:accuracy")}
+    assert gain[2].value == pytest.approx(acc[2] - ri[2]) and gain[2].ci_low > 0
+    assert sorted(gain) == [0, 1, 2, 3]
