@@ -182,11 +182,11 @@ def layer_significance_table(items, *, n_boot: int = 2000, seed: int = 0) -> pd.
 def holm(p_values) -> np.ndarray:
     """Holm (1979) step-down adjusted p-values: controls the family-wise error over the family."""
     p = np.asarray(p_values, dtype=float)
-    order = np.argsort(p)
-    m = len(p)
-    adjusted = np.empty(m)
+    adjusted = np.full(len(p), np.nan)
+    finite = np.flatnonzero(np.isfinite(p))  # an untested comparison (NaN) stays NaN and is not counted
+    m = len(finite)
     running = 0.0
-    for rank, i in enumerate(order):
+    for rank, i in enumerate(finite[np.argsort(p[finite])]):
         running = max(running, min(1.0, (m - rank) * p[i]))
         adjusted[i] = running
     return adjusted

@@ -464,6 +464,8 @@ def run_probe(kind: str, train, tests, dev, *, control, random_init, rank, optio
         rows = api.mdl_layers(train, **mdl, **options)
         if control is not None:
             # One control draw per seed: each seed's codelength is of its own draw.
+            if "train" in control:
+                control = {s: control for s in mdl["seeds"]}
             for s in mdl["seeds"]:
                 rows += api.mdl_layers((train[0], control[s]["train"]),
                                        **{**mdl, "seeds": [s], "task": f"{mdl['task']}:control"}, **options)

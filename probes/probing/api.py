@@ -237,12 +237,19 @@ def _metrics_of(task: TaskData) -> list[str]:
     return [task.metric] + (["accuracy"] if task.metric != "accuracy" else [])
 
 
-def seed_varies(probe: str, has_dev: bool, hyper: Mapping) -> list[str]:
-    """What a probe's seed redraws in its training; [] = deterministic (one run stands for every seed)."""
-    split = [] if has_dev or not hyper.get("early_stopping", True) else ["held-out split"]
+def seed_varies(probe: str, has_dev: bool, hyper: Mapping, n_train: Optional[int] = None) -> list[str]:
+    """What a probe's seed redraws in its training; [] = deterministic (one run stands for every seed).
+
+    The classifiers hold out part of the training rows only from 10 rows up (``n_train``)."""
+    holds_out = not has_dev and hyper.get("early_stopping", True) and (n_train is None or n_train >= 10)
+    split = ["held-out split"] if holds_out else []
     if probe in ("linear", "mix", "cumulative"):  # full-batch L-BFGS from a fixed start
         return split
     return ["initialisation", "batch order"] + split
+
+
+def _n_items(task: TaskData) -> int:
+    return len(task.Y) if task.Y is not None else len(task.y)
 
 
 def covers_text(n_seeds: int, sources: Sequence[str]) -> str:
@@ -335,7 +342,8 @@ def majority_rows(train: tuple, tests: Mapping[str, tuple], model: str, task: st
             point, reps = score_replicates(metric, pred, ids, sent, len(offsets) - 1, counts, len(classes), positive)
             lo, hi = percentile_interval(reps)
             rows.append(ResultRow(model, task, "majority", -1, train_set, name, -1, metric,
-                                  float(np.atleast_1d(point)[0]), float(np.atleast_1d(lo)[0]), float(np.atleast_1d(hi)[0])))
+                                  float(np.atleast_1d(point)[0]), float(np.atleast_1d(lo)[0]), float(np.atleast_1d(hi)[0]),
+                                  "test sentences"))
     return rows
 
 
@@ -365,7 +373,8 @@ def _majority_multilabel_rows(train, tests, model, task, train_set, n_boot, ci_s
                                            Y.shape[1])
             lo, hi = percentile_interval(reps)
             rows.append(ResultRow(model, task, "majority", -1, train_set, name, -1, metric,
-                                  float(np.atleast_1d(point)[0]), float(np.atleast_1d(lo)[0]), float(np.atleast_1d(hi)[0])))
+                                  float(np.atleast_1d(point)[0]), float(np.atleast_1d(lo)[0]), float(np.atleast_1d(hi)[0]),
+                                  "test sentences"))
     return rows
 
 
@@ -440,7 +449,8 @@ def _difference_rows(key, layer, point, reps, metric, covers) -> list[ResultRow]
     if not len(reps):
         return []
     lo, hi = percentile_interval(reps[:, None])
-    p = min(1.0, 2 * min(float(np.mean(reps <= 0)), float(np.mean(reps >= 0))))
+    # Two-sided, with the +1 of a Monte Carlo p-value (as analysis.significance): never exactly 0.
+    p = min(1.0, 2 * (min(int(np.sum(reps <= 0)), int(np.sum(reps >= 0))) + 1) / (len(reps) + 1))
     base, _, score = metric.partition(":")
     return [ResultRow(model, task, probe, int(layer), train_set, eval_set, -1, metric, float(point), float(lo[0]),
                       float(hi[0]), covers),
@@ -457,8 +467,10 @@ def _best_vs_top_rows(book: ReplicateBook, covers: dict, probe: str, primary: st
         if key[5] != primary or len(next(iter(by_seed.values()))[0]) < 2:
             continue
         layers, point, joint = _joint(by_seed, ci_seed)
-        best = int(np.nanargmax(point))
-        if best == len(layers) - 1 or not len(joint):
+        if not len(joint) or not np.all(np.isfinite(point)):
+            continue  # an undefined score at some layer (no positives): no best-versus-top test
+        best = int(np.argmax(point))
+        if best == len(layers) - 1:
             continue
         out += _difference_rows(key[:5], layers[best], point[best] - point[-1], joint[:, best] - joint[:, -1],
                                 f"best_minus_top:{primary}", covers.get(key[:3], ""))
@@ -495,7 +507,7 @@ def _probe_rows(train, tests, dev, probe, seeds, model, task, train_set, control
     replicates go to ``book`` and what each interval over seeds will cover to ``covers``. ``extra``:
     sources that differ between the seeds of the calls sharing ``book`` (e.g. random-init weights);
     ``n_total``: how many seeds those calls cover together."""
-    varies = seed_varies(probe, dev is not None, hyper) + list(extra)
+    varies = seed_varies(probe, dev is not None, hyper, _n_items(train[1])) + list(extra)
     # A deterministic probe gives the same result for every seed: run it once, report one seed.
     task_seeds = seeds if varies else seeds[:1]
     rows = _classifier_rows(train, tests, dev, probe, task_seeds, model, task, train_set, n_boot, ci_seed, device,

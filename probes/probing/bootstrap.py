@@ -169,7 +169,8 @@ class ReplicateBook:
                                            np.stack([by_seed[s][2] for s in seeds]), seed)
             lo, hi = percentile_interval(joint) if len(joint) else (np.full(len(layers), np.nan),) * 2
             model, task, probe, train_set, eval_set, metric = key
+            what = covers.get(key[:3], "") if len(joint) else "no interval (bootstrap = 0)"
             for m, layer in enumerate(layers):
                 out.append(ResultRow(model, task, probe, int(layer), train_set, eval_set, -1, metric,
-                                     float(point[m]), float(lo[m]), float(hi[m]), covers.get(key[:3], "")))
+                                     float(point[m]), float(lo[m]), float(hi[m]), what))
         return out

@@ -8,7 +8,8 @@ Training follows Hewitt & Manning's regimen by default (their structural-probes 
 1e-3, batches of 20 sentences, up to 40 epochs, the learning rate multiplied by 0.1 whenever an
 epoch does not lower the dev loss (ReduceLROnPlateau, patience 0), the best parameters kept, and
 training stopped after 5 epochs without a dev-loss improvement of 1e-4; each layer on its own.
-``lr_decay=1``, ``n_iter_no_change=3``, ``batch_size=32`` give this suite's earlier regimen.
+``lr_decay=1``, ``n_iter_no_change=3``, ``batch_size=32``, ``min_improvement=1e-6`` give this
+suite's earlier regimen.
 """
 
 from __future__ import annotations

@@ -268,3 +268,4 @@ def test_holm_adjustment_hand_computed():
     # Sorted p: .01, .02, .04, .30 -> 4*.01 = .04, 3*.02 = .06, 2*.04 = .08, 1*.30 = .30 (monotone).
     assert holm([0.04, 0.01, 0.30, 0.02]) == pytest.approx([0.08, 0.04, 0.30, 0.06])
     assert holm([0.5, 0.6]) == pytest.approx([1.0, 1.0])  # capped at 1, kept monotone
+    assert holm([0.01, np.nan, 0.04]) == pytest.approx([0.02, np.nan, 0.04], nan_ok=True)

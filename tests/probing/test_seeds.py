@@ -99,3 +99,18 @@ def test_layer_and_model_differences_come_from_the_same_resamples():
     gain = {r.layer: r for r in _get(rows, model="model", metric="gain_over_random_init:accuracy")}
     assert gain[2].value == pytest.approx(acc[2] - ri[2]) and gain[2].ci_low > 0
     assert sorted(gain) == [0, 1, 2, 3]
+
+
+def test_difference_rows_skip_undefined_scores_and_p_is_never_zero():
+    from probes.probing.api import _best_vs_top_rows
+    from probes.probing.bootstrap import ReplicateBook
+
+    book = ReplicateBook()
+    key = ("m", "t", "linear", "tr", "te", "micro_f1")
+    book.add(key, 0, [0, 1, 2], [np.nan] * 3, np.full((20, 3), np.nan))  # no positives anywhere: F1 undefined
+    assert _best_vs_top_rows(book, {}, "linear", "micro_f1", 0) == []
+    book = ReplicateBook()
+    book.add(key, 0, [0, 1, 2], [0.5, 0.9, 0.6], np.tile([0.5, 0.9, 0.6], (20, 1)))
+    rows = _best_vs_top_rows(book, {}, "linear", "micro_f1", 0)
+    p = [r for r in rows if r.metric == "best_minus_top_p:micro_f1"][0].value
+    assert p == pytest.approx(2 / 21)  # every replicate favours the best layer: (0 + 1) / (20 + 1), two-sided
