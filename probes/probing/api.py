@@ -457,10 +457,11 @@ def _difference_rows(key, layer, point, reps, metric, covers) -> list[ResultRow]
             ResultRow(model, task, probe, int(layer), train_set, eval_set, -1, f"{base}_p:{score}", p, covers=covers)]
 
 
-def _best_vs_top_rows(book: ReplicateBook, covers: dict, probe: str, primary: str, ci_seed: int) -> list[ResultRow]:
+def _best_vs_top_rows(book: ReplicateBook, covers: dict, probe: str, primary: str, ci_seed: int,
+                      per_layer: bool = False) -> list[ResultRow]:
     """Does the curve fall after its peak? ``best_minus_top:<metric>`` at the best layer: score(best) -
     score(top), from the same resamples of sentences (and seeds), with ``best_minus_top_p:<metric>``."""
-    if probe not in PER_LAYER:
+    if probe not in PER_LAYER and not per_layer:
         return []
     out = []
     for key, by_seed in book.entries.items():
@@ -686,7 +687,10 @@ def structural_layers(train: tuple, tests: Mapping[str, tuple], dev: Optional[tu
     book = ReplicateBook()
     rows = _structural_seed_rows(train, tests, dev, seeds, model, task, probe_name, train_set, n_boot, ci_seed,
                                  device, hyper, book)
-    rows += book.rows({(model, task, probe_name): covers_text(len(seeds), sources)}, ci_seed)
+    covers = {(model, task, probe_name): covers_text(len(seeds), sources)}
+    rows += book.rows(covers, ci_seed)
+    for metric in STRUCTURAL[train[1].kind][1]:
+        rows += _best_vs_top_rows(book, covers, probe_name, metric, ci_seed, per_layer=True)
     if random_init is not None:
         ri_model = f"{model}:random-init"
         per_seed = "train" not in random_init  # {seed: vectors}: one random model per seed

@@ -114,3 +114,16 @@ def test_difference_rows_skip_undefined_scores_and_p_is_never_zero():
     rows = _best_vs_top_rows(book, {}, "linear", "micro_f1", 0)
     p = [r for r in rows if r.metric == "best_minus_top_p:micro_f1"][0].value
     assert p == pytest.approx(2 / 21)  # every replicate favours the best layer: (0 + 1) / (20 + 1), two-sided
+
+
+def test_structural_probes_get_the_best_versus_top_test_too():
+    from probes.probing.api import structural_layers
+    from probes.tasks.base import TaskData
+    from tests.probing.test_structural import planted_trees
+
+    X, dists, _, offs = planted_trees(n_sent=40, n_layers=3, signal=1)
+    task = TaskData(name="distance", kind="distance", metric="uuas", matrices=dists, sentence_offsets=offs)
+    rows = structural_layers((X, task), {"te": (X, task)}, None, seeds=(0,), n_boot=50, device="cpu",
+                             rank=8, max_epochs=5, lr=1e-2)
+    drop = [r for r in rows if r.metric == "best_minus_top:uuas"]
+    assert len(drop) == 1 and drop[0].layer == 1 and drop[0].value > 0
