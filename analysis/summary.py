@@ -123,6 +123,10 @@ def summarize(results: pd.DataFrame, *, agg: pd.DataFrame | None = None, exp: pd
     agg = aggregate_seeds(results) if agg is None else agg
     exp = expected_layers_table(agg) if exp is None else exp
     sel = selectivity_table(agg) if sel is None else sel
+    # The probing stage's own best-versus-top tests, by (curve, best layer), looked up once.
+    p_rows = agg[metric_base(agg["metric"]) == "best_minus_top_p"]
+    own_test = {(r.model, r.task, r.probe, r.train_set, r.eval_set, r.metric.split(":", 1)[1], int(r.layer)): r
+                for r in p_rows.itertuples(index=False)}
     rows = []
     for key, g in agg[~metric_base(agg["metric"]).isin(SKIP_IN_SUMMARY)].groupby(CURVE_COLUMNS, sort=False):
         r = dict(zip(CURVE_COLUMNS, key))
@@ -139,11 +143,10 @@ def summarize(results: pd.DataFrame, *, agg: pd.DataFrame | None = None, exp: pd
                      interval_covers=str(bi.get("covers", "") or ""))
             top = int(curve["layer"].max())
             # The probing stage's own test: best minus top layer on the same sentence (and seed) resamples.
-            own = agg[(agg["metric"] == f"best_minus_top_p:{r['metric']}") & (agg["layer"] == b["best_layer"])
-                      & np.logical_and.reduce([agg[c] == v for c, v in zip(CURVE_COLUMNS[:-1], key[:-1])])]
-            if b["best_layer"] != top and len(own):
-                r.update(p_best_vs_top=float(own["value"].iloc[0]),
-                         best_vs_top_method=f"paired bootstrap over {own['covers'].iloc[0] or 'test sentences'}")
+            own = own_test.get((*key, int(b["best_layer"])))
+            if b["best_layer"] != top and own is not None:
+                r.update(p_best_vs_top=float(own.value),
+                         best_vs_top_method=f"paired bootstrap over {own.covers or 'test sentences'}")
             elif b["best_layer"] != top:
                 # Does the curve really fall after its peak? Best layer against the top layer.
                 seeds = results[(results["seed"] != -1)

@@ -461,34 +461,7 @@ def run_probe(kind: str, train, tests, dev, *, control, random_init, rank, optio
     if kind == "mdl":
         # Codelength is a property of the training data: no test sets, no bootstrap.
         mdl = {k: common[k] for k in ("seeds", "model", "task", "train_set", "device")}
-        rows = api.mdl_layers(train, **mdl, **options)
-        if control is not None:
-            # One control draw per seed: each seed's codelength is of its own draw.
-            if "train" in control:
-                control = {s: control for s in mdl["seeds"]}
-            for s in mdl["seeds"]:
-                rows += api.mdl_layers((train[0], control[s]["train"]),
-                                       **{**mdl, "seeds": [s], "task": f"{mdl['task']}:control"}, **options)
-            if len(mdl["seeds"]) > 1:
-                from probes.probing.bootstrap import aggregate_seeds
-
-                ctl = [r for r in rows if r.task.endswith(":control") and r.seed != -1]
-                rows += aggregate_seeds(ctl, covers=f"{len(mdl['seeds'])} seeds (control labels, row order; "
-                                                    "normal approximation)")
-        if random_init is not None:
-            ri = {**mdl, "model": f"{mdl['model']}:random-init"}
-            if "train" in random_init:
-                rows += api.mdl_layers((random_init["train"], train[1]), **ri, **options)
-            else:  # one random model per seed
-                from probes.probing.bootstrap import aggregate_seeds
-
-                ri_rows = [r for s in mdl["seeds"]
-                           for r in api.mdl_layers((random_init[s]["train"], train[1]), **{**ri, "seeds": [s]}, **options)]
-                rows += ri_rows
-                if len(mdl["seeds"]) > 1:
-                    rows += aggregate_seeds(ri_rows, covers=f"{len(mdl['seeds'])} seeds (random-init weights, row "
-                                                            "order; normal approximation)")
-        return rows
+        return api.mdl_study(train, control=control, random_init=random_init, **mdl, **options)
     raise ProbesError(f"unknown probe kind {kind!r}")
 
 

@@ -8,7 +8,6 @@ A *split* is ``(vectors, TaskData)`` where ``vectors`` is a ``VectorCache`` or a
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from typing import Mapping, Optional, Sequence
 
@@ -16,8 +15,8 @@ import numpy as np
 
 from probes.errors import ProbesError
 from probes.probing.edge import EdgeProbe
-from probes.probing.bootstrap import (ReplicateBook, aggregate_seeds, grouped_mean_replicates, multi_bootstrap,
-                                      percentile_interval, ratio_replicates, resample_counts)
+from probes.probing.bootstrap import (ReplicateBook, aggregate_seeds, grouped_mean_replicates, percentile_interval,
+                                      ratio_replicates, resample_counts)
 from probes.probing.features import lazy_rows, to_tensor
 from probes.probing.linear import LinearProbe
 from probes.probing.metrics import expected_layers, score_replicates, sentence_of_rows
@@ -229,7 +228,7 @@ def _rows_for(est, probe: str, inputs: Inputs, metrics: Sequence[str], counts: n
         for m, layer in enumerate(layer_ids):
             rows.append(ResultRow(key["model"], key["task"], probe, int(layer), key["train_set"], key["eval_set"],
                                   seed, metric, float(np.atleast_1d(point)[m]), float(np.atleast_1d(lo)[m]),
-                                  float(np.atleast_1d(hi)[m])))
+                                  float(np.atleast_1d(hi)[m]), "test sentences"))
     return rows, reps_out
 
 
@@ -292,7 +291,7 @@ def _expected_layer_row(point_reps, layer_ids, key: dict, seed: int) -> ResultRo
     value = float(expected_layers(np.atleast_1d(point), layer_ids))
     lo, hi = percentile_interval(expected_layers(reps, layer_ids))
     return ResultRow(key["model"], key["task"], "cumulative", -1, key["train_set"], key["eval_set"], seed,
-                     "expected_layer", value, float(lo), float(hi))
+                     "expected_layer", value, float(lo), float(hi), "test sentences")
 
 
 def _mix_rows(est, probe: str, model: str, task: str, train_set: str, seed: int) -> list[ResultRow]:
@@ -428,20 +427,6 @@ def probe_layers(train: tuple, tests: Mapping[str, tuple], dev: Optional[tuple] 
     return out
 
 
-def _joint(by_seed: dict, ci_seed: int):
-    """Layer ids, the seed-mean curve and its replicates: a multi-bootstrap with several seeds (one
-    seed draw for all layers, so differences between layers are paired), the sentence bootstrap alone
-    with one."""
-    seeds = sorted(by_seed)
-    layers = by_seed[seeds[0]][0]
-    P = np.stack([by_seed[s][1] for s in seeds])
-    R = np.stack([by_seed[s][2] for s in seeds])
-    if len(seeds) == 1:
-        return layers, P[0], R[0]
-    point, joint = multi_bootstrap(P, R, ci_seed)
-    return layers, point, joint
-
-
 def _difference_rows(key, layer, point, reps, metric, covers) -> list[ResultRow]:
     """A difference with its percentile interval and its two-sided bootstrap p-value (a second row)."""
     model, task, probe, train_set, eval_set = key
@@ -467,7 +452,7 @@ def _best_vs_top_rows(book: ReplicateBook, covers: dict, probe: str, primary: st
     for key, by_seed in book.entries.items():
         if key[5] != primary or len(next(iter(by_seed.values()))[0]) < 2:
             continue
-        layers, point, joint = _joint(by_seed, ci_seed)
+        layers, point, joint = book.joint(key, ci_seed)
         if not len(joint) or not np.all(np.isfinite(point)):
             continue  # an undefined score at some layer (no positives): no best-versus-top test
         best = int(np.argmax(point))
@@ -493,12 +478,11 @@ def _gain_rows(book, ri_book, covers, ri_covers, model, ri_model, task, probe, p
             a = by_seed.get(seed) or by_seed[min(by_seed)]
             b = twin.get(seed) or twin[min(twin)]
             diff.add(key, seed, a[0], a[1] - b[1], a[2] - b[2])
-        layers, point, joint = _joint(diff.entries[key], ci_seed)
+        layers, point, joint = diff.joint(key, ci_seed)
         # The twin's seeds redraw at least what the model's do (plus, maybe, its weights).
         what = max(covers.get(key[:3], ""), ri_covers.get((ri_model, task, probe), ""), key=len)
         for m, layer in enumerate(layers):
-            if len(joint):
-                out += _difference_rows(key[:5], layer, point[m], joint[:, m], f"gain_over_random_init:{primary}", what)
+            out += _difference_rows(key[:5], layer, point[m], joint[:, m], f"gain_over_random_init:{primary}", what)
     return out
 
 
@@ -538,45 +522,32 @@ def _probe_rows(train, tests, dev, probe, seeds, model, task, train_set, control
     return rows
 
 
+def _covers_of(covers: dict):
+    """``covers(key)`` of a book key: selectivity rows have their own entry (task and control draws)."""
+    return lambda key: covers.get(("selectivity", *key[:3]) if key[5] == "selectivity" else key[:3], "")
+
+
+def _is_mix_value(metric: str) -> bool:
+    return metric.startswith("mix_weight") or metric == "mix_gamma"
+
+
 def _seed_aggregate(rows, book: ReplicateBook, covers: dict, probe: str, primary: str, ci_seed: int) -> list[ResultRow]:
     """Seed -1 rows: multi-bootstrap over seeds and sentences for scores and selectivity, E_delta on
-    the seed-resampled cumulative curves, the seed spread alone for mix weights; every per-seed row
-    and aggregate states what its interval covers."""
-    sel_covers = {k[1:]: v for k, v in covers.items() if k[0] == "selectivity"}
-    plain = {k: v for k, v in covers.items() if k[0] != "selectivity"}
-    for r in rows:
-        if r.seed != -1 and not r.covers:
-            r.covers = "test sentences" if np.isfinite(r.ci_low) else ""
-    agg = []
-    for key, by_seed in book.entries.items():
-        if len(by_seed) < 2:
-            continue
-        what = (sel_covers if key[5] == "selectivity" else plain).get(key[:3], "")
-        sub = ReplicateBook()
-        sub.entries[key] = by_seed
-        agg += sub.rows({key[:3]: what}, ci_seed)
-        if probe == "cumulative" and key[5] == primary:
-            seeds = sorted(by_seed)
-            ids = by_seed[seeds[0]][0]
+    the seed-resampled cumulative curves, the seed spread alone for mix weights and gamma."""
+    what = _covers_of(covers)
+    agg = book.rows(what, ci_seed)
+    if probe == "cumulative":
+        for key, by_seed in book.entries.items():
+            if key[5] != primary or len(by_seed) < 2:
+                continue
+            ids, point, joint = book.joint(key, ci_seed)  # the same seed draws as the scores' aggregate
             if len(ids) >= 2:
-                point, joint = multi_bootstrap(np.stack([by_seed[s][1] for s in seeds]),
-                                               np.stack([by_seed[s][2] for s in seeds]), ci_seed)
                 lo, hi = percentile_interval(expected_layers(joint, ids)) if len(joint) else (np.nan, np.nan)
                 model, task, _, train_set, eval_set, _ = key
                 agg.append(ResultRow(model, task, "cumulative", -1, train_set, eval_set, -1, "expected_layer",
-                                     float(expected_layers(point, ids)), float(lo), float(hi), what))
-    # Values without sentence replicates (mix weights and gamma): the spread over the seeds alone.
-    done = {(r.model, r.task, r.probe, r.train_set, r.eval_set, r.metric) for r in agg}
-    rest = [r for r in rows if r.seed != -1 and (r.model, r.task, r.probe, r.train_set, r.eval_set, r.metric) not in done
-            and (r.metric.startswith("mix_weight") or r.metric == "mix_gamma")]
-    seeds_of = defaultdict(set)
-    for r in rest:
-        seeds_of[(r.model, r.task)].add(r.seed)
-    rest = [r for r in rest if len(seeds_of[(r.model, r.task)]) > 1]
-    agg += aggregate_seeds(rest, covers="")
-    for r in agg:
-        if r.metric.startswith("mix_weight") or r.metric == "mix_gamma":
-            r.covers = f"{len(seeds_of[(r.model, r.task)])} seeds (normal approximation)"
+                                     float(expected_layers(point, ids)), float(lo), float(hi), what(key)))
+    # Mix weights and gamma have no sentence replicates: the spread over the seeds alone.
+    agg += aggregate_seeds([r for r in rows if r.seed != -1 and _is_mix_value(r.metric)])
     return agg
 
 
@@ -688,7 +659,7 @@ def structural_layers(train: tuple, tests: Mapping[str, tuple], dev: Optional[tu
     rows = _structural_seed_rows(train, tests, dev, seeds, model, task, probe_name, train_set, n_boot, ci_seed,
                                  device, hyper, book)
     covers = {(model, task, probe_name): covers_text(len(seeds), sources)}
-    rows += book.rows(covers, ci_seed)
+    rows += book.rows(_covers_of(covers), ci_seed)
     for metric in STRUCTURAL[train[1].kind][1]:
         rows += _best_vs_top_rows(book, covers, probe_name, metric, ci_seed, per_layer=True)
     if random_init is not None:
@@ -702,7 +673,7 @@ def structural_layers(train: tuple, tests: Mapping[str, tuple], dev: Optional[tu
             rows += _structural_seed_rows((v["train"], train[1]), ri_tests, ri_dev, group, ri_model, task, probe_name,
                                           train_set, n_boot, ci_seed, device, hyper, ri_book)
         ri_sources = sources + (["random-init weights"] if per_seed else [])
-        rows += ri_book.rows({(ri_model, task, probe_name): covers_text(len(seeds), ri_sources)}, ci_seed)
+        rows += ri_book.rows(_covers_of({(ri_model, task, probe_name): covers_text(len(seeds), ri_sources)}), ci_seed)
     return rows
 
 
@@ -781,4 +752,30 @@ def mdl_layers(train: tuple, probe: str = "linear", seeds: Sequence[int] = (0,),
     if len(seeds) > 1:
         # No sentence resamples for a codelength: the spread over the seeds' row orders alone.
         rows += aggregate_seeds(rows, covers=f"{len(seeds)} seeds (row order, blocks; normal approximation)")
+    return rows
+
+
+def mdl_study(train: tuple, seeds: Sequence[int] = (0,), model: str = "model", task: Optional[str] = None,
+              train_set: str = "train", device: str = "auto", control: Optional[Mapping] = None,
+              random_init: Optional[Mapping] = None, **hyper) -> list[ResultRow]:
+    """``mdl_layers`` of a task, of its control task and of the random-init twin, as in ``probe_layers``:
+    ``control`` and ``random_init`` are one split for every seed or ``{seed: ...}``, one draw per seed."""
+    seeds = list(seeds)
+    task = task or train[1].name
+    common = dict(train_set=train_set, device=device, **hyper)
+    rows = mdl_layers(train, seeds=seeds, model=model, task=task, **common)
+
+    def per_seed(mapping, name, sources, make_split):
+        # One draw per seed: each seed's codelength is of its own draw, aggregated over the draws.
+        if "train" in mapping:
+            return mdl_layers(make_split(mapping), seeds=seeds, **name, **common)
+        out = [r for s in seeds for r in mdl_layers(make_split(mapping[s]), seeds=[s], **name, **common)]
+        return out + aggregate_seeds(out, covers=f"{len(seeds)} seeds ({sources}, row order; normal approximation)")
+
+    if control is not None:
+        rows += per_seed(control, dict(model=model, task=f"{task}:control"), "control labels",
+                         lambda c: (train[0], c["train"]))
+    if random_init is not None:
+        rows += per_seed(random_init, dict(model=f"{model}:random-init", task=task), "random-init weights",
+                         lambda v: (v["train"], train[1]))
     return rows

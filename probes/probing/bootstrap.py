@@ -1,5 +1,6 @@
-"""95% intervals: percentile bootstrap over test sentences (vectorised as resampling counts), and
-the combination of bootstrap and seed spread for rows aggregated over seeds."""
+"""95% intervals: percentile bootstrap over test sentences (vectorised as resampling counts), the
+multi-bootstrap over seeds and sentences for rows aggregated over seeds, and the normal
+approximation over seeds for values without sentence replicates."""
 
 from __future__ import annotations
 
@@ -103,8 +104,9 @@ def combine_seeds(values, lows, highs) -> tuple[float, float, float]:
 
 
 def aggregate_seeds(rows: list[ResultRow], covers: str = "") -> list[ResultRow]:
-    """Rows with seed = -1: the mean over seeds with the interval of ``combine_seeds`` (for values
-    without sentence replicates: mix weights, codelengths; scores use ``multi_bootstrap_rows``)."""
+    """Rows with seed = -1: the mean over two or more seeds with the interval of ``combine_seeds``
+    (for values without sentence replicates: mix weights, codelengths; scores use
+    ``ReplicateBook.rows``). A result of one seed has no aggregate: its own row stands."""
     groups: dict[tuple, list[ResultRow]] = defaultdict(list)
     for r in rows:
         if r.seed == -1:
@@ -112,9 +114,11 @@ def aggregate_seeds(rows: list[ResultRow], covers: str = "") -> list[ResultRow]:
         groups[(r.model, r.task, r.probe, r.layer, r.train_set, r.eval_set, r.metric)].append(r)
     out = []
     for key, rs in groups.items():
+        if len(rs) < 2:
+            continue
         mean, lo, hi = combine_seeds([r.value for r in rs], [r.ci_low for r in rs], [r.ci_high for r in rs])
         model, task, probe, layer, train_set, eval_set, metric = key
-        what = covers or (f"{len(rs)} seeds (normal approximation)" if len(rs) > 1 else rs[0].covers)
+        what = covers or f"{len(rs)} seeds (normal approximation)"
         out.append(ResultRow(model, task, probe, layer, train_set, eval_set, -1, metric, mean, lo, hi, what))
     return out
 
@@ -155,21 +159,32 @@ class ReplicateBook:
         point = np.atleast_1d(np.asarray(point, dtype=float))
         self.entries[key][seed] = (list(layers), point, np.asarray(reps, dtype=float).reshape(-1, point.size))
 
-    def rows(self, covers: dict[tuple, str], seed: int = 0) -> list[ResultRow]:
-        """Seed -1 rows with multi-bootstrap intervals for every key recorded under two or more seeds."""
+    def joint(self, key: tuple, seed: int = 0) -> tuple[list, np.ndarray, np.ndarray]:
+        """Layer ids, the seed-mean statistic (M,) and its replicates (B, M): the multi-bootstrap with
+        several seeds (one seed draw for all layers, so differences between layers stay paired), the
+        sentence bootstrap alone with one."""
+        by_seed = self.entries[key]
+        seeds = sorted(by_seed)
+        layers = by_seed[seeds[0]][0]
+        if any(by_seed[s][0] != layers for s in seeds):
+            raise ValueError(f"seeds of {key} were scored on different layers")
+        if len(seeds) == 1:
+            return layers, by_seed[seeds[0]][1], by_seed[seeds[0]][2]
+        point, joint = multi_bootstrap(np.stack([by_seed[s][1] for s in seeds]),
+                                       np.stack([by_seed[s][2] for s in seeds]), seed)
+        return layers, point, joint
+
+    def rows(self, covers, seed: int = 0, keys=None) -> list[ResultRow]:
+        """Seed -1 rows with multi-bootstrap intervals for every key (or those in ``keys``) recorded
+        under two or more seeds; ``covers(key)`` says what each interval covers."""
         out = []
-        for key, by_seed in self.entries.items():
-            if len(by_seed) < 2:
+        for key in self.entries if keys is None else keys:
+            if len(self.entries[key]) < 2:
                 continue
-            layers = next(iter(by_seed.values()))[0]
-            seeds = sorted(by_seed)
-            if any(by_seed[s][0] != layers for s in seeds):
-                raise ValueError(f"seeds of {key} were scored on different layers")
-            point, joint = multi_bootstrap(np.stack([by_seed[s][1] for s in seeds]),
-                                           np.stack([by_seed[s][2] for s in seeds]), seed)
+            layers, point, joint = self.joint(key, seed)
             lo, hi = percentile_interval(joint) if len(joint) else (np.full(len(layers), np.nan),) * 2
             model, task, probe, train_set, eval_set, metric = key
-            what = covers.get(key[:3], "") if len(joint) else "no interval (bootstrap = 0)"
+            what = covers(key) if len(joint) else "no interval (bootstrap = 0)"
             for m, layer in enumerate(layers):
                 out.append(ResultRow(model, task, probe, int(layer), train_set, eval_set, -1, metric,
                                      float(point[m]), float(lo[m]), float(hi[m]), what))

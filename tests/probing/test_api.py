@@ -114,6 +114,28 @@ def test_mdl_rows():
     assert all(r.value > 0 for r in bits)
 
 
+def test_mdl_study_draws_control_and_random_init_per_seed():
+    from probes.probing.api import mdl_study
+
+    V, task = planted_corpus(n_sentences=40, n_layers=2, signal_layer=1, n_classes=2)
+    rng = np.random.default_rng(4)
+    control = {s: {"train": control_of(task, 10 + s)} for s in (0, 1)}
+    random_init = {s: {"train": rng.normal(size=V.shape).astype(np.float32)} for s in (0, 1)}
+    rows = mdl_study((V, task), seeds=(0, 1), device="cpu", control=control, random_init=random_init,
+                     fractions=(0.05, 0.1, 0.25, 0.5, 1.0))
+    get = lambda **kw: [r for r in rows if all(getattr(r, k) == v for k, v in kw.items())]  # noqa: E731
+    ctl = {r.seed: r.value for r in get(task="planted:control", metric="codelength_bits", layer=1)}
+    assert sorted(ctl) == [-1, 0, 1] and ctl[0] != ctl[1]
+    assert get(task="planted:control", metric="codelength_bits", layer=1, seed=-1)[0].covers.startswith(
+        "2 seeds (control labels")
+    ri = get(model="model:random-init", metric="compression", layer=1, seed=-1)
+    assert len(ri) == 1 and "random-init weights" in ri[0].covers and ri[0].value < 1.2
+    # One control task for every seed: the same mapping form as probe_layers accepts.
+    one = mdl_study((V, task), seeds=(0,), device="cpu", control={"train": control_of(task)},
+                    fractions=(0.05, 0.1, 0.25, 0.5, 1.0))
+    assert {r.task for r in one} == {"planted", "planted:control"}
+
+
 def test_edge_probe_through_the_api():
     from tests.probing.test_edge import edge_data
     V, spans, y = edge_data(300, 600, 0)
