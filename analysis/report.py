@@ -162,7 +162,9 @@ def _model_sections(o: _Out, agg: pd.DataFrame, sel: pd.DataFrame, summary: pd.D
         skipped.append(f"{model}: layer curves and heatmap (no per-layer score rows)")
     if len(sel[(sel["model"] == model) & (sel["layer"] >= 0)]):
         blocks.append(_figure(o, curves.plot_selectivity(agg, model=model, sel=sel), _slug(model, "selectivity"),
-                              "Selectivity = task score minus control-task score (Hewitt & Liang 2019)."))
+                              "Selectivity = task score minus control-task score (Hewitt & Liang 2019), on each "
+                              "task's evaluation set in its training language; every set is in the selectivity "
+                              "table."))
     else:
         skipped.append(f"{model}: selectivity (no <task>:control rows)")
     if len(agg[(agg["model"] == model) & (agg["probe"] == "mdl") & (agg["metric"] == "codelength_bits")]):

@@ -144,23 +144,32 @@ def plot_layer_task_heatmap(agg: pd.DataFrame, *, model: str, probe: str):
 
 
 def plot_selectivity(agg: pd.DataFrame, *, model: str, sel: pd.DataFrame | None = None):
-    """Selectivity (task minus control score) by layer, one line per task and probe (``sel``: the
-    selectivity table of ``agg`` when the caller has it)."""
+    """Selectivity (task minus control score) by layer on each task's main evaluation set (in the
+    training language), one colour per task and one line style per probe (``sel``: the selectivity
+    table of ``agg`` when the caller has it). The other evaluation sets are in the selectivity table."""
     sel = selectivity_table(agg) if sel is None else sel
     sel = sel[(sel["model"] == model) & (sel["layer"] >= 0)]
     if sel.empty:
         raise ProbesError(f"no control-task rows for model {model}: selectivity needs <task>:control results")
     fig, ax = style.new_figure(3.4, 2.4)
-    for i, ((task, probe, metric, ev), g) in enumerate(sel.groupby(["task", "probe", "score_metric", "eval_set"], sort=False)):
-        g = g.sort_values("layer")
-        ax.plot(g["layer"], g["selectivity"], "-o", ms=2.5, lw=1.3, color=style.LINE_PALETTE[i % len(style.LINE_PALETTE)],
-                label=f"{task}, {probe}", gid=f"sel:{task}:{probe}")
+    tasks = list(dict.fromkeys(sel["task"]))
+    probes = list(dict.fromkeys(sel["probe"]))
+    dashes = ["-", "--", ":", "-."]
+    shown = []
+    for (task, probe, metric), g in sel.groupby(["task", "probe", "score_metric"], sort=False):
+        ev = main_eval_set(g)
+        g = g[g["eval_set"] == ev].sort_values("layer")
+        shown.append(ev)
+        ax.plot(g["layer"], g["selectivity"], dashes[probes.index(probe) % len(dashes)], marker="o", ms=2.5, lw=1.3,
+                color=style.LINE_PALETTE[tasks.index(task) % len(style.LINE_PALETTE)], label=f"{task}, {probe}",
+                gid=f"sel:{task}:{probe}")
     ax.axhline(0, color=style.BASELINE_GREY, lw=0.6)
     ax.set_xlabel("layer")
     style.integer_layers(ax)
     ax.set_ylabel("selectivity (task − control)")
-    ax.set_title(model)
-    ax.legend(frameon=False)
+    evs = sorted(set(shown))
+    ax.set_title(f"{model}: on {', '.join(evs)}" if len(evs) <= 2 else model)
+    ax.legend(frameon=False, fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.grid(color="#e5e5e5", lw=0.5)
     return fig
 
