@@ -72,7 +72,7 @@ def plot_zero_shot_curves(rows: pd.DataFrame, *, train_language: str, title: str
     style.integer_layers(ax)
     ax.set_ylabel(r["metric"].iloc[0])
     ax.set_title(title or f"trained on {train_language}")
-    ax.legend(frameon=False)
+    ax.legend(frameon=False, fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))  # never over the curves
     ax.grid(color="#e5e5e5", lw=0.5)
     return fig
 
