@@ -170,9 +170,11 @@ def extract(model: str | LoadedModel, sentences: Sequence[Sentence], out: str | 
         "data": data_fingerprint(sentences), "pooling": pooling if loaded.word_encoder is None else "none",
         "layers": keep, "dtype": str(loaded.dtype), "cache_dtype": cache_dtype,
     }
-    split, shared = _multiword_counts(sentences, multiword if loaded.word_encoder is None else "token")
-    if split or shared:  # only data with multiword tokens depends on the mode (others keep their caches)
-        ingredients["multiword"] = multiword if loaded.word_encoder is None else "token"
+    # Word encoders read whole surface tokens: their multiword words always share the token's vector.
+    multiword = multiword if loaded.word_encoder is None else "token"
+    split, shared = _multiword_counts(sentences, multiword)
+    if split:  # only words actually cut out of their token change the vectors (all other caches keep their key)
+        ingredients["multiword"] = "split"
     key = hashlib.sha256(json.dumps(ingredients, sort_keys=True).encode()).hexdigest()
     meta = {"model": loaded.name, "layers": keep, "num_model_layers": loaded.num_layers,
             "pooling": ingredients["pooling"], "model_fingerprint": loaded.fingerprint,

@@ -56,6 +56,9 @@ def test_multiword_token_whose_words_do_not_spell_it_shares_the_surface_vector(b
     np.testing.assert_allclose(vec[:, 2], expected[:, 1], atol=2e-5)
     assert (cache.summary.multiword_split, cache.summary.multiword_shared) == (0, 2)
     assert any("2 words share their token's vector" in line for line in cache.summary.lines())
+    # Nothing is cut out of "del": the vectors, and so the cache key, are those of multiword = "token".
+    whole = extract(bert, [s], tmp_path / "t", cache_dtype="float32", progress=False, multiword="token")
+    assert whole.meta["key"] == cache.meta["key"]
 
 
 def test_each_word_of_dont_pools_the_subwords_over_its_own_characters(bert, reference, tmp_path):
