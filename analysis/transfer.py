@@ -112,16 +112,15 @@ def linear_cka(x, y, *, estimator: str = "debiased") -> float:
     which is inflated when d is large against n (two independent random 40 x 384 matrices give
     about 0.9). Both are 1 for identical representations up to rotation, isotropic scaling and shift.
     """
-    if estimator not in CKA_ESTIMATORS:
-        raise ProbesError(f"unknown CKA estimator {estimator!r}; expected one of {', '.join(CKA_ESTIMATORS)}")
-    if estimator == "biased":
-        xc, yc = _paired_matrices(x, y, 2)
-        num = np.linalg.norm(yc.T @ xc, "fro") ** 2
-        den = np.linalg.norm(xc.T @ xc, "fro") * np.linalg.norm(yc.T @ yc, "fro")
-        if den == 0:
-            raise ProbesError("linear CKA undefined: a representation is constant across items")
-        return float(num / den)
-    return cka_with_null(x, y, permutations=0)["cka"]
+    return cka_with_null(x, y, permutations=0, estimator=estimator)["cka"]
+
+
+def _plug_in_cka(xc: np.ndarray, yc: np.ndarray) -> float:
+    num = np.linalg.norm(yc.T @ xc, "fro") ** 2
+    den = np.linalg.norm(xc.T @ xc, "fro") * np.linalg.norm(yc.T @ yc, "fro")
+    if den == 0:
+        raise ProbesError("linear CKA undefined: a representation is constant across items")
+    return float(num / den)
 
 
 def cka_with_null(x, y, *, permutations: int = 200, seed: int = 0, estimator: str = "debiased",
@@ -132,22 +131,20 @@ def cka_with_null(x, y, *, permutations: int = 200, seed: int = 0, estimator: st
     Returns ``cka``, ``null_low``/``null_high`` (the central ``level`` interval of the null),
     ``null_mean`` and ``p_value`` = (1 + #{null >= cka}) / (1 + permutations), one-sided.
     """
+    if estimator not in CKA_ESTIMATORS:
+        raise ProbesError(f"unknown CKA estimator {estimator!r}; expected one of {', '.join(CKA_ESTIMATORS)}")
+    rng = np.random.default_rng(seed)
     if estimator == "biased":
         xc, yc = _paired_matrices(x, y, 2)
-        point = linear_cka(xc, yc, estimator="biased")
-        rng = np.random.default_rng(seed)
-        null = np.array([linear_cka(xc, yc[rng.permutation(len(yc))], estimator="biased")
-                         for _ in range(permutations)])
+        point = _plug_in_cka(xc, yc)
+        null = np.array([_plug_in_cka(xc, yc[rng.permutation(len(yc))]) for _ in range(permutations)])
     else:
-        if estimator not in CKA_ESTIMATORS:
-            raise ProbesError(f"unknown CKA estimator {estimator!r}; expected one of {', '.join(CKA_ESTIMATORS)}")
         xc, yc = _paired_matrices(x, y, 4)  # the unbiased estimator divides by n - 3
         kx, ky = _UnbiasedHSIC(xc), _UnbiasedHSIC(yc)
         norm = np.sqrt(kx.hsic(kx) * ky.hsic(ky))
         if not np.isfinite(norm) or norm <= 0:
             raise ProbesError("linear CKA undefined: a representation is constant across items")
         point = kx.hsic(ky) / norm
-        rng = np.random.default_rng(seed)
         null = np.array([kx.hsic(ky, rng.permutation(kx.n)) for _ in range(permutations)]) / norm
     out = {"cka": float(point), "permutations": int(permutations), "estimator": estimator}
     if permutations:
