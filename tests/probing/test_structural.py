@@ -129,3 +129,16 @@ def test_hewitt_manning_regimen_decays_the_rate_on_a_plateau_and_stops_after_fiv
     assert groups[0]["lr"] == 0.0  # stopped
     assert groups[1]["lr"] == pytest.approx(1e-3)  # never plateaued: never decayed
     assert DistanceProbe().get_params()["batch_size"] == 20 and DistanceProbe().get_params()["lr_decay"] == 0.1
+
+
+def test_gram_distances_equal_the_explicit_differences():
+    g = torch.Generator().manual_seed(0)
+    H = torch.randn(3, 2, 6, 10, generator=g, dtype=torch.float64)  # (layers, sentences, width, dim)
+    H[:, 0, 4] = H[:, 0, 1]  # two identical words: distance exactly 0, never negative
+    B = torch.randn(3, 10, 4, generator=g, dtype=torch.float64)
+    T = torch.einsum("lswd,ldk->lswk", H, B)
+    explicit = ((T[:, :, :, None] - T[:, :, None]) ** 2).sum(-1)
+    D = DistanceProbe()._pred(B, H)
+    assert torch.allclose(D, explicit, atol=1e-10)
+    assert (D >= 0).all() and torch.all(D.diagonal(dim1=-2, dim2=-1) == 0)
+    assert D[:, 0, 1, 4].abs().max() < 1e-10
