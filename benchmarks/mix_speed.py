@@ -31,7 +31,7 @@ import torch  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from probe_upos import load_split  # noqa: E402
+from probe_upos import ewt_dir, load_split  # noqa: E402
 from probes.probing import features  # noqa: E402
 from probes.probing.linear import LinearProbe  # noqa: E402
 from probes.probing.mix import ScalarMixProbe  # noqa: E402
@@ -87,9 +87,8 @@ def main() -> int:
     ap.add_argument("--no-reference", action="store_true")
     args = ap.parse_args()
     torch.set_num_threads(2)
-    ud = Path(os.environ.get("PROBES_UD", Path(__file__).resolve().parents[2] / "shared" / "data" / "ud"))
-    if not (ud / "en_ewt-ud-train.conllu").exists():
-        print(f"UD EWT not found under {ud}; set PROBES_UD", file=sys.stderr)
+    ud = ewt_dir()
+    if ud is None:
         return 2
     Vtr, _, ttr = load_split("train4000", ud / "en_ewt-ud-train.conllu", 4000)
     Vdv, _, tdv = load_split("dev", ud / "en_ewt-ud-dev.conllu")

@@ -37,6 +37,15 @@ from probes.tasks.registry import build_task  # noqa: E402
 CACHE = Path(os.environ.get("PROBES_BENCH_CACHE", "/tmp/probes_bench_cache"))
 
 
+def ewt_dir() -> Path | None:
+    """The UD folder holding EWT ($PROBES_UD or ../shared/data/ud), or None after saying it is missing."""
+    ud = Path(os.environ.get("PROBES_UD", Path(__file__).resolve().parents[2] / "shared" / "data" / "ud"))
+    if not (ud / "en_ewt-ud-train.conllu").exists():
+        print(f"UD EWT not found under {ud}; set PROBES_UD", file=sys.stderr)
+        return None
+    return ud
+
+
 def load_split(name: str, path: Path, limit: int | None = None):
     """(vectors (L, n_words, dim) of the UPOS-labelled words, gold tags) of one EWT split."""
     sentences = load_corpus(path)[:limit]
@@ -49,9 +58,8 @@ def load_split(name: str, path: Path, limit: int | None = None):
 
 def main() -> int:
     torch.set_num_threads(2)
-    ud = Path(os.environ.get("PROBES_UD", Path(__file__).resolve().parents[2] / "shared" / "data" / "ud"))
-    if not (ud / "en_ewt-ud-train.conllu").exists():
-        print(f"UD EWT not found under {ud}; set PROBES_UD", file=sys.stderr)
+    ud = ewt_dir()
+    if ud is None:
         return 2
     Vtr, _, ttr = load_split("train4000", ud / "en_ewt-ud-train.conllu", 4000)
     Vdv, _, tdv = load_split("dev", ud / "en_ewt-ud-dev.conllu")

@@ -27,7 +27,7 @@ import torch  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from probe_upos import CACHE  # noqa: E402
+from probe_upos import CACHE, ewt_dir  # noqa: E402
 from probes.experiment.demo import minilm_path  # noqa: E402
 from probes.extract.extractor import extract  # noqa: E402
 from probes.probing import api  # noqa: E402
@@ -87,9 +87,8 @@ def main() -> int:
     ap.add_argument("--kinds", default="distance,depth")
     args = ap.parse_args()
     torch.set_num_threads(2)
-    ud = Path(os.environ.get("PROBES_UD", Path(__file__).resolve().parents[2] / "shared" / "data" / "ud"))
-    if not (ud / "en_ewt-ud-train.conllu").exists():
-        print(f"UD EWT not found under {ud}; set PROBES_UD", file=sys.stderr)
+    ud = ewt_dir()
+    if ud is None:
         return 2
     ok = True
     for kind in args.kinds.split(","):

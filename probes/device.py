@@ -22,6 +22,11 @@ def resolve_device(name: str = "auto") -> torch.device:
         raise ProbesError(f"unknown device {name!r}: use auto, cpu, cuda or cuda:N") from exc
 
 
+def fast_bf16(device: torch.device) -> bool:
+    """Whether bfloat16 GEMMs run natively (faster than float32) on this CPU device."""
+    return device.type == "cpu" and getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)()
+
+
 def resolve_dtype(name: str = "float32") -> torch.dtype:
     """Map a dtype name (float32, float16, bfloat16) to a torch dtype."""
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from probes.device import fast_bf16
 from probes.errors import ProbesError
 from probes.probing.base import EarlyStopper, StackedClassifier
 from probes.probing import features
@@ -61,8 +62,7 @@ class LinearProbe(StackedClassifier):
             return torch.bfloat16
         if self.compute_dtype != "auto":
             raise ProbesError(f"compute_dtype must be auto, float32 or bfloat16, not {self.compute_dtype!r}")
-        fast = device.type == "cpu" and getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)()
-        return torch.bfloat16 if fast else torch.float32
+        return torch.bfloat16 if fast_bf16(device) else torch.float32
 
     def _train_input(self, Xt):
         """Cast the standardised training stack to the matmul dtype once (frees the float32 copy)."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from probes.device import fast_bf16
 from probes.errors import ProbesError
 from probes.probing import features
 from probes.probing.base import EarlyStopper, StackedClassifier
@@ -95,6 +96,11 @@ class ScalarMixProbe(StackedClassifier):
         L, r, _ = Xc.shape
         return (c.to(Xc.dtype) @ Xc.reshape(L, -1)).view(r, -1)
 
+    @staticmethod
+    def _project(mixed: torch.Tensor, W0: torch.Tensor, acc: torch.dtype) -> torch.Tensor:
+        """The single mix's logits without the bias: mixed @ W0, summed in ``acc``."""
+        return (mixed @ W0.to(mixed.dtype)).to(acc)
+
     def _mix_logits(self, users, coef, W, Xc) -> torch.Tensor:
         """Logits without the bias, (rows, m * C) with model k in columns k*C..(k+1)*C.
 
@@ -107,8 +113,7 @@ class ScalarMixProbe(StackedClassifier):
         m, d, C = W.shape
         acc = torch.float64 if Xc.dtype == torch.float64 else torch.float32
         if not self.cumulative:
-            mixed = self._mixed(coef[0], Xc)
-            return (mixed @ W[0].to(mixed.dtype)).to(acc)
+            return self._project(self._mixed(coef[0], Xc), W[0], acc)
         z = torch.zeros(Xc.shape[1], m * C, dtype=acc, device=Xc.device)
         for layer, s in users:
             Wl = (W[s:] * coef[s:, layer, None, None]).transpose(0, 1).reshape(d, -1).to(Xc.dtype)
@@ -142,8 +147,7 @@ class ScalarMixProbe(StackedClassifier):
             return bf16, bf16
         if self.compute_dtype != "mixed":
             raise ProbesError(f"compute_dtype must be auto, float32, mixed or bfloat16, not {self.compute_dtype!r}")
-        fast = device.type == "cpu" and getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)()
-        return f32, (bf16 if fast else f32)
+        return f32, (bf16 if fast_bf16(device) else f32)
 
     def _train_input(self, Xt):
         """The training stack in the dtype of each pass: {dtype: tensor}, each cast once."""
@@ -175,15 +179,18 @@ class ScalarMixProbe(StackedClassifier):
             users = self._first_user(idx)
             loss = torch.zeros(m, dtype=params.dtype, device=params.device)
             acc = torch.float64 if Xb.dtype == torch.float64 else torch.float32
-            T = [] if single else [torch.zeros(d, (m - s) * C, dtype=acc, device=params.device) for _, s in users]
-            gW1 = torch.zeros(d, C, dtype=acc, device=params.device)
-            gc1 = torch.zeros(L, dtype=acc, device=params.device)
+            if single:  # dW and dc of the one model, accumulated over the chunks
+                T = []
+                gW1 = torch.zeros(d, C, dtype=acc, device=params.device)
+                gc1 = torch.zeros(L, dtype=acc, device=params.device)
+            else:  # T_l = X_l^T G for the models s.. that mix layer l
+                T = [torch.zeros(d, (m - s) * C, dtype=acc, device=params.device) for _, s in users]
             gb = torch.zeros(m, C, dtype=params.dtype, device=params.device)
             for r0 in range(0, n, features.CHUNK_ROWS):
                 r = min(features.CHUNK_ROWS, n - r0)
                 if single:  # keep the mixed vectors: the gradient reuses them
                     mixed = self._mixed(coef[0], Xf[:, r0:r0 + r])
-                    z = (mixed @ W[0].to(mixed.dtype)).to(acc).view(r, 1, C) + b[None]
+                    z = self._project(mixed, W[0], acc).view(r, 1, C) + b[None]
                 else:
                     z = self._mix_logits(users, coef, W, Xf[:, r0:r0 + r]).view(r, m, C) + b[None]
                 if multilabel:

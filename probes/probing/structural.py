@@ -35,6 +35,16 @@ def _padded_rows(offsets: np.ndarray, sents: np.ndarray) -> tuple[np.ndarray, np
     return rows, mask
 
 
+def _by_length(offsets: np.ndarray, sents: np.ndarray) -> np.ndarray:
+    """The sentences sorted by length (stable).
+
+    The dev loss is a mean over sentences, so its batches may group similar lengths: padding to the
+    longest sentence of a random batch of 256 made the (width x width) distance tensors mostly padding.
+    """
+    sents = np.asarray(sents)
+    return sents[np.argsort(offsets[sents + 1] - offsets[sents], kind="stable")]
+
+
 def _float_tensors(targets: Sequence[np.ndarray]) -> list[torch.Tensor]:
     """Per-sentence targets as float32 tensors."""
     return [torch.as_tensor(np.asarray(t, dtype=np.float32)) for t in targets]
@@ -80,7 +90,7 @@ class _StructuralProbe(BaseEstimator):
                 raise ProbesError(f"sentence {i}: target has {t.shape[0]} words, vectors have {offsets[i + 1] - offsets[i]}")
         self.device_ = resolve_device(self.device)
         self._single = single
-        # float32 tensors once, not a numpy conversion per sentence per step (0.6 s an epoch on 4000 EWT sentences)
+        # float32 tensors once, not a conversion per sentence at every step of every epoch
         targets = _float_tensors(targets)
         if targets_dev is not None:
             targets_dev = _float_tensors(targets_dev)
@@ -91,13 +101,14 @@ class _StructuralProbe(BaseEstimator):
         rng = np.random.default_rng(self.random_state)
         if X_dev is not None:
             Hd = to_tensor(as_layer_stack(X_dev)[0], device=self.device_)
-            dev = (Hd, targets_dev, np.asarray(offsets_dev), np.arange(len(offsets_dev) - 1))
+            offsets_dev = np.asarray(offsets_dev)
+            dev = (Hd, targets_dev, offsets_dev, _by_length(offsets_dev, np.arange(len(offsets_dev) - 1)))
             train_s = np.arange(n_s)
         else:
             perm = rng.permutation(n_s)
             k = max(1, int(round(n_s * self.validation_fraction))) if n_s >= 10 else 0
             train_s = np.sort(perm[k:])
-            dev = (H, targets, offsets, np.sort(perm[:k])) if k else None
+            dev = (H, targets, offsets, _by_length(offsets, np.sort(perm[:k]))) if k else None
         gen = torch.Generator().manual_seed(int(self.random_state))
         init = (torch.rand((L, d, self.rank), generator=gen) * 0.1 - 0.05).to(self.device_)
         # One parameter (and Adam group) per layer, so that each layer's learning rate decays on its own
@@ -153,9 +164,6 @@ class _StructuralProbe(BaseEstimator):
 
     def _dataset_loss(self, B, H, targets, offsets, sents) -> torch.Tensor:
         total = torch.zeros(B.shape[0], device=B.device)
-        # Batches of similar lengths: padding to the longest sentence of a random batch of 256 made
-        # the (width x width) distance tensors mostly padding; the mean over sentences is unchanged.
-        sents = np.asarray(sents)[np.argsort(offsets[np.asarray(sents) + 1] - offsets[np.asarray(sents)], kind="stable")]
         for a in range(0, len(sents), 256):
             part = sents[a:a + 256]
             total += self._batch_loss(B, H, targets, offsets, part) * len(part)
@@ -184,7 +192,7 @@ class DistanceProbe(_StructuralProbe):
         out = torch.zeros(len(sents), width, width)
         for k, s in enumerate(sents):
             n = targets[s].shape[0]
-            out[k, :n, :n] = torch.as_tensor(targets[s])
+            out[k, :n, :n] = targets[s]
         return out
 
     def _pred(self, B, H):
@@ -213,7 +221,7 @@ class DepthProbe(_StructuralProbe):
         out = torch.zeros(len(sents), width)
         for k, s in enumerate(sents):
             n = targets[s].shape[0]
-            out[k, :n] = torch.as_tensor(targets[s])
+            out[k, :n] = targets[s]
         return out
 
     def _pred(self, B, H):
