@@ -31,7 +31,7 @@ import torch  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from probe_upos import ewt_dir, load_split  # noqa: E402
+from probe_upos import ewt_dir, ewt_upos_splits  # noqa: E402
 from probes.probing import features  # noqa: E402
 from probes.probing.linear import LinearProbe  # noqa: E402
 from probes.probing.mix import ScalarMixProbe  # noqa: E402
@@ -90,9 +90,7 @@ def main() -> int:
     ud = ewt_dir()
     if ud is None:
         return 2
-    Vtr, _, ttr = load_split("train4000", ud / "en_ewt-ud-train.conllu", 4000)
-    Vdv, _, tdv = load_split("dev", ud / "en_ewt-ud-dev.conllu")
-    Vte, _, tte = load_split("test", ud / "en_ewt-ud-test.conllu")
+    (Vtr, _, ttr), (Vdv, _, tdv), (Vte, _, tte) = ewt_upos_splits(ud)
     ytr, ydv, yte = np.array(ttr), np.array(tdv), np.array(tte)
     L, n, d = Vtr.shape
     print(f"train {n} words, dev {Vdv.shape[1]}, test {Vte.shape[1]}; {L} layers x {d} dims", flush=True)

@@ -56,14 +56,18 @@ def load_split(name: str, path: Path, limit: int | None = None):
     return np.asarray(cache.vectors[:, rows]), rows, tags
 
 
+def ewt_upos_splits(ud: Path):
+    """load_split of the benchmark's three EWT splits: the first 4000 training sentences, dev, test."""
+    return (load_split("train4000", ud / "en_ewt-ud-train.conllu", 4000), load_split("dev", ud / "en_ewt-ud-dev.conllu"),
+            load_split("test", ud / "en_ewt-ud-test.conllu"))
+
+
 def main() -> int:
     torch.set_num_threads(2)
     ud = ewt_dir()
     if ud is None:
         return 2
-    Vtr, _, ttr = load_split("train4000", ud / "en_ewt-ud-train.conllu", 4000)
-    Vdv, _, tdv = load_split("dev", ud / "en_ewt-ud-dev.conllu")
-    Vte, _, tte = load_split("test", ud / "en_ewt-ud-test.conllu")
+    (Vtr, _, ttr), (Vdv, _, tdv), (Vte, _, tte) = ewt_upos_splits(ud)
     classes = np.array(sorted(set(ttr)))
     enc = lambda tags: np.searchsorted(classes, np.array(tags))
     ytr, ydv, yte = enc(ttr), np.array(tdv), np.array(tte)
