@@ -3,6 +3,7 @@ SVGs, and the predicted squared-distance matrix beside the gold tree distances."
 
 from __future__ import annotations
 
+import html
 import re
 from collections import deque
 
@@ -49,7 +50,10 @@ def tree_distances(heads) -> np.ndarray:
 def _svg(words, arcs, tags) -> str:
     from spacy import displacy
 
-    doc = {"words": [{"text": w, "tag": t} for w, t in zip(words, tags)], "arcs": arcs}
+    # displaCy escapes word texts but puts tags and arc labels into the SVG as given: escape those
+    # here, since the SVG is inlined in report.html and a DEPREL could otherwise carry markup.
+    arcs = [dict(a, label=html.escape(str(a["label"]))) for a in arcs]
+    doc = {"words": [{"text": str(w), "tag": html.escape(str(t))} for w, t in zip(words, tags)], "arcs": arcs}
     return displacy.render(doc, style="dep", manual=True, jupyter=False,
                            options={"compact": True, "distance": 95, "offset_x": 40})
 

@@ -1,0 +1,72 @@
+"""Every string that reaches report.html is escaped: a markup payload in each field stays text."""
+
+from html.parser import HTMLParser
+
+import pandas as pd
+
+from analysis.figures.structural import gold_tree_svg, predicted_tree_svg
+from analysis.report import write_report
+from tests.analysis.synthetic import MODEL, make_results_table, make_structural_extra
+
+SCRIPT = "<script>alert(1)</script>"
+IMG = "<img src=x onerror=alert(2)>"
+SVG = '"><svg onload=alert(3)>'
+
+
+class _Live(HTMLParser):
+    """The markup a payload could have made live: script tags, event-handler attributes, images
+    that are not the report's own embedded PNGs, nested <svg> openings carrying attributes."""
+
+    def __init__(self, text: str):
+        super().__init__()
+        self.found: list = []
+        self.feed(text)
+
+    def handle_starttag(self, tag, attrs):
+        names = {k for k, _ in attrs}
+        if tag == "script" or any(k.startswith("on") for k in names):
+            self.found.append((tag, attrs))
+        if tag == "img" and not dict(attrs).get("src", "").startswith("data:image/png;base64,"):
+            self.found.append((tag, attrs))
+
+
+def live(text: str) -> list:
+    return _Live(text).found
+
+
+def _poisoned_results() -> pd.DataFrame:
+    df = make_results_table()
+    df["model"] = df["model"].str.replace(MODEL, f"m{IMG}", regex=False)
+    df["task"] = df["task"].str.replace("deprel", f"dep{SCRIPT}", regex=False)
+    df["eval_set"] = df["eval_set"].str.replace("en_ewt-ud-test", f"test{SVG}", regex=False)
+    df["train_set"] = df["train_set"].str.replace("en_ewt-ud-train", f"train{IMG}", regex=False)
+    df["interval"] = f"sentences{SCRIPT}"
+    return df
+
+
+def test_payload_in_every_field_is_escaped_in_report(tmp_path):
+    extra = make_structural_extra()
+    extra.update(model=f"m{IMG}", task=f"tree{SCRIPT}", sent_id=f"s{SVG}",
+                 words=["The", IMG, SCRIPT, "on", SVG, "mat"],
+                 gold_deprels=["det", SCRIPT, "root", IMG, SVG, "obl"])
+    cka = pd.DataFrame([{"model": f"m{IMG}", "layer": l, "lang_a": f"en{SCRIPT}", "lang_b": "de", "cka": 0.5}
+                        for l in range(3)])
+    path = write_report(_poisoned_results(), tmp_path,
+                        config={"name": f"run{SCRIPT}", "probe": {"kind": IMG}},
+                        manifest={"name": f"run{SCRIPT}", "versions": {"torch": SVG}},
+                        extras={"structural": [extra], "cka": cka}, title=None, formats=("png",))
+    page = path.read_text(encoding="utf-8")
+    assert live(page) == []
+    # The payloads are there, as text.
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "&lt;img src=x onerror=alert(2)&gt;" in page
+    assert page.count('class="displacy"') == 2  # the trees were drawn, with the escaped labels
+
+
+def test_tree_svgs_escape_words_tags_and_labels():
+    words = ["a", IMG, "c"]
+    gold = gold_tree_svg(words, [2, 0, 2], [SCRIPT, "root", SVG])
+    assert live(gold) == []
+    assert "&lt;script&gt;" in gold and "&lt;img src=x" in gold
+    pred = predicted_tree_svg(words, [(0, 1), (1, 2)], [2, 0, 2])
+    assert live(pred) == [] and "&lt;img" in pred
