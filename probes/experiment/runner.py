@@ -22,6 +22,7 @@ from probes.experiment.datasets import Dataset, load_dataset
 from probes.extract.cache import write_json_atomic
 from probes.fingerprint import sha256_file
 from probes.records import RESULT_COLUMNS, ResultRow
+from probes.paths import inside
 
 CLASSIFIER_KINDS = ("linear", "mlp", "mix", "cumulative")
 STRUCTURAL_TASK_KINDS = ("distance", "depth")
@@ -143,8 +144,8 @@ class Experiment:
             # (likewise the first random-init draw, seed 0)
             mw = [model.multiword] if model.multiword != "split" else []
             mw += [f"draw-{draw}"] if draw else []
-            d = self.cache / "vectors" / f"{model.name}{'-random-init' if ri else ''}-{ds.spec.name}-" \
-                f"{_hash(model.source, data_fingerprint(ds.sentences), model.pooling, model.layers, ri, *mw)}"
+            d = inside(self.cache / "vectors", f"{model.name}{'-random-init' if ri else ''}-{ds.spec.name}-"
+                       f"{_hash(model.source, data_fingerprint(ds.sentences), model.pooling, model.layers, ri, *mw)}")
             if (model.name, ri, draw) not in loaded:
                 # One loaded model at a time: the previous one's weights are freed before the next loads.
                 loaded.clear()
@@ -263,8 +264,8 @@ class Experiment:
                      [self.dataset(s).fingerprint for s in [task.train, task.dev, *task.test] if s is not None])
 
     def _probe_job(self, model: ModelSpec, task: TaskSpec, kind: str) -> pd.DataFrame:
-        path = self.cache / "results" / f"{model.name}-{task.name.replace(':', '_')}-{kind}-" \
-            f"{self._job_key(model, task, kind)}.csv"
+        path = inside(self.cache / "results", f"{model.name}-{task.name.replace(':', '_')}-{kind}-"
+                      f"{self._job_key(model, task, kind)}.csv")
         if path.exists():
             self.outcome.reused += 1
             return pd.read_csv(path)
@@ -417,8 +418,8 @@ class Experiment:
             if pick is None or scores.empty:
                 continue
             best = int(scores.groupby("layer")["value"].mean().idxmax())
-            path = self.cache / "results" / f"{model.name}-{task.name}-structural-" \
-                f"{self._job_key(model, task, 'structural')}-example-{pick}.json"
+            path = inside(self.cache / "results", f"{model.name}-{task.name.replace(':', '_')}-structural-"
+                          f"{self._job_key(model, task, 'structural')}-example-{pick}.json")
             if not path.exists():
                 write_json_atomic(path, self._fit_structural_example(model, task, test_spec, pick, best))
             out.append(json.loads(path.read_text(encoding="utf-8")))

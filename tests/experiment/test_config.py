@@ -67,6 +67,11 @@ def test_missing_file_is_named_before_any_work(config_dir):
     ({"similarity": {"estimator": "cosine"}}, "similarity.estimator", "debiased, biased"),
     ({"similarity": {"permutations": -5}}, "similarity.permutations", "shuffled pairings"),
     ({"similarity": {"nulls": 5}}, "similarity.nulls", "unknown key"),
+    ({"probe": {"options": {"learning_rat": 0.1}}}, "probe.options.learning_rat", "no probe kind of this study"),
+    ({"tasks": [{"name": "upos", "train": {"path": "a.conllu", "name": "../../../../tmp/x"}, "test": ["b.conllu"]}]},
+     "tasks[0].train.name", "a path separator"),
+    ({"tasks": [{"name": "upos", "train": "a.conllu", "test": [{"path": "b.conllu", "name": ".."}]}]},
+     "tasks[0].test[0].name", "names a directory"),
 ])
 def test_errors_name_the_key_and_what_is_expected(patch, key, expected):
     data = {"name": "x", "models": [{"name": "m", "source": "hub/id"}],
