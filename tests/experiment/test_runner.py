@@ -141,3 +141,21 @@ def test_random_init_seeds_draw_one_random_model_per_seed(tmp_path, tiny_model):
     assert ri[ri.seed == -1].covers.iloc[0].endswith("(held-out split, random-init weights)")
     caches = sorted(p.name for p in (tmp_path / "cache" / "vectors").iterdir() if "random-init" in p.name)
     assert len(caches) == 2 * 3  # two draws x three data sets (train, en, de)
+
+
+def test_bootstrap_zero_with_control_runs_and_states_no_interval(tmp_path, tiny_model):
+    config = write_study(tmp_path, tiny_model)
+    text = config.read_text(encoding="utf-8").replace("bootstrap = 50", "bootstrap = 0\nrandom_init = false")
+    config.write_text(text.replace('kinds = ["linear", "cumulative"]', 'kinds = ["linear", "mix", "cumulative"]'),
+                      encoding="utf-8")
+    outcome = Experiment(load_config(config), out=tmp_path / "out", cache_dir=tmp_path / "cache", progress=False).run()
+    df = outcome.results
+    sel = df[(df.metric == "selectivity") & (df.seed == 0)]
+    acc = df[(df.metric == "accuracy") & (df.seed == 0) & (df.probe == "linear")]
+    ctl = acc[acc.task == "upos:control"].set_index(["eval_set", "layer"]).value
+    task = acc[acc.task == "upos"].set_index(["eval_set", "layer"]).value
+    lin = sel[sel.probe == "linear"].set_index(["eval_set", "layer"]).value
+    assert len(lin) == 6 and (lin - (task - ctl)).abs().max() < 1e-12   # selectivity = task - control, exactly
+    per_seed = df[(df.seed >= 0) & (df.metric.isin(["accuracy", "selectivity", "uuas"]))]
+    assert per_seed.ci_low.isna().all() and per_seed.ci_high.isna().all()  # no resamples: no interval claimed
+    assert (tmp_path / "out" / "report.html").is_file()
