@@ -86,6 +86,7 @@ class Experiment:
         self.timer = StageTimer()
         self.datasets: dict[tuple, Dataset] = {}
         self.vectors: dict[tuple, object] = {}
+        self._loaded: dict = {}  # the one model loaded for extraction (kept while extracting, freed after)
         self._built: dict[int, tuple] = {}  # id(TaskSpec) -> TaskData of its sets, shared by its probe kinds
         self.task_notes: dict[str, list[tuple[str, str]]] = {}  # task -> (data set, note) from the builders
         self.skipped_jobs: list[str] = []  # probe kinds that do not apply to a task, and why
@@ -126,46 +127,60 @@ class Experiment:
     # ---- stage 2: extract ------------------------------------------------------------------
     def extract_all(self) -> None:
         """Vectors for every (model, data set), and the random-init twin's when baselines want it."""
-        from probes.device import resolve_device
-        from probes.extract.extractor import data_fingerprint, extract
-        from probes.extract.loading import load_model
-
         t0 = time.perf_counter()
         twins = [(False, 0)] + ([(True, d) for d in self._draws()] if self.cfg.probe.random_init else [])
         # Grouped by loaded model: each is loaded once, used for every data set, then freed.
         jobs = [(m, key, ri, draw) for m in self.cfg.models for ri, draw in twins for key in self.datasets]
         _say(f"[2/4 extract]  {len(jobs)} caches ({len(self.cfg.models)} models x {len(self.datasets)} data sets"
              f"{' x random-init twin' if len(twins) == 2 else f' x {len(twins) - 1} random-init draws' if len(twins) > 2 else ''})")
-        loaded: dict = {}
-        for model, key, ri, draw in jobs:
-            ds = self.datasets[key]
-            # Vectors depend on the text only: an edited annotation reuses them.
-            # (the default multiword mode is left out of the name, so caches from before it keep theirs)
-            # (likewise the first random-init draw, seed 0)
-            mw = [model.multiword] if model.multiword != "split" else []
-            mw += [f"draw-{draw}"] if draw else []
-            d = inside(self.cache / "vectors", f"{model.name}{'-random-init' if ri else ''}-{ds.spec.name}-"
-                       f"{_hash(model.source, data_fingerprint(ds.sentences), model.pooling, model.layers, ri, *mw)}")
-            if (model.name, ri, draw) not in loaded:
-                # One loaded model at a time: the previous one's weights are freed before the next loads.
-                loaded.clear()
-                loaded[(model.name, ri, draw)] = load_model(model.source, device=resolve_device(self.cfg.device),
-                                                            random_init=ri, seed=draw,
-                                                            trust_remote_code=model.trust_remote_code)
-            cache = extract(loaded[(model.name, ri, draw)], ds.sentences, d, layers=model.layers, pooling=model.pooling,
-                            batch_size=model.batch_size, device=self.cfg.device, progress=self.progress,
-                            multiword=model.multiword)
-            if cache.summary is None or cache.summary.status != "complete":
-                self.outcome.extracted += 1
-            self.vectors[(model.name, key, ri, draw)] = cache
+        self._loaded: dict = {}
+        for job in jobs:
+            self._extract_one(*job)
+        self._loaded.clear()
         self.timer.add("extract", t0)
+
+    def _extract_one(self, model: ModelSpec, key, ri: bool, draw: int) -> None:
+        from probes.device import resolve_device
+        from probes.extract.extractor import data_fingerprint, extract
+        from probes.extract.loading import load_model
+
+        ds = self.datasets[key]
+        # Vectors depend on the text only: an edited annotation reuses them.
+        # (the default multiword mode is left out of the name, so caches from before it keep theirs)
+        # (likewise the first random-init draw, seed 0)
+        mw = [model.multiword] if model.multiword != "split" else []
+        mw += [f"draw-{draw}"] if draw else []
+        d = inside(self.cache / "vectors", f"{model.name}{'-random-init' if ri else ''}-{ds.spec.name}-"
+                   f"{_hash(model.source, data_fingerprint(ds.sentences), model.pooling, model.layers, ri, *mw)}")
+        if (model.name, ri, draw) not in self._loaded:
+            # One loaded model at a time: the previous one's weights are freed before the next loads.
+            self._loaded.clear()
+            self._loaded[(model.name, ri, draw)] = load_model(model.source, device=resolve_device(self.cfg.device),
+                                                              random_init=ri, seed=draw,
+                                                              trust_remote_code=model.trust_remote_code)
+        cache = extract(self._loaded[(model.name, ri, draw)], ds.sentences, d, layers=model.layers,
+                        pooling=model.pooling, batch_size=model.batch_size, device=self.cfg.device,
+                        progress=self.progress, multiword=model.multiword)
+        if cache.summary is None or cache.summary.status != "complete":
+            self.outcome.extracted += 1
+        self.vectors[(model.name, key, ri, draw)] = cache
 
     def _draws(self) -> list[int]:
         """Seeds of the random-init model: one per probe seed with random_init_seeds, else one (seed 0)."""
         return list(self.cfg.seeds) if self.cfg.probe.random_init_seeds else [0]
 
     def cache_of(self, model: ModelSpec, spec: DataSpec, random_init: bool = False, draw: int = 0):
-        return self.vectors[(model.name, _spec_key(spec), random_init, draw)]
+        """The cache a probe reads, checked in full first (once); a damaged one is rebuilt here, then used."""
+        from probes.extract.integrity import CacheDamaged
+
+        key = (model.name, _spec_key(spec), random_init, draw)
+        try:
+            return self.vectors[key].verify()
+        except CacheDamaged as exc:
+            _say(f"               {exc.path.name}: damaged ({exc.reason}); extracting it again")
+            self._extract_one(model, key[1], random_init, draw)
+            self._loaded.clear()
+            return self.vectors[key].verify()
 
     # ---- stage 3: probe --------------------------------------------------------------------
     def probe_all(self) -> pd.DataFrame:
@@ -255,7 +270,7 @@ class Experiment:
             if spec is None:
                 continue
             for ri, draw in [(False, 0)] + ([(True, d) for d in self._draws()] if self.cfg.probe.random_init else []):
-                caches.append(self.cache_of(model, spec, ri, draw).meta.get("key"))
+                caches.append(self.vectors[(model.name, _spec_key(spec), ri, draw)].meta.get("key"))
         names = [task.train.name, task.dev.name if task.dev else None, [t.name for t in task.test]]
         return _hash("probe-job/4", __version__, model.name, caches, names, task.name, task.options, kind,
                      kind == self._kinds_for(task)[0], self.cfg.seeds,

@@ -7,24 +7,29 @@ A cache is a directory::
     offsets.npy   (n_sentences + 1,) int64 sentence boundaries into the word axis
     missing.npy   (n_words,) bool, words whose text gave no subwords (their vector is zero)
     done.npy      (n_sentences,) bool, which sentences are written (for resuming)
+    .lock         held by the one process writing the cache (others wait, then reuse or rebuild)
 
 ``meta.json`` is written last and atomically; ``"complete": true`` marks a finished cache. (The
 writer also puts a ``"complete": false`` meta.json, with the cache key, at the start, so that a run
 that stops can be recognised and resumed; readers refuse such a cache.) ``meta["key"]`` hashes
-everything that determines the vectors; ``meta["summary"]`` holds the extraction's counts.
+everything that determines the vectors; ``meta["summary"]`` holds the extraction's counts;
+``meta["integrity"]`` the checksums every reader checks (``probes.extract.integrity``). A cache
+found damaged is marked so (``"damaged"``) and rebuilt by the next extraction, never used.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
 
 from probes.errors import ProbesError
+from probes.extract.integrity import CacheDamaged, check_layers, check_quick, restamp, seal
 
-FORMAT = "probes-cache/1"
+FORMAT = "probes-cache/2"  # 2: checksums in meta.json
 
 
 class VectorCache:
@@ -37,22 +42,61 @@ class VectorCache:
         self.meta = meta
         self.vectors = np.load(self.path / "vectors.npy", mmap_mode="r")
         self.sentence_offsets = np.load(self.path / "offsets.npy")
-        missing = self.path / "missing.npy"
-        self.missing = np.load(missing) if missing.exists() else np.zeros(self.n_words, dtype=bool)
+        self.missing = np.load(self.path / "missing.npy")
+        self._verified = False
 
     @classmethod
     def open(cls, path: str | Path) -> "VectorCache":
-        """Open a complete cache directory, or say clearly why it cannot be used."""
+        """Open a complete cache directory after the quick integrity check, or say clearly why it cannot be used.
+
+        Raises CacheDamaged (a ProbesError) when its files no longer match their checksums; the
+        cache is then marked damaged, so that the next extraction rebuilds it.
+        """
         path = Path(path)
         meta_file = path / "meta.json"
         if not meta_file.exists():
             raise ProbesError(f"{path} is not a vector cache (no meta.json); run `probes extract` first")
-        meta = json.loads(meta_file.read_text(encoding="utf-8"))
+        meta = read_meta(path)
+        if meta is None:
+            raise CacheDamaged(path, "meta.json is not readable JSON")
         if meta.get("format") != FORMAT:
             raise ProbesError(f"{path}: cache format {meta.get('format')!r} is not {FORMAT!r}; extract again")
+        if meta.get("damaged"):
+            raise CacheDamaged(path, meta["damaged"])
         if not meta.get("complete"):
             raise ProbesError(f"{path}: extraction did not finish; run the same `probes extract` again to resume")
-        return cls(path, meta)
+        try:
+            changed = check_quick(path, meta)
+            cache = cls(path, meta)
+            if changed:  # vectors.npy was touched since it was sealed: check every byte, then re-stamp
+                cache.verify()
+                cache._restamp()
+        except CacheDamaged as exc:
+            mark_damaged(path, meta, exc.reason)
+            raise
+        except (OSError, ValueError, EOFError, KeyError, TypeError) as exc:
+            mark_damaged(path, meta, f"unreadable: {exc}")
+            raise CacheDamaged(path, f"unreadable: {exc}") from None
+        return cache
+
+    def verify(self) -> "VectorCache":
+        """Check every layer against its checksum and for NaN/Inf (once per opened cache); raise CacheDamaged."""
+        if not self._verified:
+            try:
+                check_layers(self.path, self.meta, self.vectors)
+            except CacheDamaged as exc:
+                mark_damaged(self.path, self.meta, exc.reason)
+                raise
+            self._verified = True
+        return self
+
+    def _restamp(self) -> None:
+        """Record vectors.npy's current size and mtime after a full check passed (a copied cache, say)."""
+        try:
+            self.meta = restamp(self.path, self.meta)
+            write_json_atomic(self.path / "meta.json", self.meta)
+        except OSError:
+            pass  # a read-only cache stays checked in full on every open; still correct
 
     @property
     def layers(self) -> list[int]:
@@ -85,6 +129,16 @@ class VectorCache:
 
 
 CACHE_FILES = ("meta.json", "vectors.npy", "offsets.npy", "missing.npy", "done.npy")
+LOCK_FILE = ".lock"
+
+
+def mark_damaged(path: Path, meta: dict, reason: str) -> None:
+    """Record in meta.json that the cache is damaged, so that no reader uses it and the next writer rebuilds it."""
+    try:
+        write_json_atomic(Path(path) / "meta.json", dict(meta, complete=False, damaged=reason))
+    except OSError:
+        pass  # read-only: every reader finds the damage again by itself
+
 
 
 def write_json_atomic(path: Path, data: dict) -> None:
@@ -98,38 +152,76 @@ def write_json_atomic(path: Path, data: dict) -> None:
 def read_meta(path: Path) -> dict | None:
     """The meta.json of a cache directory, or None when there is none (or it is unreadable)."""
     try:
-        return json.loads((Path(path) / "meta.json").read_text(encoding="utf-8"))
+        meta = json.loads((Path(path) / "meta.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+    return meta if isinstance(meta, dict) else None
 
 
 class CacheWriter:
     """Writes a cache as extraction goes: preallocated memory-mapped arrays, resumable via done.npy.
 
-    ``status`` says what was found: ``"new"``, ``"rebuilt"`` (a cache made from other inputs was
-    replaced), ``"resumed"`` (same key, unfinished) or ``"complete"`` (same key, nothing to do).
+    ``status`` says what was found: ``"new"``, ``"rebuilt"`` (a cache made from other inputs, or a
+    damaged one, was replaced; ``reason`` says which), ``"resumed"`` (same key, unfinished) or
+    ``"complete"`` (same key, intact, nothing to do). The writer holds the cache's lock from the
+    moment it looks at the directory until ``finish`` or ``close``: a second writer waits, then
+    finds the first one's result (and reuses it when its key is the same).
     """
 
     def __init__(self, path: str | Path, key: str, meta: dict, *, n_layers: int, dim: int,
-                 sentence_offsets: np.ndarray, dtype: str = "float16"):
+                 sentence_offsets: np.ndarray, dtype: str = "float16", say=None):
+        from filelock import FileLock, Timeout
+
         self.path = Path(path)
+        if self.path.exists() and not self.path.is_dir():
+            raise ProbesError(f"{self.path} is a file, not a cache directory")
+        _refuse_foreign(self.path)
         self.path.mkdir(parents=True, exist_ok=True)
-        offsets = np.asarray(sentence_offsets, dtype=np.int64)
+        self._lock = FileLock(str(self.path / LOCK_FILE))
+        try:
+            self._lock.acquire(timeout=0)
+        except Timeout:
+            (say or _stderr)(f"{self.path}: another process is writing this cache; waiting for it to finish")
+            self._lock.acquire()
+        try:
+            self._open(key, meta, n_layers, dim, np.asarray(sentence_offsets, dtype=np.int64), dtype)
+        except BaseException:
+            self.close()
+            raise
+
+    def _open(self, key: str, meta: dict, n_layers: int, dim: int, offsets: np.ndarray, dtype: str) -> None:
         n_words, n_sent = int(offsets[-1]), len(offsets) - 1
         shape = (n_layers, n_words, dim)
         old = read_meta(self.path)
-        self.status = "new"
-        if old is not None and old.get("key") == key and old.get("format") == FORMAT and self._shapes_ok(shape, n_sent):
-            self.status = "complete" if old.get("complete") else "resumed"
-        elif old is not None or any((self.path / f).exists() for f in CACHE_FILES):
-            self.status = "rebuilt" if old is not None else "new"
+        self.status, self.reason = "new", ""
+        if old is not None and old.get("key") == key and old.get("format") == FORMAT:
+            if old.get("damaged"):
+                self.reason = f"was damaged ({old['damaged']})"
+            elif old.get("complete"):
+                try:
+                    self.found = VectorCache.open(self.path)
+                    self.status, self.meta = "complete", self.found.meta
+                    return
+                except CacheDamaged as exc:
+                    self.reason = f"was damaged ({exc.reason})"
+            else:
+                why = self._resumable(shape, offsets)
+                if why is None:
+                    self.status = "resumed"
+                else:
+                    self.reason = f"held an unfinished extraction that cannot be resumed ({why})"
+        elif old is not None:
+            self.reason = "held vectors made from other inputs (model, tokenizer, data, pooling, layers or dtype changed)"
+        elif (self.path / "meta.json").exists():
+            self.reason = "had an unreadable meta.json"
+        if self.status == "new":
+            if old is not None or any((self.path / f).exists() for f in CACHE_FILES):
+                self.status = "rebuilt"
+                self.reason = self.reason or "held cache files without a meta.json"
             for name in CACHE_FILES:
                 (self.path / name).unlink(missing_ok=True)
-        self.meta = dict(meta, format=FORMAT, key=key, complete=self.status == "complete",
+        self.meta = dict(meta, format=FORMAT, key=key, complete=False,
                          n_sentences=n_sent, n_words=n_words, dim=dim, dtype=dtype)
-        if self.status == "complete":
-            self.meta = old
-            return
         mode = "r+" if self.status == "resumed" else "w+"
         if mode == "w+":
             np.save(self.path / "offsets.npy", offsets, allow_pickle=False)
@@ -138,13 +230,21 @@ class CacheWriter:
         self.missing = np.lib.format.open_memmap(self.path / "missing.npy", mode=mode, dtype=bool, shape=(n_words,))
         self.done = np.lib.format.open_memmap(self.path / "done.npy", mode=mode, dtype=bool, shape=(n_sent,))
 
-    def _shapes_ok(self, shape: tuple, n_sent: int) -> bool:
+    def _resumable(self, shape: tuple, offsets: np.ndarray) -> str | None:
+        """Why the unfinished cache here cannot be resumed (a file missing, truncated or of another shape), or None."""
+        want = {"vectors.npy": shape, "missing.npy": (shape[1],), "done.npy": (len(offsets) - 1,)}
         try:
-            vec = np.load(self.path / "vectors.npy", mmap_mode="r")
-            done = np.load(self.path / "done.npy", mmap_mode="r")
-        except (OSError, ValueError):
-            return False
-        return tuple(vec.shape) == shape and done.shape == (n_sent,)
+            for name, shp in want.items():
+                arr = np.load(self.path / name, mmap_mode="r")
+                if tuple(arr.shape) != shp:
+                    return f"{name} holds {tuple(arr.shape)}, not {shp}"
+                if (self.path / name).stat().st_size < int(np.prod(shp)) * arr.dtype.itemsize:
+                    return f"{name} is truncated"
+            if not np.array_equal(np.load(self.path / "offsets.npy"), offsets):
+                return "offsets.npy does not match the sentences"
+        except (OSError, ValueError, EOFError) as exc:
+            return f"{exc}"
+        return None
 
     def flush(self) -> None:
         """Push written vectors to disk before the sentences are marked done."""
@@ -153,8 +253,49 @@ class CacheWriter:
         self.done.flush()
 
     def finish(self, extra: dict) -> "VectorCache":
-        """Flush everything, then write meta.json with complete: true (atomically, last)."""
-        self.flush()
-        self.meta = dict(self.meta, complete=True, **extra)
-        write_json_atomic(self.path / "meta.json", self.meta)
-        return VectorCache.open(self.path)
+        """Flush everything, seal the checksums, write meta.json with complete: true (atomically, last)."""
+        try:
+            self.flush()
+            meta = dict(self.meta, complete=True, **extra)
+            self.meta = seal(self.path, meta, self.vectors)
+            write_json_atomic(self.path / "meta.json", self.meta)
+            return VectorCache.open(self.path)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Release the cache's lock (idempotent)."""
+        if self._lock.is_locked:
+            self._lock.release()
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def _refuse_foreign(path: Path) -> None:
+    """Refuse to write a cache into a directory that holds anything else: a rebuild deletes cache files there."""
+    if not path.is_dir() or (path / "meta.json").exists():
+        return
+    own = set(CACHE_FILES) | {LOCK_FILE}
+    other = sorted(p.name for p in path.iterdir() if p.name not in own and not p.name.endswith(".tmp"))
+    if other:
+        raise ProbesError(f"{path} is not empty and is not a vector cache (it holds {', '.join(other[:3])}"
+                          f"{' ...' if len(other) > 3 else ''}); give an empty or new directory")
+
+
+def cache_from_arrays(path: str | Path, vectors: np.ndarray, sentence_offsets, *, layers=None,
+                      missing=None, meta: dict | None = None) -> VectorCache:
+    """A finished, sealed cache in `path` holding given vectors (n_layers, n_words, dim): for vectors made elsewhere."""
+    vectors = np.asarray(vectors)
+    dtype = "float16" if vectors.dtype == np.float16 else "float32"  # never narrowed silently
+    layers = list(range(vectors.shape[0])) if layers is None else [int(x) for x in layers]
+    w = CacheWriter(path, "arrays", dict(meta or {}, layers=layers), n_layers=vectors.shape[0], dim=vectors.shape[2],
+                    sentence_offsets=sentence_offsets, dtype=dtype)
+    if w.status == "complete":
+        w.close()
+        raise ProbesError(f"{path} already holds a cache")
+    w.vectors[:] = vectors
+    w.missing[:] = False if missing is None else np.asarray(missing, dtype=bool)
+    w.done[:] = True
+    return w.finish({})

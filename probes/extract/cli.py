@@ -54,6 +54,9 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("info", help="what a vector cache holds")
     p.add_argument("cache", metavar="DIR")
     p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--verify", action="store_true",
+                   help="check every layer against its checksum and for NaN/Inf (one read of the whole cache); "
+                        "without it, sizes, headers, meta.json and the small files are checked")
     p.set_defaults(func=run_info)
 
     p = subparsers.add_parser("export", help="write a cache's vectors to one .npz file")
@@ -104,7 +107,12 @@ def cache_info(cache: VectorCache) -> dict:
 
 def run_info(args) -> int:
     """probes info."""
-    info = cache_info(VectorCache.open(args.cache))
+    cache = VectorCache.open(args.cache)
+    if args.verify:
+        cache.verify()
+    info = cache_info(cache)
+    info["integrity"] = ("verified: every layer matches its checksum, no NaN or Inf" if args.verify
+                         else "quick check passed (sizes, headers, meta.json, offsets); --verify reads every layer")
     if args.json:
         print(json.dumps(info, indent=2))
         return 0

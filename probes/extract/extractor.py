@@ -52,10 +52,12 @@ class ExtractSummary:
 
     def lines(self) -> list[str]:
         """Human-readable summary lines."""
+        took = (f"found complete: nothing extracted now (the run that made it took {self.seconds:.1f} s)"
+                if self.status == "complete" else f"{self.seconds:.1f} s")
         out = [f"{self.sentences} sentences, {self.words} words, {self.windowed} windowed "
                f"(longer than the model's maximum length), {self.missing_words} words with no subwords "
-               f"(zero vectors, flagged in missing.npy), {self.seconds:.1f} s"]
-        if self.resumed_from:
+               f"(zero vectors, flagged in missing.npy), {took}"]
+        if self.resumed_from and self.status != "complete":
             out.append(f"resumed: {self.resumed_from} sentences were already done")
         if self.multiword_split or self.multiword_shared:
             out.append(f"multiword tokens: {self.multiword_split} words located in their token's characters "
@@ -182,41 +184,45 @@ def extract(model: str | LoadedModel, sentences: Sequence[Sentence], out: str | 
             "compute_dtype": str(loaded.dtype).replace("torch.", ""), "max_content_subwords": loaded.max_content}
     writer = CacheWriter(out, key, meta, n_layers=len(keep), dim=loaded.dim, sentence_offsets=offsets,
                          dtype=cache_dtype)
-    if writer.status == "complete":
-        _say(progress, f"{out}: already extracted with these inputs; nothing to do")
-        cache = VectorCache.open(out)
-        if "summary" in cache.meta:  # the run that made it, reported as found complete now
-            cache.summary = replace(ExtractSummary(**cache.meta["summary"]), status="complete", resumed_from=len(sentences))
-        else:
-            cache.summary = None
-        return cache
-    if writer.status == "rebuilt":
-        _say(progress, f"{out}: held vectors made from other inputs (model, tokenizer, data, pooling, layers "
-                       f"or dtype changed); extracting again")
-    todo = np.flatnonzero(~np.asarray(writer.done))
-    resumed_from = len(sentences) - len(todo)
-    if writer.status == "resumed":
-        _say(progress, f"{out}: resuming an unfinished extraction ({resumed_from} of {len(sentences)} sentences done)")
-
-    run = _Run(loaded, keep, pooling, writer, sentences, offsets, batch_size, multiword)
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-        bar = tqdm(total=len(sentences), initial=resumed_from, unit="sent", desc="extract", file=sys.stderr)
     try:
-        for a in range(0, len(todo), chunk_size):
-            run.chunk(todo[a:a + chunk_size], bar)
+        if writer.status == "complete":
+            _say(progress, f"{out}: already extracted with these inputs; nothing to do")
+            cache = writer.found
+            made = cache.meta.get("summary")  # the run that made it, reported as found complete now
+            cache.summary = replace(ExtractSummary(**made), status="complete", resumed_from=len(sentences)) if made else None
+            return cache
+        if writer.status == "rebuilt":
+            # Said even when quiet: a rebuild costs a full extraction, and a damaged cache is news.
+            _say(True, f"{out}: {writer.reason}; extracting again")
+        todo = np.flatnonzero(~np.asarray(writer.done))
+        resumed_from = len(sentences) - len(todo)
+        if writer.status == "resumed":
+            _say(progress, f"{out}: resuming an unfinished extraction ({resumed_from} of {len(sentences)} sentences done)")
+
+        run = _Run(loaded, keep, pooling, writer, sentences, offsets, batch_size, multiword)
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+            bar = tqdm(total=len(sentences), initial=resumed_from, unit="sent", desc="extract", file=sys.stderr)
+        try:
+            # Chunks are fixed ranges of the corpus and batches are formed over a whole chunk, done or
+            # not, so a resumed run computes every batch exactly as an uninterrupted one would.
+            for a in range(0, len(sentences), chunk_size):
+                if not np.all(writer.done[a:a + chunk_size]):
+                    run.chunk(np.arange(a, min(a + chunk_size, len(sentences))), bar)
+        finally:
+            writer.flush()
+            if bar is not None:
+                bar.close()
+        missing_total = int(np.count_nonzero(writer.missing))
+        examples = _missing_examples(sentences, offsets, np.asarray(writer.missing))
+        summary = ExtractSummary(sentences=len(sentences), words=int(offsets[-1]), windowed=run.windowed,
+                                 missing_words=missing_total, missing_examples=examples,
+                                 seconds=round(time.perf_counter() - t0, 3), status=writer.status,
+                                 resumed_from=resumed_from, multiword_split=split, multiword_shared=shared)
+        cache = writer.finish({"summary": asdict(summary)})
     finally:
-        writer.flush()
-        if bar is not None:
-            bar.close()
-    missing_total = int(np.count_nonzero(writer.missing))
-    examples = _missing_examples(sentences, offsets, np.asarray(writer.missing))
-    summary = ExtractSummary(sentences=len(sentences), words=int(offsets[-1]), windowed=run.windowed,
-                             missing_words=missing_total, missing_examples=examples,
-                             seconds=round(time.perf_counter() - t0, 3), status=writer.status, resumed_from=resumed_from,
-                             multiword_split=split, multiword_shared=shared)
-    cache = writer.finish({"summary": asdict(summary)})
+        writer.close()
     cache.summary = summary
     return cache
 
@@ -275,27 +281,31 @@ class _Run:
         self.out_dtype = torch.float16 if writer.vectors.dtype == np.float16 else torch.float32
 
     def chunk(self, indices: np.ndarray, bar) -> None:
-        """Tokenise, batch and extract the sentences `indices`."""
+        """Tokenise, batch and extract the sentences `indices`, skipping batches already done."""
+        done = self.writer.done
         if self.m.word_encoder is not None:
             order = sorted(indices.tolist(), key=lambda i: len(self.sentences[i].model_tokens()))
             for a in range(0, len(order), self.batch_size):
-                self._word_encoder_batch(order[a:a + self.batch_size])
-                self._done(order[a:a + self.batch_size], bar)
+                part = order[a:a + self.batch_size]
+                if not np.all(done[part]):
+                    self._word_encoder_batch(part)
+                    self._done(part, bar)
             return
         prepared = self._prepare(indices)
-        prepared.sort(key=lambda p: p.length)
-        batch: list[_Prepared] = []
+        prepared.sort(key=lambda p: p.length)  # stable: ties keep corpus order, the same on every run
+        batches: list[list[_Prepared]] = [[]]
         n_rows = 0
         for p in prepared:
-            if batch and n_rows + len(p.rows) > self.batch_size:
-                self._batch(batch)
-                self._done([q.index for q in batch], bar)
-                batch, n_rows = [], 0
-            batch.append(p)
+            if batches[-1] and n_rows + len(p.rows) > self.batch_size:
+                batches.append([])
+                n_rows = 0
+            batches[-1].append(p)
             n_rows += len(p.rows)
-        if batch:
-            self._batch(batch)
-            self._done([q.index for q in batch], bar)
+        for batch in batches:
+            ids = [q.index for q in batch]
+            if batch and not np.all(done[ids]):
+                self._batch(batch)
+                self._done(ids, bar)
 
     def _prepare(self, indices: np.ndarray) -> list[_Prepared]:
         texts = [sentence_text(self.sentences[i]) for i in indices]
@@ -397,6 +407,16 @@ class _Run:
         w = self.writer
         # The batch's word rows in the column order of `vectors`: one scattered write, not one per sentence.
         rows = np.concatenate([np.arange(self.offsets[i], self.offsets[i + 1]) for i in indices])
+        finite = np.isfinite(vectors).all(axis=(0, 2))
+        if not finite.all():
+            # A NaN or Inf (a float16 overflow, say) must not enter a cache: the checksums would seal it.
+            word = int(np.flatnonzero(~finite)[0])
+            sent = int(np.searchsorted(self.offsets, rows[word], side="right") - 1)
+            s = self.sentences[sent]
+            raise ProbesError(f"{self.m.name}: NaN or Inf vectors for {int(np.count_nonzero(~finite))} words, first "
+                              f"in sentence {s.sent_id or sent + 1} word {rows[word] - self.offsets[sent] + 1} "
+                              f"({s.words[rows[word] - self.offsets[sent]]!r}); extract with dtype float32, or "
+                              "cache_dtype float32 if the values exceed float16's range")
         w.vectors[:, rows] = vectors
         w.missing[rows] = missing
         if time.monotonic() - self.last_flush > _FLUSH_SECONDS:
@@ -404,6 +424,7 @@ class _Run:
             self.last_flush = time.monotonic()
 
     def _done(self, indices: list[int], bar) -> None:
+        new = int(np.count_nonzero(~self.writer.done[indices]))
         self.writer.done[indices] = True
         if bar is not None:
-            bar.update(len(indices))
+            bar.update(new)

@@ -45,6 +45,8 @@ class Inputs:
 def cache_arrays(vectors) -> tuple[object, list[int], Optional[np.ndarray]]:
     """(vectors (L, n_words, dim), layer ids, offsets or None) of a VectorCache or a plain array."""
     if hasattr(vectors, "vectors") and hasattr(vectors, "layers"):
+        if hasattr(vectors, "verify"):
+            vectors.verify()  # checksums and NaN/Inf of every layer, once per opened cache, before any probe reads it
         return vectors.vectors, list(vectors.layers), np.asarray(vectors.sentence_offsets)
     if getattr(vectors, "ndim", 0) != 3:
         raise ProbesError("vectors must be a VectorCache or an array of shape (n_layers, n_words, dim)")

@@ -304,6 +304,10 @@ def _parse_block(rows: list[tuple[int, Optional[str]]], path: str, ordinal: int,
             raise _Bad(f"ID {wid!r} is not an integer, a range a-b or an empty node i.k", lineno)
         if int(wid) != expected:
             raise _Bad(f"word id {wid} out of order (expected {expected})", lineno)
+        for k in (3, 4, 5, 6, 7, 8):
+            if " " in cols[k]:
+                raise _Bad(f"{STANDARD_COLUMNS[k]} {cols[k]!r} contains a space (CoNLL-U allows spaces only in "
+                           "FORM, LEMMA and MISC)", lineno)
         if cols[9] == "_":
             word_misc = {}
         else:
@@ -375,6 +379,10 @@ def _blocks(path: Path) -> Iterator[tuple[list[tuple[int, Optional[str]]], Optio
                 line: Optional[str] = raw.decode("utf-8").rstrip("\r\n")
             except UnicodeDecodeError:
                 line = None
+            if line is not None and "\r" in line:
+                # CR-only (classic Mac) line endings read as one endless line: say so, never quote it whole
+                raise InputError("a carriage return inside a line: the file has CR-only line endings; convert them "
+                                 "to LF (for example: tr '\\r' '\\n' < in.conllu > out.conllu)", str(path), lineno)
             if line is not None and not line.strip():
                 if rows:
                     yield rows, pending_id

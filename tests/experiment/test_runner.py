@@ -159,3 +159,31 @@ def test_bootstrap_zero_with_control_runs_and_states_no_interval(tmp_path, tiny_
     per_seed = df[(df.seed >= 0) & (df.metric.isin(["accuracy", "selectivity", "uuas"]))]
     assert per_seed.ci_low.isna().all() and per_seed.ci_high.isna().all()  # no resamples: no interval claimed
     assert (tmp_path / "out" / "report.html").is_file()
+
+
+def test_damaged_vectors_are_rebuilt_by_the_study_never_probed(tmp_path, tiny_model, capsys):
+    import os
+
+    import numpy as np
+
+    config = write_study(tmp_path, tiny_model)
+    text = config.read_text(encoding="utf-8").replace('kinds = ["linear", "cumulative"]',
+                                                      'kinds = ["linear"]\nrandom_init = false\ncontrol = false')
+    config.write_text(text.replace('[[tasks]]\nname = "distance"', '[[skip]]\nname = "distance"').split("[[skip]]")[0]
+                      + text[text.index("[probe]"):], encoding="utf-8")
+    cache = tmp_path / "cache"
+    first = Experiment(load_config(config), out=tmp_path / "out", cache_dir=cache, progress=False).run()
+    train = next(d for d in (cache / "vectors").iterdir() if "-en-" in d.name and np.load(d / "offsets.npy").size == 41)
+    # NaNs in one layer, the file's mtime put back: only the full check before probing can see it
+    vec = train / "vectors.npy"
+    st = vec.stat()
+    v = np.load(vec, mmap_mode="r+")
+    v[1, :50] = np.nan
+    v.flush()
+    del v
+    os.utime(vec, ns=(st.st_atime_ns, st.st_mtime_ns))
+    shutil.rmtree(cache / "results")  # the probes must read the vectors again
+    capsys.readouterr()
+    again = Experiment(load_config(config), out=tmp_path / "out2", cache_dir=cache, progress=False).run()
+    assert "damaged (layer 1 has NaN or Inf in 50 words); extracting it again" in capsys.readouterr().err
+    pd.testing.assert_frame_equal(again.results.reset_index(drop=True), first.results.reset_index(drop=True))

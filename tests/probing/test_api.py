@@ -1,10 +1,8 @@
-import json
-
 import numpy as np
 import pytest
 
 from probes.errors import ProbesError
-from probes.extract.cache import FORMAT, VectorCache
+from probes.extract.cache import cache_from_arrays
 from probes.probing.api import (fit_probe, fit_structural, mdl_layers, predict_labels, probe_layers,
                                structural_layers, structural_predictions)
 from probes.tasks.base import TaskData
@@ -14,12 +12,7 @@ from tests.probing.test_structural import planted_trees
 
 def write_cache(path, vectors, offsets):
     """A cache directory in the documented on-disk format (probes/extract/cache.py)."""
-    path.mkdir(parents=True)
-    np.save(path / "vectors.npy", vectors)
-    np.save(path / "offsets.npy", np.asarray(offsets, dtype=np.int64))
-    (path / "meta.json").write_text(json.dumps({"format": FORMAT, "complete": True,
-                                                "layers": list(range(vectors.shape[0]))}))
-    return VectorCache.open(path)
+    return cache_from_arrays(path, vectors, offsets)
 
 
 def control_of(task, seed=5):

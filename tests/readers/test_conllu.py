@@ -64,6 +64,20 @@ def test_crlf_and_missing_final_blank_line(tmp_path):
     assert sents[0].text == "Vengo del mercado."
 
 
+def test_cr_only_line_endings_are_named_not_quoted(tmp_path):
+    p = tmp_path / "mac.conllu"
+    p.write_bytes(("# sent_id = a\n" + GOOD.replace("\n", "\r") * 50).encode())
+    with pytest.raises(InputError) as exc:
+        read_conllu(p)
+    msg = str(exc.value)
+    assert msg.startswith(f"{p}:2: ") and "CR-only line endings" in msg and len(msg) < 300
+
+
+def test_spaces_in_form_and_lemma_are_allowed(tmp_path):
+    p = write(tmp_path, "1\tNew York\tNew York\tPROPN\t_\t_\t0\troot\t_\t_\n")
+    assert read_conllu(p)[0].words == ["New York"]
+
+
 def test_lang_from_file_name(tmp_path):
     (s,) = read_conllu(write(tmp_path, ES, name="es_gsd-ud-dev.conllu"))
     assert s.lang == "es"
@@ -89,6 +103,9 @@ GOOD = "1\tA\ta\tDET\t_\t_\t2\tdet\t_\t_\n2\tdog\tdog\tNOUN\t_\t_\t0\troot\t_\t_
      4, "empty node 1.2"),
     ("1\tA\ta\tDET\t_\tNumber\t2\tdet\t_\t_\n2\tdog\tdog\tNOUN\t_\t_\t0\troot\t_\t_\n", 3, "FEATS"),
     ("1\tA\ta\tDET\t_\t_\t_\tdet\t_\t_\n2\tdog\tdog\tNOUN\t_\t_\t0\troot\t_\t_\n", 3, "HEAD is '_'"),
+    ("1\tA\ta\tDET\t_\t_\t2\tdet x\t_\t_\n2\tdog\tdog\tNOUN\t_\t_\t0\troot\t_\t_\n", 3,
+     "DEPREL 'det x' contains a space"),
+    ("1\tA\ta\tDE T\t_\t_\t2\tdet\t_\t_\n2\tdog\tdog\tNOUN\t_\t_\t0\troot\t_\t_\n", 3, "UPOS 'DE T'"),
 ])
 def test_malformed_sentence_names_file_line_and_sentence(tmp_path, body, line, reason):
     # the bad sentence starts on line 5 (comment), its first word is line 6
