@@ -279,11 +279,30 @@ class Experiment:
                      [self.dataset(s).fingerprint for s in [task.train, task.dev, *task.test] if s is not None])
 
     def _probe_job(self, model: ModelSpec, task: TaskSpec, kind: str) -> pd.DataFrame:
+        from filelock import FileLock, Timeout
+
         path = inside(self.cache / "results", f"{model.name}-{task.name.replace(':', '_')}-{kind}-"
                       f"{self._job_key(model, task, kind)}.csv")
         if path.exists():
             self.outcome.reused += 1
             return pd.read_csv(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # One study computes a job at a time: another one sharing the cache waits, then reuses its rows.
+        lock = FileLock(str(path.with_suffix(".lock")))
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            _say(f"               {path.name}: another study is computing this job; waiting for it")
+            lock.acquire()
+        try:
+            if path.exists():
+                self.outcome.reused += 1
+                return pd.read_csv(path)
+            return self._compute_job(model, task, kind, path)
+        finally:
+            lock.release()
+
+    def _compute_job(self, model: ModelSpec, task: TaskSpec, kind: str, path: Path) -> pd.DataFrame:
         train, dev, tests, control = self._task_data(task)
         ri = self.cfg.probe.random_init
         vec = lambda spec, r=False: self.cache_of(model, spec, r)  # noqa: E731
@@ -306,7 +325,6 @@ class Experiment:
         rows = run_probe(kind, tr, te, dv, control=control, random_init=random_init, majority=majority,
                          rank=self.cfg.probe.rank, options=self.cfg.probe.options, **common)
         df = pd.DataFrame([r.as_dict() for r in rows], columns=RESULT_COLUMNS)
-        path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
         df.to_csv(tmp, index=False)
         tmp.replace(path)

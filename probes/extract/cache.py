@@ -20,6 +20,7 @@ found damaged is marked so (``"damaged"``) and rebuilt by the next extraction, n
 from __future__ import annotations
 
 import json
+import mmap
 import os
 import sys
 from pathlib import Path
@@ -83,7 +84,7 @@ class VectorCache:
         """Check every layer against its checksum and for NaN/Inf (once per opened cache); raise CacheDamaged."""
         if not self._verified:
             try:
-                check_layers(self.path, self.meta, self.vectors)
+                check_layers(self.path, self.meta)
             except CacheDamaged as exc:
                 mark_damaged(self.path, self.meta, exc.reason)
                 raise
@@ -252,12 +253,23 @@ class CacheWriter:
         self.missing.flush()
         self.done.flush()
 
+    def release(self) -> None:
+        """Flush, then drop the written pages of vectors.npy from this process's resident memory.
+
+        Pages of a file mapping count towards the writer's RSS until the kernel evicts them; without
+        this, RSS grew with the cache (the corpus) though nothing was held. They stay in the page cache.
+        """
+        self.vectors.flush()
+        mm = getattr(self.vectors, "_mmap", None)
+        if mm is not None and hasattr(mmap, "MADV_DONTNEED"):
+            mm.madvise(mmap.MADV_DONTNEED)
+
     def finish(self, extra: dict) -> "VectorCache":
         """Flush everything, seal the checksums, write meta.json with complete: true (atomically, last)."""
         try:
             self.flush()
             meta = dict(self.meta, complete=True, **extra)
-            self.meta = seal(self.path, meta, self.vectors)
+            self.meta = seal(self.path, meta)
             write_json_atomic(self.path / "meta.json", self.meta)
             return VectorCache.open(self.path)
         finally:

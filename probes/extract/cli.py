@@ -68,12 +68,13 @@ def register(subparsers) -> None:
 def run_extract(args) -> int:
     """probes extract."""
     from probes.extract.extractor import extract
-    from probes.readers import load_corpus
+    from probes.readers import stream_corpus
 
     if not str(args.data).startswith("ud:") and not Path(args.data).exists():
         raise ProbesError(f"--data {args.data}: no such file")
-    sentences = load_corpus(args.data, lang=args.lang, sentencize=args.sentencize,
-                            spacy_model=args.spacy_model, skip_invalid=args.skip_invalid)
+    # Streamed: the corpus is read once to check and count it, once chunk by chunk to extract it.
+    sentences = stream_corpus(args.data, lang=args.lang, sentencize=args.sentencize,
+                              spacy_model=args.spacy_model, skip_invalid=args.skip_invalid)
     cache = extract(args.model, sentences, args.out, layers=args.layers, pooling=args.pooling,
                     batch_size=args.batch_size, device=args.device, dtype=args.dtype,
                     cache_dtype=args.cache_dtype, random_init=args.random_init, seed=args.seed,
@@ -126,7 +127,7 @@ def run_info(args) -> int:
 
 def run_export(args) -> int:
     """probes export."""
-    cache = VectorCache.open(args.cache)
+    cache = VectorCache.open(args.cache).verify()  # every layer is read anyway: export only what was written
     out = Path(args.out)
     if out.suffix != ".npz":
         raise ProbesError(f"--out {out}: the export file must end in .npz")

@@ -15,7 +15,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Iterable, Optional, Sequence
+from typing import Iterable, Optional
 
 import numpy as np
 import torch
@@ -27,12 +27,16 @@ from probes.extract.cache import FORMAT, CacheWriter, VectorCache
 from probes.extract.loading import LoadedModel, load_model
 from probes.extract.pooling import DEFAULT_POOLING, check_pooling, pool, select_pairs
 from probes.extract.windows import owners, plan_windows
-from probes.records import Sentence, sentence_offsets
+from probes.records import Sentence
 
 EXTRACTOR_VERSION = "extract/1"  # bump when a code change alters the vectors, so old caches rebuild
 CACHE_DTYPES = ("float16", "float32")
 _FLUSH_SECONDS = 30.0
+_FLUSH_BYTES = 16 << 20  # written vectors pushed to disk and dropped from this process's memory this often
 _REPORT_MISSING = 20
+# A batch holds at most batch_size rows and batch_size x TOKENS_PER_ROW padded subwords, so that its
+# activations (and the process's peak memory) do not depend on how long the corpus's longest sentences are.
+TOKENS_PER_ROW = 64
 
 
 @dataclass
@@ -88,27 +92,69 @@ class _Prepared:
         return max((len(r) for r in self.rows), default=0)
 
 
-def data_fingerprint(sentences: Sequence[Sentence]) -> str:
+def _fingerprint_line(s: Sentence) -> bytes:
+    return json.dumps([s.model_tokens(), s.space_after, s.token_of_word(), len(s.words)],
+                      ensure_ascii=False).encode() + b"\n"
+
+
+def data_fingerprint(sentences: Iterable[Sentence]) -> str:
     """sha256 over what the model reads and how words map onto it, sentence by sentence."""
     h = hashlib.sha256()
     for s in sentences:
-        h.update(json.dumps([s.model_tokens(), s.space_after, s.token_of_word(), len(s.words)],
-                            ensure_ascii=False).encode())
-        h.update(b"\n")
+        h.update(_fingerprint_line(s))
     return h.hexdigest()
 
 
-def _check_sentences(sentences: Sequence[Sentence]) -> None:
+def _check_sentence(i: int, s: Sentence) -> None:
+    where = s.source or f"sentence {i + 1}" + (f" ({s.sent_id})" if s.sent_id else "")
+    n_tok = len(s.model_tokens())
+    wt = s.token_of_word()
+    if s.tokens is None and s.word_token is not None:
+        raise ProbesError(f"{where}: word_token is set but tokens is not")
+    if len(wt) != len(s.words) or any(not 0 <= t < n_tok for t in wt):
+        raise ProbesError(f"{where}: word_token does not map its {len(s.words)} words onto its {n_tok} tokens")
+    if s.space_after is not None and len(s.space_after) != n_tok:
+        raise ProbesError(f"{where}: space_after has {len(s.space_after)} entries for {n_tok} tokens")
+
+
+@dataclass
+class _Survey:
+    """What one pass over the corpus tells before extraction: sizes, fingerprint, multiword counts."""
+
+    offsets: np.ndarray
+    fingerprint: str
+    split: int
+    shared: int
+
+
+def _survey(sentences: Iterable[Sentence], multiword: str) -> _Survey:
+    """One streaming pass: every sentence checked, words counted, fingerprinted; nothing kept but counts."""
+    h = hashlib.sha256()
+    lengths: list[int] = []
+    split = shared = 0
     for i, s in enumerate(sentences):
-        where = s.source or f"sentence {i + 1}" + (f" ({s.sent_id})" if s.sent_id else "")
-        n_tok = len(s.model_tokens())
-        wt = s.token_of_word()
-        if s.tokens is None and s.word_token is not None:
-            raise ProbesError(f"{where}: word_token is set but tokens is not")
-        if len(wt) != len(s.words) or any(not 0 <= t < n_tok for t in wt):
-            raise ProbesError(f"{where}: word_token does not map its {len(s.words)} words onto its {n_tok} tokens")
-        if s.space_after is not None and len(s.space_after) != n_tok:
-            raise ProbesError(f"{where}: space_after has {len(s.space_after)} entries for {n_tok} tokens")
+        _check_sentence(i, s)
+        h.update(_fingerprint_line(s))
+        lengths.append(len(s.words))
+        if s.word_token is not None:
+            u = word_units(s, sentence_text(s), multiword)
+            split, shared = split + u.split, shared + u.shared
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    return _Survey(offsets, h.hexdigest(), split, shared)
+
+
+def _chunks(sentences: Iterable[Sentence], size: int):
+    """(first index, list of sentences) of consecutive chunks of `size` sentences."""
+    chunk: list[Sentence] = []
+    start = 0
+    for s in sentences:
+        chunk.append(s)
+        if len(chunk) == size:
+            yield start, chunk
+            start, chunk = start + size, []
+    if chunk:
+        yield start, chunk
 
 
 def _resolve_layers(layers: Optional[Iterable[int]], num_layers: int) -> list[int]:
@@ -128,7 +174,7 @@ def _say(enabled: bool, message: str) -> None:
         print(message, file=sys.stderr)
 
 
-def extract(model: str | LoadedModel, sentences: Sequence[Sentence], out: str | Path, *,
+def extract(model: str | LoadedModel, sentences: Iterable[Sentence], out: str | Path, *,
             layers: Optional[Iterable[int]] = None, pooling: str = DEFAULT_POOLING, batch_size: int = 32,
             device: str = "auto", dtype: str = "float32", cache_dtype: str = "float16",
             random_init: bool = False, seed: int = 0, trust_remote_code: bool = False,
@@ -137,8 +183,10 @@ def extract(model: str | LoadedModel, sentences: Sequence[Sentence], out: str | 
     """Extract per-layer word vectors of `sentences` with `model` into the cache directory `out`.
 
     `model` is a hub id, a local directory, a word-encoder spec, or an already loaded model.
-    Sentences are tokenised `chunk_size` at a time (memory is bounded by one chunk, not the corpus)
-    and sorted by length within a chunk. `multiword`: ``split`` gives each word of a multiword token
+    `sentences` is a list, or any re-iterable corpus (``probes.readers.stream_corpus``), which is
+    read twice: once to check, count and fingerprint it, once chunk by chunk to extract it, so that
+    memory holds one chunk, not the corpus. Sentences are tokenised `chunk_size` at a time and
+    sorted by length within a chunk; chunks are fixed ranges of the corpus. `multiword`: ``split`` gives each word of a multiword token
     the subwords over its own characters where its form is found there, ``token`` the token's
     vector (see ``probes.extract.alignment``). Returns the finished cache; its ``summary``
     attribute is an ExtractSummary.
@@ -149,11 +197,10 @@ def extract(model: str | LoadedModel, sentences: Sequence[Sentence], out: str | 
         raise ProbesError(f"cache dtype {cache_dtype!r}: choose one of {', '.join(CACHE_DTYPES)}")
     if batch_size < 1:
         raise ProbesError(f"batch size must be at least 1, got {batch_size}")
-    if not sentences:
-        raise ProbesError("no sentences to extract")
     if multiword not in MULTIWORD_MODES:
         raise ProbesError(f"multiword {multiword!r}: choose one of {', '.join(MULTIWORD_MODES)}")
-    _check_sentences(sentences)
+    if iter(sentences) is sentences:
+        raise ProbesError("extract reads the sentences twice: pass a list or a re-iterable corpus, not an iterator")
     if isinstance(model, LoadedModel):
         loaded = model
     else:
@@ -164,17 +211,20 @@ def extract(model: str | LoadedModel, sentences: Sequence[Sentence], out: str | 
         raise ProbesError(f"{loaded.name}: memory carried across sentences needs corpus order, but extraction "
                           "batches sentences by length; extract with carry_memory off (the default)")
     keep = _resolve_layers(layers, loaded.num_layers)
-    offsets = sentence_offsets(sentences)
+    # Word encoders read whole surface tokens: their multiword words always share the token's vector.
+    multiword = multiword if loaded.word_encoder is None else "token"
+    survey = _survey(sentences, multiword)
+    offsets, split, shared = survey.offsets, survey.split, survey.shared
+    n_sentences = len(offsets) - 1
+    if n_sentences == 0:
+        raise ProbesError("no sentences to extract")
     ingredients = {
         "version": EXTRACTOR_VERSION, "format": FORMAT, "model": loaded.fingerprint,
         "tokenizer": loaded.tokenizer_fingerprint,
         "template": asdict(loaded.template) if loaded.template else None, "max_content": loaded.max_content,
-        "data": data_fingerprint(sentences), "pooling": pooling if loaded.word_encoder is None else "none",
+        "data": survey.fingerprint, "pooling": pooling if loaded.word_encoder is None else "none",
         "layers": keep, "dtype": str(loaded.dtype), "cache_dtype": cache_dtype,
     }
-    # Word encoders read whole surface tokens: their multiword words always share the token's vector.
-    multiword = multiword if loaded.word_encoder is None else "token"
-    split, shared = _multiword_counts(sentences, multiword)
     if split:  # only words actually cut out of their token change the vectors (all other caches keep their key)
         ingredients["multiword"] = "split"
     key = hashlib.sha256(json.dumps(ingredients, sort_keys=True).encode()).hexdigest()
@@ -189,34 +239,45 @@ def extract(model: str | LoadedModel, sentences: Sequence[Sentence], out: str | 
             _say(progress, f"{out}: already extracted with these inputs; nothing to do")
             cache = writer.found
             made = cache.meta.get("summary")  # the run that made it, reported as found complete now
-            cache.summary = replace(ExtractSummary(**made), status="complete", resumed_from=len(sentences)) if made else None
+            cache.summary = replace(ExtractSummary(**made), status="complete", resumed_from=n_sentences) if made else None
             return cache
         if writer.status == "rebuilt":
             # Said even when quiet: a rebuild costs a full extraction, and a damaged cache is news.
             _say(True, f"{out}: {writer.reason}; extracting again")
-        todo = np.flatnonzero(~np.asarray(writer.done))
-        resumed_from = len(sentences) - len(todo)
+        resumed_from = int(np.count_nonzero(writer.done))
         if writer.status == "resumed":
-            _say(progress, f"{out}: resuming an unfinished extraction ({resumed_from} of {len(sentences)} sentences done)")
+            _say(progress, f"{out}: resuming an unfinished extraction ({resumed_from} of {n_sentences} sentences done)")
 
-        run = _Run(loaded, keep, pooling, writer, sentences, offsets, batch_size, multiword)
+        run = _Run(loaded, keep, pooling, writer, offsets, batch_size, multiword)
         bar = None
         if progress:
             from tqdm.auto import tqdm
-            bar = tqdm(total=len(sentences), initial=resumed_from, unit="sent", desc="extract", file=sys.stderr)
+            bar = tqdm(total=n_sentences, initial=resumed_from, unit="sent", desc="extract", file=sys.stderr)
+        examples: list[str] = []
+        again = hashlib.sha256()  # the second pass must read the corpus the first one fingerprinted
         try:
             # Chunks are fixed ranges of the corpus and batches are formed over a whole chunk, done or
             # not, so a resumed run computes every batch exactly as an uninterrupted one would.
-            for a in range(0, len(sentences), chunk_size):
-                if not np.all(writer.done[a:a + chunk_size]):
-                    run.chunk(np.arange(a, min(a + chunk_size, len(sentences))), bar)
+            changed = ProbesError(f"{out}: the corpus changed while it was being extracted (its two readings "
+                                  "differ); run again on a file that is not being written")
+            for a, chunk in _chunks(sentences, chunk_size):
+                lengths = np.diff(offsets[a:a + len(chunk) + 1])
+                if len(lengths) != len(chunk) or any(len(s.words) != n for s, n in zip(chunk, lengths)):
+                    raise changed
+                for s in chunk:
+                    again.update(_fingerprint_line(s))
+                if not np.all(writer.done[a:a + len(chunk)]):
+                    run.chunk(a, chunk, bar)
+                if len(examples) < _REPORT_MISSING:
+                    examples += _missing_examples(chunk, a, offsets, writer.missing)[:_REPORT_MISSING - len(examples)]
         finally:
             writer.flush()
             if bar is not None:
                 bar.close()
+        if again.hexdigest() != survey.fingerprint:
+            raise changed
         missing_total = int(np.count_nonzero(writer.missing))
-        examples = _missing_examples(sentences, offsets, np.asarray(writer.missing))
-        summary = ExtractSummary(sentences=len(sentences), words=int(offsets[-1]), windowed=run.windowed,
+        summary = ExtractSummary(sentences=n_sentences, words=int(offsets[-1]), windowed=run.windowed,
                                  missing_words=missing_total, missing_examples=examples,
                                  seconds=round(time.perf_counter() - t0, 3), status=writer.status,
                                  resumed_from=resumed_from, multiword_split=split, multiword_shared=shared)
@@ -227,26 +288,38 @@ def extract(model: str | LoadedModel, sentences: Sequence[Sentence], out: str | 
     return cache
 
 
-def _multiword_counts(sentences: Sequence[Sentence], multiword: str) -> tuple[int, int]:
-    """(words of multiword tokens with their own span, words sharing their token's span)."""
-    split = shared = 0
-    for s in sentences:
-        if s.word_token is None:
-            continue
-        u = word_units(s, sentence_text(s), multiword)
-        split += u.split
-        shared += u.shared
-    return split, shared
-
-
-def _missing_examples(sentences: Sequence[Sentence], offsets: np.ndarray, missing: np.ndarray) -> list[str]:
-    rows = np.flatnonzero(missing)[:_REPORT_MISSING]
+def _missing_examples(chunk: list[Sentence], start: int, offsets: np.ndarray, missing: np.ndarray) -> list[str]:
+    """'sent_id:word form' of the flagged words in one chunk (first few)."""
+    a, b = int(offsets[start]), int(offsets[start + len(chunk)])
     out = []
-    for row in rows:
+    for row in (np.flatnonzero(missing[a:b])[:_REPORT_MISSING] + a):
         i = int(np.searchsorted(offsets, row, side="right") - 1)
-        s, j = sentences[i], int(row - offsets[i])
+        s, j = chunk[i - start], int(row - offsets[i])
         out.append(f"{s.sent_id or i + 1}:{j + 1} {s.words[j]!r}")
     return out
+
+
+def _trim_heap() -> None:
+    """Hand freed heap memory back to the system (glibc only; elsewhere nothing to do).
+
+    Batches of many shapes leave glibc's heap fragmented: without this, resident memory grew with
+    the number of batches, i.e. with the corpus (benchmarks/extract_memory.py), though nothing was
+    kept. Called after every batch; it costs well under a millisecond against a forward pass.
+    """
+    trim = _LIBC_TRIM[0] if _LIBC_TRIM else None
+    if trim is None and not _LIBC_TRIM:
+        try:
+            import ctypes
+
+            trim = ctypes.CDLL("libc.so.6").malloc_trim
+        except (OSError, AttributeError):
+            trim = None
+        _LIBC_TRIM.append(trim)
+    if trim is not None:
+        trim(0)
+
+
+_LIBC_TRIM: list = []
 
 
 @contextmanager
@@ -268,20 +341,34 @@ def _single_thread(device: torch.device):
         torch.set_num_threads(n)
 
 
+class _ChunkView:
+    """Sentences of one chunk, indexed by their position in the corpus."""
+
+    def __init__(self, start: int, sentences: list[Sentence]):
+        self.start, self.items = start, sentences
+
+    def __getitem__(self, i: int) -> Sentence:
+        return self.items[int(i) - self.start]
+
+
 class _Run:
     """The batching, forward passes, pooling and writing of one extraction."""
 
     def __init__(self, loaded: LoadedModel, keep: list[int], pooling: str, writer: CacheWriter,
-                 sentences: Sequence[Sentence], offsets: np.ndarray, batch_size: int, multiword: str = "split"):
+                 offsets: np.ndarray, batch_size: int, multiword: str = "split"):
         self.m, self.keep, self.pooling, self.writer = loaded, keep, pooling, writer
         self.multiword = multiword
-        self.sentences, self.offsets, self.batch_size = sentences, offsets, batch_size
+        self.sentences: _ChunkView = _ChunkView(0, [])  # corpus-indexed access to the current chunk
+        self.offsets, self.batch_size = offsets, batch_size
         self.windowed = 0
         self.last_flush = time.monotonic()
+        self.unflushed = 0
         self.out_dtype = torch.float16 if writer.vectors.dtype == np.float16 else torch.float32
 
-    def chunk(self, indices: np.ndarray, bar) -> None:
-        """Tokenise, batch and extract the sentences `indices`, skipping batches already done."""
+    def chunk(self, start: int, sentences: list[Sentence], bar) -> None:
+        """Tokenise, batch and extract one chunk (corpus sentences start.. on), skipping batches already done."""
+        self.sentences = _ChunkView(start, sentences)
+        indices = np.arange(start, start + len(sentences))
         done = self.writer.done
         if self.m.word_encoder is not None:
             order = sorted(indices.tolist(), key=lambda i: len(self.sentences[i].model_tokens()))
@@ -290,13 +377,16 @@ class _Run:
                 if not np.all(done[part]):
                     self._word_encoder_batch(part)
                     self._done(part, bar)
+                    _trim_heap()
             return
         prepared = self._prepare(indices)
         prepared.sort(key=lambda p: p.length)  # stable: ties keep corpus order, the same on every run
         batches: list[list[_Prepared]] = [[]]
         n_rows = 0
         for p in prepared:
-            if batches[-1] and n_rows + len(p.rows) > self.batch_size:
+            # Rows are sorted by length, so p.length is the batch's padded width once p joins it.
+            if batches[-1] and (n_rows + len(p.rows) > self.batch_size
+                                or (n_rows + len(p.rows)) * p.length > self.batch_size * TOKENS_PER_ROW):
                 batches.append([])
                 n_rows = 0
             batches[-1].append(p)
@@ -306,6 +396,7 @@ class _Run:
             if batch and not np.all(done[ids]):
                 self._batch(batch)
                 self._done(ids, bar)
+                _trim_heap()
 
     def _prepare(self, indices: np.ndarray) -> list[_Prepared]:
         texts = [sentence_text(self.sentences[i]) for i in indices]
@@ -419,9 +510,10 @@ class _Run:
                               "cache_dtype float32 if the values exceed float16's range")
         w.vectors[:, rows] = vectors
         w.missing[rows] = missing
-        if time.monotonic() - self.last_flush > _FLUSH_SECONDS:
-            w.vectors.flush()
-            self.last_flush = time.monotonic()
+        self.unflushed += vectors.nbytes
+        if self.unflushed > _FLUSH_BYTES or time.monotonic() - self.last_flush > _FLUSH_SECONDS:
+            w.release()
+            self.last_flush, self.unflushed = time.monotonic(), 0
 
     def _done(self, indices: list[int], bar) -> None:
         new = int(np.count_nonzero(~self.writer.done[indices]))

@@ -66,17 +66,37 @@ def _nonfinite_mask_bits(dtype: np.dtype) -> tuple[np.dtype, int]:
     raise ProbesError(f"cache dtype {dtype} has no integrity check")
 
 
-def layer_digest(layer: np.ndarray) -> tuple[int, int]:
-    """(CRC-32 of the layer's bytes, number of words with a NaN or Inf value) of one (n_words, dim) layer."""
-    utype, mask = _nonfinite_mask_bits(layer.dtype)
-    rows = max(1, _CHUNK_BYTES // max(1, layer.shape[1] * layer.dtype.itemsize))
-    crc, bad = 0, 0
-    for a in range(0, layer.shape[0], rows):
-        block = np.ascontiguousarray(layer[a:a + rows])
-        crc = zlib.crc32(memoryview(block).cast("B"), crc)
-        bits = block.view(utype)
-        bad += int(np.count_nonzero(((bits & utype.type(mask)) == utype.type(mask)).any(axis=1)))
-    return crc, bad
+def layer_digests(path: Path, positions: Optional[list[int]] = None):
+    """Yield (position, CRC-32 of the layer's bytes, words with a NaN or Inf) for layers of vectors.npy.
+
+    Read with plain file reads into one reused buffer, not through a memory map: the pages then stay
+    out of this process's resident memory, however large the cache.
+    """
+    with open(Path(path) / "vectors.npy", "rb") as f:
+        version = np.lib.format.read_magic(f)
+        read_header = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+        if version not in read_header:
+            raise ProbesError(f"{path}: vectors.npy has .npy version {version}, not 1.0 or 2.0")
+        shape, fortran, dtype = read_header[version](f)
+        if fortran or len(shape) != 3:
+            raise ProbesError(f"{path}: vectors.npy is not a C-ordered (layers, words, dim) array")
+        start = f.tell()
+        utype, mask = _nonfinite_mask_bits(dtype)
+        row_bytes = shape[2] * dtype.itemsize
+        rows = max(1, _CHUNK_BYTES // max(1, row_bytes))
+        buf = np.empty((rows, shape[2]), dtype=dtype)
+        for i in range(shape[0]) if positions is None else positions:
+            crc, bad = 0, 0
+            f.seek(start + i * shape[1] * row_bytes)
+            for a in range(0, shape[1], rows):
+                n = min(rows, shape[1] - a)
+                view = memoryview(buf[:n]).cast("B")
+                if f.readinto(view) != n * row_bytes:
+                    raise ProbesError(f"{path}: vectors.npy ends early, in layer position {i}")
+                crc = zlib.crc32(view, crc)
+                bits = buf[:n].view(utype)
+                bad += int(np.count_nonzero(((bits & utype.type(mask)) == utype.type(mask)).any(axis=1)))
+            yield i, crc, bad
 
 
 def file_stamp(path: Path) -> dict:
@@ -85,12 +105,11 @@ def file_stamp(path: Path) -> dict:
     return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 
-def seal(path: Path, meta: dict, vectors: np.ndarray) -> dict:
-    """meta with the checksums of the cache in `path` (whose vectors are `vectors`) and its own digest."""
+def seal(path: Path, meta: dict) -> dict:
+    """meta with the checksums of the cache in `path` and its own digest."""
     path = Path(path)
     layers = []
-    for i in range(vectors.shape[0]):
-        crc, bad = layer_digest(vectors[i])
+    for i, crc, bad in layer_digests(path):
         if bad:
             raise ProbesError(f"{path}: layer {meta['layers'][i]} has NaN or Inf in {bad} "
                               f"word{'s' if bad != 1 else ''} after extraction")
@@ -146,12 +165,15 @@ def check_quick(path: Path, meta: dict) -> bool:
     return file_stamp(path / "vectors.npy") != files["vectors.npy"]
 
 
-def check_layers(path: Path, meta: dict, vectors: np.ndarray, positions: Optional[list[int]] = None) -> None:
+def check_layers(path: Path, meta: dict, positions: Optional[list[int]] = None) -> None:
     """Raise CacheDamaged unless every layer (at `positions` on the first axis) matches its checksum
     and holds no NaN or Inf."""
     want = meta["integrity"]["layers_crc32"]
-    for i in range(vectors.shape[0]) if positions is None else positions:
-        crc, bad = layer_digest(vectors[i])
+    try:
+        digests = list(layer_digests(path, positions))
+    except (OSError, ValueError, ProbesError) as exc:
+        raise CacheDamaged(path, f"vectors.npy cannot be read: {exc}") from None
+    for i, crc, bad in digests:
         if bad:
             raise CacheDamaged(path, f"layer {meta['layers'][i]} has NaN or Inf in {bad} word{'s' if bad != 1 else ''}")
         if crc != want[i]:

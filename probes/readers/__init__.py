@@ -16,7 +16,7 @@ from probes.errors import ProbesError
 from probes.readers.report import CorpusReport, SkippedSentence
 from probes.records import Sentence
 
-__all__ = ["load_corpus", "read_corpus", "detect_format", "CorpusReport", "SkippedSentence", "FORMATS", "SUFFIXES"]
+__all__ = ["load_corpus", "read_corpus", "stream_corpus", "CorpusStream", "detect_format", "CorpusReport", "SkippedSentence", "FORMATS", "SUFFIXES"]
 
 FORMATS = {
     "conllu": "CoNLL-U (.conllu, .conll): UD, CorefUD Entity=, Universal PropBank columns",
@@ -133,3 +133,54 @@ def load_corpus(spec: str | Path, *, lang: str | None = None, sentencize: bool =
                          skip_invalid=skip_invalid, format=format, split=split, trees=trees)
     report.print_skipped()
     return report.sentences
+
+
+class CorpusStream:
+    """A corpus read sentence by sentence, as often as iterated, never held whole (CoNLL-U files).
+
+    For extraction (``probes.extract.extractor.extract`` reads it twice). Other formats, and
+    ``trees``/``sentencize``, are read whole once and iterated from memory. Skipped sentences
+    (``skip_invalid``) are printed after the first pass. Streamed sentences carry everything the
+    file says about them; the whole-file normalisation of ``load_corpus`` (a sentence without
+    entities in a file that has some gets an empty list) is not applied.
+    """
+
+    def __init__(self, spec: str | Path, *, lang: str | None = None, skip_invalid: bool = False, **options):
+        text = str(spec)
+        if text.startswith("ud:"):
+            from probes.readers.ud_hub import resolve
+
+            path = resolve(text)
+        else:
+            path = Path(spec)
+        fmt = options.get("format") or detect_format(path)
+        streamable = fmt == "conllu" and not any(options.get(k) for k in ("trees", "sentencize", "split"))
+        self.path, self.lang, self.skip_invalid = path, lang, skip_invalid
+        self._held = None if streamable else load_corpus(spec, lang=lang, skip_invalid=skip_invalid, **options)
+        self._passes = 0
+
+    def __iter__(self):
+        if self._held is not None:
+            yield from self._held
+            return
+        from probes.readers.conllu import iter_conllu
+
+        report = CorpusReport(source=str(self.path))
+        n = 0
+        for s in iter_conllu(self.path, report, skip_invalid=self.skip_invalid, lang=self.lang):
+            n += 1
+            yield s
+        if n == 0:
+            from probes.errors import InputError
+
+            raise InputError(f"no valid sentence ({len(report.skipped)} skipped as invalid; first: {report.skipped[0]})"
+                             if report.skipped else "no sentences found", str(self.path))
+        self._passes += 1
+        if self._passes == 1:
+            report.sentences = [None] * n  # counts only, for the printed total
+            report.print_skipped()
+
+
+def stream_corpus(spec: str | Path, **options) -> CorpusStream:
+    """A re-iterable corpus that reads its file on each pass (see CorpusStream)."""
+    return CorpusStream(spec, **options)

@@ -187,3 +187,40 @@ def test_damaged_vectors_are_rebuilt_by_the_study_never_probed(tmp_path, tiny_mo
     again = Experiment(load_config(config), out=tmp_path / "out2", cache_dir=cache, progress=False).run()
     assert "damaged (layer 1 has NaN or Inf in 50 words); extracting it again" in capsys.readouterr().err
     pd.testing.assert_frame_equal(again.results.reset_index(drop=True), first.results.reset_index(drop=True))
+
+
+def test_a_study_waits_for_another_computing_the_same_job_then_reuses_it(tmp_path, tiny_model, capsys):
+    import threading
+    import time
+
+    from filelock import FileLock
+
+    config = write_study(tmp_path, tiny_model)
+    text = config.read_text(encoding="utf-8").replace('kinds = ["linear", "cumulative"]',
+                                                      'kinds = ["linear"]\nrandom_init = false\ncontrol = false')
+    config.write_text(text.replace('[[tasks]]\nname = "distance"', '[[skip]]\nname = "distance"').split("[[skip]]")[0]
+                      + text[text.index("[probe]"):], encoding="utf-8")
+    cache = tmp_path / "cache"
+    Experiment(load_config(config), out=tmp_path / "out", cache_dir=cache, progress=False).run()
+    (csv,) = (cache / "results").glob("*.csv")
+    rows = csv.read_bytes()
+    csv.unlink()
+    lock = FileLock(str(csv.with_suffix(".lock")))
+    lock.acquire()  # "another study" is computing this job
+    box = {}
+    second = threading.Thread(target=lambda: box.update(out=Experiment(
+        load_config(config), out=tmp_path / "out2", cache_dir=cache, progress=False).run()))
+    second.start()
+    said = ""
+    for _ in range(600):
+        said += capsys.readouterr().err
+        if "another study is computing this job; waiting" in said:
+            break
+        time.sleep(0.1)
+    assert "another study is computing this job; waiting" in said
+    time.sleep(0.5)
+    assert second.is_alive()  # still waiting: it did not compute the job itself
+    csv.write_bytes(rows)  # ... and finishes
+    lock.release()
+    second.join(120)
+    assert (box["out"].probed, box["out"].reused) == (0, 1)
