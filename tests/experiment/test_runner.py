@@ -55,6 +55,16 @@ rank = 8
     return tmp_path / "study.toml"
 
 
+def write_upos_linear_study(tmp_path: Path, model: Path) -> Path:
+    """The tiny study with the upos task and the linear probe only, no baselines (the quickest)."""
+    config = write_study(tmp_path, model)
+    text = config.read_text(encoding="utf-8").replace('kinds = ["linear", "cumulative"]',
+                                                      'kinds = ["linear"]\nrandom_init = false\ncontrol = false')
+    config.write_text(text.replace('[[tasks]]\nname = "distance"', '[[skip]]\nname = "distance"').split("[[skip]]")[0]
+                      + text[text.index("[probe]"):], encoding="utf-8")
+    return config
+
+
 def test_full_run_resume_and_invalidation(tmp_path, tiny_model, capsys):
     config = write_study(tmp_path, tiny_model)
     out, cache = tmp_path / "out", tmp_path / "cache"
@@ -166,11 +176,7 @@ def test_damaged_vectors_are_rebuilt_by_the_study_never_probed(tmp_path, tiny_mo
 
     import numpy as np
 
-    config = write_study(tmp_path, tiny_model)
-    text = config.read_text(encoding="utf-8").replace('kinds = ["linear", "cumulative"]',
-                                                      'kinds = ["linear"]\nrandom_init = false\ncontrol = false')
-    config.write_text(text.replace('[[tasks]]\nname = "distance"', '[[skip]]\nname = "distance"').split("[[skip]]")[0]
-                      + text[text.index("[probe]"):], encoding="utf-8")
+    config = write_upos_linear_study(tmp_path, tiny_model)
     cache = tmp_path / "cache"
     first = Experiment(load_config(config), out=tmp_path / "out", cache_dir=cache, progress=False).run()
     train = next(d for d in (cache / "vectors").iterdir() if "-en-" in d.name and np.load(d / "offsets.npy").size == 41)
@@ -195,11 +201,7 @@ def test_a_study_waits_for_another_computing_the_same_job_then_reuses_it(tmp_pat
 
     from filelock import FileLock
 
-    config = write_study(tmp_path, tiny_model)
-    text = config.read_text(encoding="utf-8").replace('kinds = ["linear", "cumulative"]',
-                                                      'kinds = ["linear"]\nrandom_init = false\ncontrol = false')
-    config.write_text(text.replace('[[tasks]]\nname = "distance"', '[[skip]]\nname = "distance"').split("[[skip]]")[0]
-                      + text[text.index("[probe]"):], encoding="utf-8")
+    config = write_upos_linear_study(tmp_path, tiny_model)
     cache = tmp_path / "cache"
     Experiment(load_config(config), out=tmp_path / "out", cache_dir=cache, progress=False).run()
     (csv,) = (cache / "results").glob("*.csv")
