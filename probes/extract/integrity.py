@@ -29,7 +29,7 @@ import numpy as np
 from probes.errors import ProbesError
 
 ALGORITHM = "crc32"
-_CHUNK_BYTES = 64 << 20
+_CHUNK_BYTES = 8 << 20  # small: the buffer and its NaN-test temporaries are a transient peak of memory
 SMALL_FILES = ("offsets.npy", "missing.npy", "done.npy")
 
 
