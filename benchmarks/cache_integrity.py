@@ -6,7 +6,7 @@ A. A large cache (the shape MiniLM gives EWT train: 7 layers x 204,585 words x 3
    one plain read of every layer as float32 (what any probe on it does at least once).
 B. A cached study (every cache and probe result reused): MiniLM, EWT train (first 1500 sentences)
    and test, UPOS, linear probe, control task, random-init twin. Median of several reruns with the
-   checks against the same reruns with the quick check switched off, alternating, in one process.
+   checks against the same reruns with the quick check (check_files, check_arrays) switched off, alternating, in one process.
    Target: verification adds at most 5% to the cached study's run time.
 """
 
@@ -96,16 +96,16 @@ random_init = true
     t0 = time.perf_counter()
     Experiment(cfg, work / "out0", cache_dir=work / "cache", progress=False).run()
     print(f"B. first run (extraction and probes): {time.perf_counter() - t0:.1f} s")
-    real = cache_mod.check_quick
+    real = cache_mod.check_files, cache_mod.check_arrays
     on, off = [], []
     for r in range(runs):
         for checks, into in ((True, on), (False, off)) if r % 2 == 0 else ((False, off), (True, on)):
-            cache_mod.check_quick = real if checks else (lambda path, meta: False)
+            cache_mod.check_files, cache_mod.check_arrays = real if checks else (lambda *a: False, lambda *a: None)
             t0 = time.perf_counter()
             out = Experiment(cfg, work / f"out-{r}-{checks}", cache_dir=work / "cache", progress=False).run()
             into.append(time.perf_counter() - t0)
             assert out.extracted == 0 and out.probed == 0, "the rerun was not fully cached"
-    cache_mod.check_quick = real
+    cache_mod.check_files, cache_mod.check_arrays = real
     m_on, m_off = statistics.median(on), statistics.median(off)
     ratio = m_on / m_off
     print(f"   cached rerun with checks    {m_on:6.2f} s  (median of {runs}: {', '.join(f'{x:.2f}' for x in on)})")

@@ -132,6 +132,11 @@ def _local_path(raw: str, base: Path, path, key: str, check_files: bool) -> str:
     return str(p.resolve())
 
 
+def _expect_file_name(name: str, path, key: str) -> None:
+    why = unsafe_name(name)
+    _expect(why is None, path, key, f"{name!r} becomes part of cache file names, so it cannot be used: {why}")
+
+
 def _data_spec(value: Any, base: Path, path, key: str, check_files: bool, role: str = "test") -> DataSpec:
     if isinstance(value, str):
         value = {"path": value}
@@ -161,8 +166,7 @@ def _data_spec(value: Any, base: Path, path, key: str, check_files: bool, role: 
     _expect(max_s is None or (isinstance(max_s, int) and max_s > 0), path, f"{key}.max_sentences", "expected a positive integer")
     name = value.get("name", default_name)
     _expect(isinstance(name, str) and name, path, f"{key}.name", "expected a non-empty string")
-    _expect(unsafe_name(name) is None, path, f"{key}.name",
-            f"{name!r} becomes part of cache file names, so it cannot be used: {unsafe_name(name)}")
+    _expect_file_name(name, path, f"{key}.name")
     trees = value.get("trees")
     _expect(trees is None or (isinstance(trees, str) and trees), path, f"{key}.trees",
             "expected the path of a Penn Treebank file with one tree per sentence")
@@ -277,9 +281,7 @@ def parse_config(data: dict, *, path: Path | str = "<config>", base: Optional[Pa
         _expect(not dupes, path, f"{key}.test", f"two test sets share the name {dupes[:1]}; "
                 "give them distinct names with a table {path = ..., name = ...}")
         task_name = _task_name(t["name"], train, path, f"{key}.name")
-        _expect(unsafe_name(task_name.replace(":", "_")) is None, path, f"{key}.name",
-                f"{task_name!r} becomes part of cache file names, so it cannot be used: "
-                f"{unsafe_name(task_name.replace(':', '_'))}")
+        _expect_file_name(task_name.replace(":", "_"), path, f"{key}.name")
         options = t.get("options", {})
         _expect(isinstance(options, dict), path, f"{key}.options", "expected a table of task options")
         try:

@@ -133,7 +133,6 @@ class Experiment:
         jobs = [(m, key, ri, draw) for m in self.cfg.models for ri, draw in twins for key in self.datasets]
         _say(f"[2/4 extract]  {len(jobs)} caches ({len(self.cfg.models)} models x {len(self.datasets)} data sets"
              f"{' x random-init twin' if len(twins) == 2 else f' x {len(twins) - 1} random-init draws' if len(twins) > 2 else ''})")
-        self._loaded: dict = {}
         for job in jobs:
             self._extract_one(*job)
         self._loaded.clear()

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from probes.errors import ProbesError
-from probes.extract.integrity import CacheDamaged, check_layers, check_quick, restamp, seal
+from probes.extract.integrity import CacheDamaged, check_arrays, check_files, check_layers, restamp, seal
 
 FORMAT = "probes-cache/2"  # 2: checksums in meta.json
 
@@ -67,8 +67,9 @@ class VectorCache:
         if not meta.get("complete"):
             raise ProbesError(f"{path}: extraction did not finish; run the same `probes extract` again to resume")
         try:
-            changed = check_quick(path, meta)
+            changed = check_files(path, meta)
             cache = cls(path, meta)
+            check_arrays(path, meta, cache.vectors, cache.sentence_offsets)
             if changed:  # vectors.npy was touched since it was sealed: check every byte, then re-stamp
                 cache.verify()
                 cache._restamp()
@@ -170,7 +171,7 @@ class CacheWriter:
     """
 
     def __init__(self, path: str | Path, key: str, meta: dict, *, n_layers: int, dim: int,
-                 sentence_offsets: np.ndarray, dtype: str = "float16", say=None):
+                 sentence_offsets: np.ndarray, dtype: str = "float16"):
         from filelock import FileLock, Timeout
 
         self.path = Path(path)
@@ -182,7 +183,7 @@ class CacheWriter:
         try:
             self._lock.acquire(timeout=0)
         except Timeout:
-            (say or _stderr)(f"{self.path}: another process is writing this cache; waiting for it to finish")
+            print(f"{self.path}: another process is writing this cache; waiting for it to finish", file=sys.stderr)
             self._lock.acquire()
         try:
             self._open(key, meta, n_layers, dim, np.asarray(sentence_offsets, dtype=np.int64), dtype)
@@ -239,8 +240,6 @@ class CacheWriter:
                 arr = np.load(self.path / name, mmap_mode="r")
                 if tuple(arr.shape) != shp:
                     return f"{name} holds {tuple(arr.shape)}, not {shp}"
-                if (self.path / name).stat().st_size < int(np.prod(shp)) * arr.dtype.itemsize:
-                    return f"{name} is truncated"
             if not np.array_equal(np.load(self.path / "offsets.npy"), offsets):
                 return "offsets.npy does not match the sentences"
         except (OSError, ValueError, EOFError) as exc:
@@ -279,10 +278,6 @@ class CacheWriter:
         """Release the cache's lock (idempotent)."""
         if self._lock.is_locked:
             self._lock.release()
-
-
-def _stderr(message: str) -> None:
-    print(message, file=sys.stderr)
 
 
 def _refuse_foreign(path: Path) -> None:

@@ -8,6 +8,7 @@ corpus. A run that stops is resumed from ``done.npy`` by running it again with t
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import sys
@@ -299,27 +300,27 @@ def _missing_examples(chunk: list[Sentence], start: int, offsets: np.ndarray, mi
     return out
 
 
+@functools.cache
+def _malloc_trim():
+    try:
+        import ctypes
+
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None  # not glibc: nothing to trim
+
+
 def _trim_heap() -> None:
-    """Hand freed heap memory back to the system (glibc only; elsewhere nothing to do).
+    """Hand freed heap memory back to the system (glibc only).
 
     Batches of many shapes leave glibc's heap fragmented: without this, resident memory grew with
     the number of batches, i.e. with the corpus (benchmarks/extract_memory.py), though nothing was
-    kept. Called after every batch; it costs well under a millisecond against a forward pass.
+    kept. Called after every batch: 0.012 ms median, 0.4 ms worst in 200 calls after freeing 160 MB of
+    arrays (2-core machine), against forward passes of tens of milliseconds.
     """
-    trim = _LIBC_TRIM[0] if _LIBC_TRIM else None
-    if trim is None and not _LIBC_TRIM:
-        try:
-            import ctypes
-
-            trim = ctypes.CDLL("libc.so.6").malloc_trim
-        except (OSError, AttributeError):
-            trim = None
-        _LIBC_TRIM.append(trim)
+    trim = _malloc_trim()
     if trim is not None:
         trim(0)
-
-
-_LIBC_TRIM: list = []
 
 
 @contextmanager

@@ -129,9 +129,9 @@ def restamp(path: Path, meta: dict) -> dict:
     return out
 
 
-def check_quick(path: Path, meta: dict) -> bool:
-    """Raise CacheDamaged on any cheap sign of damage; True when vectors.npy needs the full check
-    (its size or modification time is not the sealed one)."""
+def check_files(path: Path, meta: dict) -> bool:
+    """Raise CacheDamaged unless meta.json, the file sizes and the small files' checksums are as
+    sealed; True when vectors.npy needs the full check (its size or mtime is not the sealed one)."""
     path = Path(path)
     integ = meta.get("integrity")
     if not isinstance(integ, dict) or integ.get("algorithm") != ALGORITHM or "meta_sha256" not in meta:
@@ -149,20 +149,19 @@ def check_quick(path: Path, meta: dict) -> bool:
     for name in SMALL_FILES:
         if file_crc(path / name) != files[name]["crc32"]:
             raise CacheDamaged(path, f"{name} does not match its checksum")
+    if len(integ.get("layers_crc32", [])) != len(meta["layers"]):
+        raise CacheDamaged(path, "the layer checksums do not match the layers")
+    return file_stamp(path / "vectors.npy") != files["vectors.npy"]
+
+
+def check_arrays(path: Path, meta: dict, vec: np.ndarray, offsets: np.ndarray) -> None:
+    """Raise CacheDamaged unless the loaded arrays' shapes, dtype and offsets agree with meta.json."""
     n_layers, n_words, n_sent = len(meta["layers"]), int(meta["n_words"]), int(meta["n_sentences"])
-    try:
-        vec = np.load(path / "vectors.npy", mmap_mode="r")
-        offsets = np.load(path / "offsets.npy")
-    except (OSError, ValueError, EOFError) as exc:
-        raise CacheDamaged(path, f"an array file cannot be read: {exc}") from None
     if vec.shape != (n_layers, n_words, int(meta["dim"])) or str(vec.dtype) != meta["dtype"]:
         raise CacheDamaged(path, f"vectors.npy holds {vec.shape} {vec.dtype}, meta.json says "
                                  f"({n_layers}, {n_words}, {meta['dim']}) {meta['dtype']}")
-    if len(integ.get("layers_crc32", [])) != n_layers:
-        raise CacheDamaged(path, "the layer checksums do not match the layers")
     if offsets.shape != (n_sent + 1,) or offsets[0] != 0 or offsets[-1] != n_words or np.any(np.diff(offsets) < 0):
         raise CacheDamaged(path, "offsets.npy does not describe the sentences in meta.json")
-    return file_stamp(path / "vectors.npy") != files["vectors.npy"]
 
 
 def check_layers(path: Path, meta: dict, positions: Optional[list[int]] = None) -> None:

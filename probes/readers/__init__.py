@@ -68,6 +68,15 @@ def detect_format(path: str | Path) -> str:
                       "or ud:NAME (e.g. ud:en_ewt/dev), or name the format")
 
 
+def _corpus_path(spec: str | Path) -> Path:
+    """The file a corpus spec names: a path, or 'ud:NAME[/split]' resolved to its local file."""
+    if str(spec).startswith("ud:"):
+        from probes.readers.ud_hub import resolve
+
+        return resolve(str(spec))
+    return Path(spec)
+
+
 def read_corpus(spec: str | Path, *, lang: str | None = None, sentencize: bool = False,
                 spacy_model: str | None = None, skip_invalid: bool = False, format: Optional[str] = None,
                 split: Optional[str] = None, trees: str | Path | None = None) -> CorpusReport:
@@ -76,13 +85,7 @@ def read_corpus(spec: str | Path, *, lang: str | None = None, sentencize: bool =
     ``format`` overrides the detection (a key of FORMATS); ``split`` picks tr/va/te of a SentEval
     file; ``trees`` names a Penn Treebank file with one constituent tree per sentence of the corpus.
     """
-    text = str(spec)
-    if text.startswith("ud:"):
-        from probes.readers.ud_hub import resolve
-
-        path = resolve(text)
-    else:
-        path = Path(spec)
+    path = _corpus_path(spec)
     fmt = format or detect_format(path)
     if fmt not in FORMATS:
         raise ProbesError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
@@ -146,13 +149,7 @@ class CorpusStream:
     """
 
     def __init__(self, spec: str | Path, *, lang: str | None = None, skip_invalid: bool = False, **options):
-        text = str(spec)
-        if text.startswith("ud:"):
-            from probes.readers.ud_hub import resolve
-
-            path = resolve(text)
-        else:
-            path = Path(spec)
+        path = _corpus_path(spec)
         fmt = options.get("format") or detect_format(path)
         streamable = fmt == "conllu" and not any(options.get(k) for k in ("trees", "sentencize", "split"))
         self.path, self.lang, self.skip_invalid = path, lang, skip_invalid
@@ -171,10 +168,9 @@ class CorpusStream:
             n += 1
             yield s
         if n == 0:
-            from probes.errors import InputError
+            from probes.readers.conllu import no_sentences
 
-            raise InputError(f"no valid sentence ({len(report.skipped)} skipped as invalid; first: {report.skipped[0]})"
-                             if report.skipped else "no sentences found", str(self.path))
+            raise no_sentences(self.path, report)
         self._passes += 1
         if self._passes == 1:
             report.sentences = [None] * n  # counts only, for the printed total

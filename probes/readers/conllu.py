@@ -451,12 +451,17 @@ def read_conllu_report(path: str | Path, *, skip_invalid: bool = False,
             for s in report.sentences:
                 if getattr(s, attr) is None:
                     setattr(s, attr, [])
-    if not report.sentences and report.skipped:
-        raise InputError(f"no valid sentence ({len(report.skipped)} skipped as invalid; first: "
-                         f"{report.skipped[0]})", str(path))
     if not report.sentences:
-        raise InputError("no sentences found", str(path), 1)
+        raise no_sentences(path, report)
     return report
+
+
+def no_sentences(path: str | Path, report: CorpusReport) -> InputError:
+    """The error for a file that yielded no sentence: all skipped as invalid, or none at all."""
+    if report.skipped:
+        return InputError(f"no valid sentence ({len(report.skipped)} skipped as invalid; first: "
+                          f"{report.skipped[0]})", str(path))
+    return InputError("no sentences found", str(path), 1)
 
 
 def read_conllu(path: str | Path, skip_invalid: bool = False, *, lang: Optional[str] = None
