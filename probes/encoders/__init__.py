@@ -11,12 +11,16 @@ reads the model (it returns a `WordEncoder`) or transformers does (it returns No
 
 from __future__ import annotations
 
+import glob
 import json
 import os
-from typing import Optional
+from pathlib import Path
+from typing import TYPE_CHECKING, Optional
 
-from probes.encoders.base import WordEncoder
 from probes.errors import ProbesError
+
+if TYPE_CHECKING:  # base imports torch; `probes models` and `probes --help` start without it
+    from probes.encoders.base import WordEncoder
 
 ELMO_PREFIX = "elmo:"
 TRANSFO_XL_PREFIX = "transfo-xl:"
@@ -33,6 +37,71 @@ def _is_transfo_xl_dir(path: str) -> bool:
             return json.load(f).get("model_type") == "transfo-xl"
     except (OSError, json.JSONDecodeError, AttributeError):
         return False
+
+
+HF_MODEL_FILES = ("a Hugging Face model folder needs config.json, plus its weights (model.safetensors or "
+                  "pytorch_model.bin) and its tokenizer files (tokenizer.json, or the vocabulary files)")
+_SEARCH_DEPTH = 2      # how far below a model folder without config.json to look for one
+_SEARCH_ENTRIES = 200  # subfolders looked at per folder: a wrong --model may be a home directory
+
+
+def find_elmo_files(path: str) -> Optional[tuple[str, str]]:
+    """(options.json, weights.hdf5) in a directory: those names, or the one `*options.json` + `*weights.hdf5` pair."""
+    if not os.path.isdir(path):
+        return None
+    opts, weights = os.path.join(path, "options.json"), os.path.join(path, "weights.hdf5")
+    if os.path.isfile(opts) and os.path.isfile(weights):
+        return opts, weights
+    # The released files are named e.g. elmo_2x4096_512_2048cnn_2xhighway_{options.json,weights.hdf5}.
+    opt_files = sorted(glob.glob(os.path.join(glob.escape(path), "*options.json")))
+    weight_files = sorted(glob.glob(os.path.join(glob.escape(path), "*weights.hdf5")))
+    if len(opt_files) == 1 and len(weight_files) == 1:
+        return opt_files[0], weight_files[0]
+    return None
+
+
+def _holds_model(path: Path) -> bool:
+    return (path / "config.json").is_file() or find_elmo_files(str(path)) is not None
+
+
+def models_below(path: Path, depth: int = _SEARCH_DEPTH) -> list[Path]:
+    """Folders up to ``depth`` levels below ``path`` that hold a model (config.json, or ELMo's files)."""
+    found: list[Path] = []
+    level = [path]
+    for _ in range(depth):
+        below: list[Path] = []
+        for folder in level:
+            try:
+                subs = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+            except OSError:  # unreadable: nothing to suggest from there
+                continue
+            below += subs[:_SEARCH_ENTRIES]
+        found += [p for p in below if _holds_model(p)]
+        if found:  # the nearest level that holds a model is the one to suggest
+            return found
+        level = below
+    return found
+
+
+def check_model_dir(spec: str) -> None:
+    """Refuse a local model folder that holds no model, before transformers fails on it with a traceback.
+
+    A folder is a model when it holds config.json (transformers, Transformer-XL) or ELMo's
+    options.json + weights.hdf5. Otherwise the error says what a model folder needs and, when a
+    subfolder one or two levels down holds a model (an unpacked archive, a hub cache's
+    ``snapshots/<hash>``), names it.
+    """
+    local = Path(spec).expanduser()
+    if not local.is_dir() or _holds_model(local):
+        return
+    below = models_below(local)
+    hint = ""
+    if len(below) == 1:
+        hint = f"; did you mean {below[0]}?"
+    elif below:
+        hint = (f"; did you mean one of its subfolders {', '.join(str(p) for p in below[:3])}"
+                f"{' ...' if len(below) > 3 else ''}?")
+    raise ProbesError(f"model folder {spec} has no config.json: {HF_MODEL_FILES}{hint}")
 
 
 def _check_options(family: str, options: dict, allowed: tuple) -> dict:
@@ -74,8 +143,6 @@ def open_word_encoder(spec: str, **options) -> Optional[WordEncoder]:
     if spec.startswith(TRANSFO_XL_PREFIX):
         return _open_transfo_xl(spec[len(TRANSFO_XL_PREFIX):], options)
     if os.path.isdir(spec):
-        from probes.encoders.elmo import find_elmo_files
-
         if find_elmo_files(spec) is not None:
             return _open_elmo(spec, options)
         if _is_transfo_xl_dir(spec):

@@ -16,7 +16,6 @@ states from one batch to the next, a word's vectors never depend on what was enc
 
 from __future__ import annotations
 
-import glob
 import json
 import os
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from torch import nn
 from probes.errors import ProbesError
 from probes.fingerprint import sha256_files
 from probes.encoders.elmo_chars import MAX_CHARS, N_CHAR_SYMBOLS, batch_char_ids
+from probes.encoders import find_elmo_files  # defined there: a config check finds ELMo folders without torch
 
 
 @dataclass
@@ -243,21 +243,6 @@ def random_init_elmo(model: ElmoBiLM, seed: int) -> None:
             fan_in = p.shape[0] if name.split(".")[-1] in ("W_0", "W_P_0") or ".w_" in name else p[0].numel()
             bound = 1.0 / fan_in ** 0.5
             p.copy_((torch.rand(p.shape, generator=gen) * 2 - 1) * bound)
-
-
-def find_elmo_files(path: str) -> Optional[tuple[str, str]]:
-    """(options.json, weights.hdf5) in a directory: those names, or the one `*options.json` + `*weights.hdf5` pair."""
-    if not os.path.isdir(path):
-        return None
-    opts, weights = os.path.join(path, "options.json"), os.path.join(path, "weights.hdf5")
-    if os.path.isfile(opts) and os.path.isfile(weights):
-        return opts, weights
-    # The released files are named e.g. elmo_2x4096_512_2048cnn_2xhighway_{options.json,weights.hdf5}.
-    opt_files = sorted(glob.glob(os.path.join(path, "*options.json")))
-    weight_files = sorted(glob.glob(os.path.join(path, "*weights.hdf5")))
-    if len(opt_files) == 1 and len(weight_files) == 1:
-        return opt_files[0], weight_files[0]
-    return None
 
 
 class ElmoEncoder:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from probes.experiment.config import load_config
+
+if TYPE_CHECKING:  # pandas is heavy; `probes --help` imports this module, the commands import pandas
+    import pandas as pd
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

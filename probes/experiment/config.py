@@ -115,12 +115,28 @@ def _expect(cond: bool, path, key: str, message: str) -> None:
         raise ConfigError(path, key, message)
 
 
+def _did_you_mean(value: Any, choices) -> str:
+    # " (did you mean X?)" for the choice closest to a misspelt value, or "" when none is close.
+    close = get_close_matches(str(value), [str(c) for c in choices], n=1, cutoff=0.6)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
+def _expect_choice(value: Any, choices, path, key: str, what: str, why: str = "") -> None:
+    """Refuse a value outside ``choices``, naming it and the closest choice."""
+    if isinstance(value, str) and value in choices:
+        return
+    raise ConfigError(path, key, f"unknown {what} {value!r}{_did_you_mean(value, choices)}; "
+                                 f"expected one of {', '.join(choices)}{why}")
+
+
 def _check_keys(table: dict, allowed: set[str], path, where: str) -> None:
     unknown = sorted(set(table) - allowed)
-    _expect(not unknown, path, f"{where}{unknown[0] if unknown else ''}",
-            f"unknown key; expected one of: {', '.join(sorted(allowed))}")
+    if unknown:
+        raise ConfigError(path, f"{where}{unknown[0]}", f"unknown key{_did_you_mean(unknown[0], sorted(allowed))}; "
+                                                        f"expected one of: {', '.join(sorted(allowed))}")
 
 
+_DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 _RANGE = re.compile(r"^\s*(\d+)?\s*-\s*(\d+)?\s*$")
 
 
@@ -173,10 +189,12 @@ def _data_spec(value: Any, base: Path, path, key: str, check_files: bool, role: 
     if trees is not None:
         trees = _local_path(trees, base, path, f"{key}.trees", check_files)
     fmt = value.get("format")
-    _expect(fmt is None or fmt in DATA_FORMATS, path, f"{key}.format", f"expected one of {', '.join(DATA_FORMATS)}")
+    if fmt is not None:
+        _expect_choice(fmt, DATA_FORMATS, path, f"{key}.format", "format")
     split = value.get("split")
-    _expect(split is None or split in ("tr", "va", "te", "train", "dev", "test"), path, f"{key}.split",
-            "expected tr, va or te (a SentEval file's split)")
+    if split is not None:
+        _expect_choice(split, ("tr", "va", "te", "train", "dev", "test"), path, f"{key}.split", "split",
+                       " (tr, va and te are a SentEval file's splits)")
     skip = value.get("skip_invalid", False)
     _expect(isinstance(skip, bool), path, f"{key}.skip_invalid", "expected true or false")
     if fmt is None and source.endswith(".txt") and Path(source).is_file():
@@ -191,11 +209,13 @@ def _data_spec(value: Any, base: Path, path, key: str, check_files: bool, role: 
 
 
 def _check_kinds(kinds, path, key: str) -> None:
-    _expect(isinstance(kinds, list) and kinds, path, key, f"expected a list drawn from {', '.join(PROBE_KINDS)}")
+    accepted = f"expected a list drawn from {', '.join(PROBE_KINDS)}"
+    if isinstance(kinds, str):  # kinds = "mlp": the value is right, the brackets are missing
+        raise ConfigError(path, key, f'got the string "{kinds}"; {accepted}, e.g. kinds = ["{kinds}"]')
+    _expect(isinstance(kinds, list) and kinds, path, key, f"{accepted} (got {kinds!r})")
     for k in kinds:
-        close = get_close_matches(str(k), PROBE_KINDS, n=1)
-        _expect(k in PROBE_KINDS, path, key, f"unknown probe kind {k!r}"
-                + (f" (did you mean {close[0]}?)" if close else "") + f"; expected a list drawn from {', '.join(PROBE_KINDS)}")
+        _expect(isinstance(k, str) and k in PROBE_KINDS, path, key,
+                f"unknown probe kind {k!r}{_did_you_mean(k, PROBE_KINDS)}; {accepted}")
 
 
 def _task_name(name: str, train: DataSpec, path, key: str) -> str:
@@ -237,19 +257,26 @@ def parse_config(data: dict, *, path: Path | str = "<config>", base: Optional[Pa
         local = Path(source).expanduser()
         if not local.is_absolute() and (base / local).exists():
             source = str((base / local).resolve())
+        if check_files:  # a local folder without a model is found now, not after the data sets are read
+            from probes.encoders import check_model_dir
+
+            try:
+                check_model_dir(source)
+            except ProbesError as exc:
+                raise ConfigError(path, f"{key}.source", str(exc)) from None
         layers = m.get("layers")
         _expect(layers is None or (isinstance(layers, list) and all(isinstance(x, int) and x >= 0 for x in layers)),
                 path, f"{key}.layers", "expected a list of layer numbers (0 = embeddings)")
         pooling = m.get("pooling", "mean")
-        _expect(pooling in POOLINGS, path, f"{key}.pooling", f"expected one of {', '.join(POOLINGS)}")
+        _expect_choice(pooling, POOLINGS, path, f"{key}.pooling", "pooling")
         bs = m.get("batch_size", 32)
         _expect(isinstance(bs, int) and bs > 0, path, f"{key}.batch_size", "expected a positive integer")
         trc = m.get("trust_remote_code", False)
         _expect(isinstance(trc, bool), path, f"{key}.trust_remote_code", "expected true or false")
         mw = m.get("multiword", "split")
-        _expect(mw in ("split", "token"), path, f"{key}.multiword",
-                "expected split (each word of a multiword token on its own characters, where its form is found "
-                "there) or token (every word on the token's vector)")
+        _expect_choice(mw, ("split", "token"), path, f"{key}.multiword", "multiword mode",
+                       " (split: each word of a multiword token on its own characters, where its form is found "
+                       "there; token: every word on the token's vector)")
         models.append(ModelSpec(m["name"], source, layers, pooling, bs, trc, mw))
     names = [m.name for m in models]
     _expect(len(set(names)) == len(names), path, "models", "model names must be distinct")
@@ -284,12 +311,16 @@ def parse_config(data: dict, *, path: Path | str = "<config>", base: Optional[Pa
         _expect_file_name(task_name.replace(":", "_"), path, f"{key}.name")
         options = t.get("options", {})
         _expect(isinstance(options, dict), path, f"{key}.options", "expected a table of task options")
-        try:
-            from probes.tasks.registry import get_spec, resolve_options
+        from probes.tasks.registry import get_spec, resolve_options
 
-            resolve_options(get_spec(task_name), options)
+        try:
+            spec = get_spec(task_name)
+        except ProbesError as exc:  # names the task, the closest known name and the catalogue
+            raise ConfigError(path, f"{key}.name", str(exc)) from None
+        try:  # an unknown option is named with the closest one and the task's options
+            resolve_options(spec, options)
         except ProbesError as exc:
-            raise ConfigError(path, f"{key}.name" if "unknown task" in str(exc) else f"{key}.options", str(exc)) from None
+            raise ConfigError(path, f"{key}.options", str(exc)) from None
         task_kinds = t.get("kinds")
         if task_kinds is not None:
             _check_kinds(task_kinds, path, f"{key}.kinds")
@@ -324,10 +355,13 @@ def parse_config(data: dict, *, path: Path | str = "<config>", base: Optional[Pa
                 known |= probe_parameters("structural-depth")
         for key in options:
             _expect(key in known, path, f"probe.options.{key}",
-                    f"no probe kind of this study ({', '.join(kinds)}) takes it; they take {', '.join(sorted(known))}")
+                    f"no probe kind of this study ({', '.join(kinds)}) takes it{_did_you_mean(key, sorted(known))}; "
+                    f"they take {', '.join(sorted(known))}")
 
     device = data.get("device", "auto")
-    _expect(isinstance(device, str), path, "device", "expected auto, cpu, cuda or cuda:N")
+    _expect(isinstance(device, str) and bool(_DEVICE.fullmatch(device)), path, "device",
+            f"unknown device {device!r}{_did_you_mean(device, ('auto', 'cpu', 'cuda', 'mps'))}; "
+            "expected auto, cpu, cuda, cuda:N or mps")
     cache_dir = data.get("cache_dir")
     _expect(cache_dir is None or isinstance(cache_dir, str), path, "cache_dir", "expected a directory path")
     cache = None
@@ -346,8 +380,8 @@ def _similarity_spec(raw: Any, path) -> SimilaritySpec:
     _expect(isinstance(raw, dict), path, "similarity", "expected a [similarity] table")
     _check_keys(raw, {"estimator", "permutations"}, path, "similarity.")
     estimator = raw.get("estimator", "debiased")
-    _expect(estimator in CKA_ESTIMATORS, path, "similarity.estimator",
-            f"expected one of {', '.join(CKA_ESTIMATORS)} (debiased: unbiased HSIC; biased: the plug-in estimator)")
+    _expect_choice(estimator, CKA_ESTIMATORS, path, "similarity.estimator", "estimator",
+                   " (debiased: unbiased HSIC; biased: the plug-in estimator)")
     perms = raw.get("permutations", 200)
     _expect(isinstance(perms, int) and not isinstance(perms, bool) and perms >= 0, path, "similarity.permutations",
             "expected the number of shuffled pairings for the null band (0 = none)")

@@ -175,9 +175,7 @@ class CacheWriter:
         from filelock import FileLock, Timeout
 
         self.path = Path(path)
-        if self.path.exists() and not self.path.is_dir():
-            raise ProbesError(f"{self.path} is a file, not a cache directory")
-        _refuse_foreign(self.path)
+        refuse_foreign(self.path)
         self.path.mkdir(parents=True, exist_ok=True)
         self._lock = FileLock(str(self.path / LOCK_FILE))
         try:
@@ -280,15 +278,27 @@ class CacheWriter:
             self._lock.release()
 
 
-def _refuse_foreign(path: Path) -> None:
-    """Refuse to write a cache into a directory that holds anything else: a rebuild deletes cache files there."""
-    if not path.is_dir() or (path / "meta.json").exists():
+def refuse_foreign(path: str | Path) -> None:
+    """Refuse to write a cache into a directory that holds anything else: a rebuild deletes cache files there.
+
+    Fine: no directory yet, an empty one, or one holding a probes cache (its meta.json names the
+    cache format and key; other files beside a real cache are left alone). Called before a model
+    loads, so a wrong --out costs nothing, and again by the writer.
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ProbesError(f"{path} is a file, not a cache directory")
+    if not path.is_dir():
         return
     own = set(CACHE_FILES) | {LOCK_FILE}
     other = sorted(p.name for p in path.iterdir() if p.name not in own and not p.name.endswith(".tmp"))
-    if other:
-        raise ProbesError(f"{path} is not empty and is not a vector cache (it holds {', '.join(other[:3])}"
-                          f"{' ...' if len(other) > 3 else ''}); give an empty or new directory")
+    if not other:
+        return
+    meta = read_meta(path)
+    if meta is not None and "format" in meta and "key" in meta:  # someone else's meta.json does not count
+        return
+    raise ProbesError(f"{path} is not empty and is not a vector cache (it holds {', '.join(other[:3])}"
+                      f"{' ...' if len(other) > 3 else ''}); give an empty or new directory")
 
 
 def cache_from_arrays(path: str | Path, vectors: np.ndarray, sentence_offsets, *, layers=None,

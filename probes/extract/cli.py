@@ -7,12 +7,14 @@ import json
 import os
 import sys
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from probes.errors import ProbesError
-from probes.extract.cache import VectorCache
 from probes.extract.pooling import DEFAULT_POOLING, POOLINGS
+
+# numpy, torch and the cache are imported inside the commands: `probes --help` must not load them.
+if TYPE_CHECKING:
+    from probes.extract.cache import VectorCache
 
 
 def _layers(text: str) -> list[int]:
@@ -67,11 +69,21 @@ def register(subparsers) -> None:
 
 def run_extract(args) -> int:
     """probes extract."""
+    from probes.encoders import check_model_dir
+    from probes.extract.cache import refuse_foreign
+
+    # The cheap checks first, before torch, the corpus and the model load: each names what is wrong.
+    if not str(args.data).startswith("ud:") and not Path(args.data).exists():
+        raise ProbesError(f"--data {args.data}: no such file")
+    check_model_dir(args.model)
+    try:
+        refuse_foreign(args.out)
+    except ProbesError as exc:
+        raise ProbesError(f"--out {exc}") from None
+
     from probes.extract.extractor import extract
     from probes.readers import stream_corpus
 
-    if not str(args.data).startswith("ud:") and not Path(args.data).exists():
-        raise ProbesError(f"--data {args.data}: no such file")
     # Streamed: the corpus is read once to check and count it, once chunk by chunk to extract it.
     sentences = stream_corpus(args.data, lang=args.lang, sentencize=args.sentencize,
                               spacy_model=args.spacy_model, skip_invalid=args.skip_invalid)
@@ -89,6 +101,8 @@ def run_extract(args) -> int:
 
 def cache_info(cache: VectorCache) -> dict:
     """The facts `probes info` shows about a cache."""
+    import numpy as np
+
     meta = cache.meta
     summary = meta.get("summary") or {}
     return {
@@ -108,6 +122,8 @@ def cache_info(cache: VectorCache) -> dict:
 
 def run_info(args) -> int:
     """probes info."""
+    from probes.extract.cache import VectorCache
+
     cache = VectorCache.open(args.cache)
     if args.verify:
         cache.verify()
@@ -127,6 +143,10 @@ def run_info(args) -> int:
 
 def run_export(args) -> int:
     """probes export."""
+    import numpy as np
+
+    from probes.extract.cache import VectorCache
+
     cache = VectorCache.open(args.cache).verify()  # every layer is read anyway: export only what was written
     out = Path(args.out)
     if out.suffix != ".npz":

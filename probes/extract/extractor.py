@@ -24,7 +24,7 @@ import torch
 from probes.device import resolve_device, resolve_dtype
 from probes.errors import ProbesError
 from probes.extract.alignment import MULTIWORD_MODES, align_subwords, missing_tokens, sentence_text, word_units
-from probes.extract.cache import FORMAT, CacheWriter, VectorCache
+from probes.extract.cache import FORMAT, CacheWriter, VectorCache, refuse_foreign
 from probes.extract.loading import LoadedModel, load_model
 from probes.extract.pooling import DEFAULT_POOLING, check_pooling, pool, select_pairs
 from probes.extract.windows import owners, plan_windows
@@ -202,6 +202,7 @@ def extract(model: str | LoadedModel, sentences: Iterable[Sentence], out: str | 
         raise ProbesError(f"multiword {multiword!r}: choose one of {', '.join(MULTIWORD_MODES)}")
     if iter(sentences) is sentences:
         raise ProbesError("extract reads the sentences twice: pass a list or a re-iterable corpus, not an iterator")
+    refuse_foreign(Path(out))  # before the model loads: a wrong --out should cost nothing
     if isinstance(model, LoadedModel):
         loaded = model
     else:

@@ -17,7 +17,7 @@ from typing import Any, Optional
 
 import torch
 
-from probes.encoders import open_word_encoder
+from probes.encoders import HF_MODEL_FILES, check_model_dir, open_word_encoder
 from probes.errors import ProbesError
 from probes.encoders.download import offline
 from probes.fingerprint import sha256_files
@@ -102,7 +102,12 @@ def _from_pretrained(loader, spec: str, **kwargs):
     hf_logging.disable_progress_bar()  # one bar per weight file per load would drown our own progress lines
     local = Path(spec).expanduser()
     if local.is_dir():
-        return loader(str(local), **kwargs)
+        check_model_dir(spec)  # no config.json: say what a model folder holds, not transformers' traceback
+        try:
+            return loader(str(local), **kwargs)
+        except OSError as exc:  # e.g. config.json without weights: transformers names the missing file
+            said = (str(exc).strip().splitlines() or [type(exc).__name__])[0].removeprefix("Error ").rstrip(".")
+            raise ProbesError(f"model folder {spec}: {said}; {HF_MODEL_FILES}") from None
     if _looks_like_path(spec):
         what = "is not a directory" if local.exists() else "does not exist"
         raise ProbesError(f"model directory {spec} {what}: pass a directory holding config.json and the weights, "

@@ -9,10 +9,12 @@ only the subwords that the alignment names are summed.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
-import numpy as np
-import torch
+# numpy and torch are imported in the functions: the CLI reads POOLINGS and must start without them.
+if TYPE_CHECKING:
+    import numpy as np
+    import torch
 
 POOLINGS = ("mean", "first", "last")
 DEFAULT_POOLING = "mean"
@@ -29,6 +31,8 @@ def check_pooling(name: str) -> str:
 
 def select_pairs(tok: np.ndarray, method: str) -> np.ndarray:
     """Mask of the (subword, token) pairs a pooling uses; pairs are sorted by token, then subword."""
+    import numpy as np
+
     if method == "mean" or len(tok) == 0:
         return np.ones(len(tok), dtype=bool)
     change = np.ones(len(tok), dtype=bool)
@@ -45,6 +49,8 @@ def pool(hidden: Sequence[torch.Tensor], sub: torch.Tensor, tok: torch.Tensor, n
     `sub`/`tok` are the pairs (flat subword index, token row), already filtered by select_pairs.
     Tokens without any pair get a zero vector.
     """
+    import torch
+
     k, d = len(hidden), hidden[0].shape[-1]
     out = torch.zeros(k, n_tok, d, dtype=torch.float32, device=hidden[0].device)
     if sub.numel() == 0:

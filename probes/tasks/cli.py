@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 
 from probes.errors import ProbesError
-from probes.tasks.registry import build_task, get_spec, list_tasks
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -32,6 +31,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """List or build tasks."""
+    # Imported here: the registry pulls numpy and scipy, which `probes --help` must not wait for.
+    from probes.tasks.registry import build_task, get_spec, list_tasks
+
     if not args.data:
         width = max(len(n) for n, _ in list_tasks())
         for name, desc in list_tasks():

@@ -199,7 +199,9 @@ def resolve_options(spec: TaskSpec, options: Optional[dict]) -> dict:
     unknown = sorted(set(options) - set(spec.options))
     if unknown:
         allowed = ", ".join(f"{k} (default {v[0]!r}: {v[1]})" for k, v in spec.options.items()) or "none"
-        raise ProbesError(f"task {spec.name!r}: unknown option {unknown[0]!r}; its options: {allowed}")
+        close = get_close_matches(unknown[0], list(spec.options), n=1, cutoff=0.6)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        raise ProbesError(f"task {spec.name!r}: unknown option {unknown[0]!r}{hint}; its options: {allowed}")
     return {k: options.get(k, default) for k, (default, _) in spec.options.items()}
 
 

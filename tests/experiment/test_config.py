@@ -109,3 +109,80 @@ def test_shipped_examples_are_valid_configs(name):
     from probes.tasks.registry import get_spec
     for task in cfg.tasks:
         get_spec(task.name)  # every task is in the catalogue
+
+
+def _parse(patch: dict, task: dict | None = None) -> str:
+    """The message of the ConfigError that a patched minimal config raises."""
+    data = {"name": "x", "models": [{"name": "m", "source": "hub/id"}],
+            "tasks": [dict({"name": "upos", "train": "a.conllu", "test": ["b.conllu"]}, **(task or {}))]}
+    data.update(patch)
+    with pytest.raises(ConfigError) as exc:
+        parse_config(data, path="study.toml", check_files=False)
+    return str(exc.value)
+
+
+@pytest.mark.parametrize("patch, task, expected", [
+    ({"probe": {"kinds": ["mlpp"]}}, None,
+     "study.toml: probe.kinds: unknown probe kind 'mlpp' (did you mean mlp?); "
+     "expected a list drawn from linear, mlp, mix, cumulative, edge, structural, mdl"),
+    ({"probe": {"kinds": "mlp"}}, None, 'study.toml: probe.kinds: got the string "mlp"; expected a list drawn from '
+                                        'linear, mlp, mix, cumulative, edge, structural, mdl, e.g. kinds = ["mlp"]'),
+    ({}, {"kinds": ["strucural"]}, "study.toml: tasks[0].kinds: unknown probe kind 'strucural' (did you mean structural?)"),
+    ({}, {"name": "uppos"}, "study.toml: tasks[0].name: unknown task 'uppos' (did you mean upos?); known: upos, xpos"),
+    ({}, {"name": "coref", "options": {"windw": 1}},
+     "study.toml: tasks[0].options: task 'coref': unknown option 'windw' (did you mean window?); its options: window"),
+    ({"probe": {"kindz": ["linear"]}}, None, "study.toml: probe.kindz: unknown key (did you mean kinds?); expected one of:"),
+    ({}, {"tset": ["b.conllu"]}, "study.toml: tasks[0].tset: unknown key (did you mean test?)"),
+    ({"models": [{"name": "m", "source": "hub/id", "pooling": "meen"}]}, None,
+     "study.toml: models[0].pooling: unknown pooling 'meen' (did you mean mean?); expected one of mean, first, last"),
+    ({"models": [{"name": "m", "source": "hub/id", "multiword": "tokens"}]}, None,
+     "study.toml: models[0].multiword: unknown multiword mode 'tokens' (did you mean token?)"),
+    ({}, {"train": {"path": "a.conllu", "format": "conlu"}},
+     "study.toml: tasks[0].train.format: unknown format 'conlu' (did you mean conllu?); expected one of conllu, ptb"),
+    ({"similarity": {"estimator": "debaised"}}, None,
+     "study.toml: similarity.estimator: unknown estimator 'debaised' (did you mean debiased?)"),
+    ({"device": "cdua"}, None, "study.toml: device: unknown device 'cdua' (did you mean cuda?); expected auto, cpu"),
+    ({"probe": {"options": {"max_iters": 5}}}, None,
+     "study.toml: probe.options.max_iters: no probe kind of this study (linear) takes it (did you mean max_iter?)"),
+])
+def test_a_misspelt_name_is_named_with_the_closest_valid_one(patch, task, expected):
+    assert expected in _parse(patch, task)
+
+
+def test_names_far_from_any_valid_one_get_no_guess():
+    msg = _parse({"probe": {"kinds": ["svm"]}})
+    assert "unknown probe kind 'svm'; expected a list drawn from linear" in msg and "did you mean" not in msg
+
+
+@pytest.mark.parametrize("device", ["auto", "cpu", "cuda", "cuda:1", "mps"])
+def test_devices_that_are_accepted(device):
+    data = {"name": "x", "device": device, "models": [{"name": "m", "source": "hub/id"}],
+            "tasks": [{"name": "upos", "train": "a.conllu", "test": ["b.conllu"]}]}
+    assert parse_config(data, check_files=False).device == device
+
+
+def test_a_bad_task_is_refused_by_the_cli_before_any_model_loads(config_dir, capsys):
+    from probes import cli
+
+    study = config_dir / "study.toml"
+    study.write_text(MINIMAL.replace('name = "upos"', 'name = "uppos"'), encoding="utf-8")
+    assert cli.main(["run", str(study), "--out", str(config_dir / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"probes run: error: {study}: tasks[0].name: unknown task 'uppos' (did you mean upos?)")
+    assert err.count("\n") == 1 and not (config_dir / "out").exists()
+
+
+def test_a_model_folder_without_config_json_is_refused_with_the_config(config_dir):
+    (config_dir / "models" / "minilm" / "snapshot").mkdir(parents=True)
+    (config_dir / "models" / "minilm" / "snapshot" / "config.json").write_text("{}", encoding="utf-8")
+    study = config_dir / "study.toml"
+    study.write_text(MINIMAL.replace("path/to/model-dir-or-hub-id", "models"), encoding="utf-8")
+    with pytest.raises(ConfigError) as exc:
+        load_config(study)
+    snapshot = (config_dir / "models" / "minilm" / "snapshot").resolve()
+    assert str(exc.value) == (
+        f"{study}: models[0].source: model folder {(config_dir / 'models').resolve()} has no config.json: a Hugging "
+        "Face model folder needs config.json, plus its weights (model.safetensors or pytorch_model.bin) and its "
+        f"tokenizer files (tokenizer.json, or the vocabulary files); did you mean {snapshot}?")
+    study.write_text(MINIMAL.replace("path/to/model-dir-or-hub-id", "models/minilm/snapshot"), encoding="utf-8")
+    assert load_config(study).models[0].source == str(snapshot)

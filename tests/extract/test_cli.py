@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
+import pytest
+import torch
 
 from probes import cli
+from probes.errors import ProbesError
 from probes.extract.cache import VectorCache
 from probes.extract.loading import load_model
 
@@ -61,3 +65,69 @@ def test_offline_hub_error_from_api(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(ProbesError, match="could not be fetched from the Hugging Face hub"):
         load_model("no-such-org/no-such-model", device=torch.device("cpu"))
+
+
+def _corpus(tmp_path):
+    data = tmp_path / "corpus.txt"
+    data.write_text("The fox jumps .\nTokenizers split rarely seen words\n", encoding="utf-8")
+    return data
+
+
+def test_a_model_folder_without_config_json_is_one_clear_error(tmp_path, capsys):
+    parent = tmp_path / "download"
+    (parent / "bert-tiny").mkdir(parents=True)
+    (parent / "bert-tiny" / "config.json").write_text("{}", encoding="utf-8")
+    out = tmp_path / "cache"
+    assert cli.main(["extract", "--model", str(parent), "--data", str(_corpus(tmp_path)), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"probes extract: error: model folder {parent} has no config.json: a Hugging Face model folder "
+                   "needs config.json, plus its weights (model.safetensors or pytorch_model.bin) and its tokenizer "
+                   f"files (tokenizer.json, or the vocabulary files); did you mean {parent / 'bert-tiny'}?\n")
+    assert not out.exists()
+
+
+def test_a_model_folder_without_weights_names_the_missing_file(tiny, tmp_path):
+    folder = tmp_path / "no-weights"
+    shutil.copytree(tiny("bert"), folder)
+    for f in folder.iterdir():
+        if f.suffix in (".safetensors", ".bin"):
+            f.unlink()
+    with pytest.raises(ProbesError) as exc:
+        load_model(str(folder), device=torch.device("cpu"))
+    assert str(exc.value).startswith(f"model folder {folder}: no file named model.safetensors")
+    assert str(exc.value).endswith("; a Hugging Face model folder needs config.json, plus its weights "
+                                   "(model.safetensors or pytorch_model.bin) and its tokenizer files (tokenizer.json, "
+                                   "or the vocabulary files)")
+
+
+def test_out_into_a_folder_that_is_not_a_cache_is_refused_writing_nothing(tiny, tmp_path, capsys):
+    out = tmp_path / "thesis"
+    out.mkdir()
+    (out / "thesis.tex").write_text("\\documentclass{article}", encoding="utf-8")
+    argv = ["extract", "--model", tiny("bert"), "--data", str(_corpus(tmp_path)), "--quiet"]
+    assert cli.main(argv + ["--out", str(out)]) == 2
+    assert capsys.readouterr().err == (f"probes extract: error: --out {out} is not empty and is not a vector cache "
+                                       "(it holds thesis.tex); give an empty or new directory\n")
+    assert [p.name for p in out.iterdir()] == ["thesis.tex"]
+    # Someone else's meta.json does not make a folder a cache.
+    (out / "meta.json").write_text('{"title": "my thesis"}', encoding="utf-8")
+    assert cli.main(argv + ["--out", str(out)]) == 2
+    assert "not a vector cache (it holds thesis.tex)" in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == ["meta.json", "thesis.tex"]
+    (tmp_path / "a-file").write_text("", encoding="utf-8")
+    assert cli.main(argv + ["--out", str(tmp_path / "a-file")]) == 2
+    assert "a-file is a file, not a cache directory" in capsys.readouterr().err
+
+
+def test_out_into_an_empty_folder_then_again_into_the_finished_cache(tiny, tmp_path, capsys):
+    out = tmp_path / "empty"
+    out.mkdir()
+    argv = ["extract", "--model", tiny("bert"), "--data", str(_corpus(tmp_path)), "--out", str(out)]
+    assert cli.main(argv) == 0
+    first = capsys.readouterr()
+    assert "resum" not in first.out + first.err and "found complete" not in first.out
+    assert cli.main(argv) == 0
+    again = capsys.readouterr()
+    assert f"{out}: already extracted with these inputs; nothing to do" in again.err
+    assert "found complete: nothing extracted now" in again.out
+    assert "resum" not in again.out + again.err
