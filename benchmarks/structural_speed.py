@@ -37,8 +37,18 @@ from probes.readers import load_corpus  # noqa: E402
 from probes.tasks.registry import build_task  # noqa: E402
 
 
-class ExplicitDistance(DistanceProbe):
-    """The previous distance prediction: the explicit tensor of pairwise differences."""
+class _Autograd:
+    """The previous training step: autograd through the padded batch's prediction (``_pred``)."""
+
+    def _batch_grad(self, B, H, targets, offsets, sents):
+        Bg = B.detach().clone().requires_grad_(True)
+        loss = self._batch_loss(Bg, H, targets, offsets, sents)
+        loss.sum().backward()
+        return loss.detach(), Bg.grad
+
+
+class ExplicitDistance(_Autograd, DistanceProbe):
+    """The previous distance probe: autograd through the explicit tensor of pairwise differences."""
 
     def _pred(self, B, H):
         T = torch.einsum("lswd,ldk->lswk", H, B)
@@ -46,7 +56,7 @@ class ExplicitDistance(DistanceProbe):
         return (diff * diff).sum(-1)
 
 
-class ExplicitDepth(DepthProbe):
+class ExplicitDepth(_Autograd, DepthProbe):
     """The previous depth probe (autograd through the squared norms)."""
 
     def _pred(self, B, H):

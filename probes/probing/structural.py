@@ -50,6 +50,32 @@ def _float_tensors(targets: Sequence[np.ndarray]) -> list[torch.Tensor]:
     return [torch.as_tensor(np.asarray(t, dtype=np.float32)) for t in targets]
 
 
+class _BatchedAdam:
+    """Adam (Kingma & Ba; PyTorch's update and defaults) on a stack of layers, each with its own rate.
+
+    One set of fused updates for every layer instead of one optimizer group per layer; a layer
+    whose rate is 0 keeps its parameters (its moments still update, as in torch.optim.Adam).
+    """
+
+    def __init__(self, params: torch.Tensor, lr: float, betas=(0.9, 0.999), eps: float = 1e-8):
+        self.params, self.betas, self.eps = params, betas, eps
+        self.lr = torch.full((params.shape[0],), float(lr), dtype=params.dtype, device=params.device)
+        self.m = torch.zeros_like(params)
+        self.v = torch.zeros_like(params)
+        self.t = 0
+
+    @torch.no_grad()
+    def step(self, grad: torch.Tensor) -> None:
+        """One update of the parameters in place."""
+        b1, b2 = self.betas
+        self.t += 1
+        self.m.lerp_(grad, 1 - b1)
+        self.v.mul_(b2).addcmul_(grad, grad, value=1 - b2)
+        denom = (self.v.sqrt() / (1 - b2 ** self.t) ** 0.5).add_(self.eps)
+        step = (self.lr / (1 - b1 ** self.t)).view(-1, *([1] * (self.params.dim() - 1)))
+        self.params.sub_(step * self.m / denom)
+
+
 class _StructuralProbe(BaseEstimator):
     """Shared training loop; subclasses define the prediction and the per-sentence target."""
 
@@ -111,10 +137,10 @@ class _StructuralProbe(BaseEstimator):
             dev = (H, targets, offsets, _by_length(offsets, np.sort(perm[:k]))) if k else None
         gen = torch.Generator().manual_seed(int(self.random_state))
         init = (torch.rand((L, d, self.rank), generator=gen) * 0.1 - 0.05).to(self.device_)
-        # One parameter (and Adam group) per layer, so that each layer's learning rate decays on its own
-        # dev loss; the layers are stacked for one batched forward pass.
-        Bs = [init[l].clone().requires_grad_(True) for l in range(L)]
-        opt = torch.optim.Adam([{"params": [b], "lr": self.lr} for b in Bs])
+        # Every layer is its own problem with its own learning rate (decayed on its own dev loss);
+        # the layers are stacked so that one batched pass and one Adam update serve them all.
+        B = init.clone()
+        adam = _BatchedAdam(B, self.lr)
         best = init.clone()
         best_loss = np.full(L, np.inf)
         sched_best = np.full(L, np.inf)
@@ -124,16 +150,12 @@ class _StructuralProbe(BaseEstimator):
         for epoch in range(self.max_epochs):
             order = rng.permutation(train_s)
             for a in range(0, len(order), self.batch_size):
-                loss = self._batch_loss(torch.stack(Bs), H, targets, offsets, order[a:a + self.batch_size])
-                opt.zero_grad()
-                loss.sum().backward()
-                opt.step()
+                _, grad = self._batch_grad(B, H, targets, offsets, order[a:a + self.batch_size])
+                adam.step(grad)
             epochs += active
             if dev is None:
                 continue
-            with torch.no_grad():
-                B = torch.stack(Bs)
-                dl = self._dataset_loss(B, *dev).cpu().numpy()
+            dl = self._dataset_loss(B, *dev).cpu().numpy()
             for l in np.flatnonzero(active):
                 # Hewitt & Manning's regimen: ReduceLROnPlateau(factor lr_decay, patience 0) on the dev loss
                 # (PyTorch's relative threshold 1e-4), keep the best parameters, and stop a layer after
@@ -141,16 +163,17 @@ class _StructuralProbe(BaseEstimator):
                 if dl[l] < sched_best[l] * (1 - 1e-4):
                     sched_best[l] = dl[l]
                 else:
-                    opt.param_groups[l]["lr"] *= self.lr_decay
+                    adam.lr[l] *= self.lr_decay
                 if dl[l] < best_loss[l] - self.min_improvement:
                     best_loss[l], best_epoch[l] = dl[l], epoch
                     best[l] = B[l]
                 elif best_epoch[l] < epoch - (self.n_iter_no_change - 1):
                     active[l] = False
-                    opt.param_groups[l]["lr"] = 0.0  # a stopped layer takes no more steps
+                    adam.lr[l] = 0.0  # a stopped layer takes no more steps
             if not active.any():
                 break
-        self.B_ = best if dev is not None else torch.stack(Bs).detach()
+        self.lr_ = adam.lr.cpu().numpy().copy()
+        self.B_ = best if dev is not None else B
         self.best_dev_loss_ = best_loss
         self.n_iter_ = epochs
         return self
@@ -162,6 +185,29 @@ class _StructuralProbe(BaseEstimator):
         m = torch.as_tensor(mask, device=H.device)
         return self._loss(self._pred(B, Hb), gold, m)
 
+    def _batch_grad(self, B, H, targets, offsets, sents) -> tuple[torch.Tensor, torch.Tensor]:
+        """Loss per layer (L,) of one batch and its gradient in B (L, d, k), in closed form.
+
+        Only the batch's real words are projected (one (L, N, d) x (L, d, k) GEMM, no padding rows);
+        the projections are laid out (L, S, W, k) for the per-sentence terms, whose gradient in the
+        projections ``_grad_T`` gives, and dB = H^T dT over the same words. No autograd graph.
+        """
+        rows, mask = _padded_rows(offsets, sents)
+        real = torch.as_tensor(np.flatnonzero(mask.ravel()), device=H.device)
+        Hf = H[:, torch.as_tensor(rows[mask], device=H.device)]  # (L, N, d)
+        L, k = B.shape[0], B.shape[2]
+        T = torch.zeros(L, mask.size, k, dtype=B.dtype, device=B.device)
+        T.index_copy_(1, real, torch.bmm(Hf, B))
+        T = T.view(L, *mask.shape, k)
+        gold = self._target_batch(targets, sents, rows.shape[1]).to(H.device)
+        loss, dT = self._grad_T(T, gold, torch.as_tensor(mask, device=H.device))
+        dTf = dT.reshape(L, mask.size, k).index_select(1, real)
+        return loss, torch.bmm(Hf.transpose(1, 2), dTf)
+
+    def _grad_T(self, T, gold, mask) -> tuple[torch.Tensor, torch.Tensor]:
+        raise NotImplementedError
+
+    @torch.no_grad()
     def _dataset_loss(self, B, H, targets, offsets, sents) -> torch.Tensor:
         total = torch.zeros(B.shape[0], device=B.device)
         for a in range(0, len(sents), 256):
@@ -205,6 +251,23 @@ class DistanceProbe(_StructuralProbe):
         off = 1.0 - torch.eye(D.shape[-1], dtype=D.dtype, device=D.device)
         return D * off
 
+    def _grad_T(self, T, gold, mask):
+        # D_ij = s_i + s_j - 2 t_i.t_j with s = ||t||^2, loss = mean_s sum_ij |D_ij - gold_ij| / n_s^2.
+        # E = dloss/dD is symmetric (D, gold and the pair mask are), so dt_i = 4 (r_i t_i - (E T)_i)
+        # with r the row sums of E. Zero where the clamp acts (D < 0) and on the diagonal, as for
+        # the clamped, diagonal-free prediction that ``_pred`` returns.
+        sq = (T * T).sum(-1)
+        raw = sq[..., :, None] + sq[..., None, :] - 2 * (T @ T.transpose(-1, -2))
+        pair = mask[:, :, None] & mask[:, None, :]
+        pair &= ~torch.eye(pair.shape[-1], dtype=torch.bool, device=pair.device)
+        lens = mask.sum(1).to(T.dtype).clamp(min=1)
+        w = pair.to(T.dtype) / (lens * lens * mask.shape[0])[:, None, None]  # (S, W, W)
+        err = raw.clamp(min=0) - gold[None]
+        loss = (err.abs() * w[None]).sum((1, 2, 3))
+        E = torch.sign(err) * w[None] * (raw >= 0)
+        dT = 4 * (E.sum(-1, keepdim=True) * T - E @ T)
+        return loss, dT
+
     def _loss(self, pred, gold, mask):
         pair = (mask[:, :, None] & mask[:, None, :]).float()
         lens = mask.sum(1).float().clamp(min=1)
@@ -227,6 +290,14 @@ class DepthProbe(_StructuralProbe):
     def _pred(self, B, H):
         T = torch.einsum("lswd,ldk->lswk", H, B)
         return (T * T).sum(-1)
+
+    def _grad_T(self, T, gold, mask):
+        # pred_i = ||t_i||^2, loss = mean_s sum_i |pred_i - depth_i| / n_s: dt_i = 2 e_i t_i.
+        m = mask.to(T.dtype)
+        w = m / (m.sum(1).clamp(min=1) * mask.shape[0])[:, None]  # (S, W)
+        err = (T * T).sum(-1) - gold[None]
+        loss = (err.abs() * w[None]).sum((1, 2))
+        return loss, 2 * (torch.sign(err) * w[None])[..., None] * T
 
     def _loss(self, pred, gold, mask):
         m = mask.float()

@@ -110,25 +110,53 @@ def test_hewitt_manning_regimen_decays_the_rate_on_a_plateau_and_stops_after_fiv
     # Scripted dev losses: layer 0 improves at epochs 0-1 then plateaus; layer 1 keeps improving.
     script = iter([[1.0, 1.0], [0.9, 0.9], [0.95, 0.8], [0.95, 0.7], [0.95, 0.6], [0.95, 0.5], [0.95, 0.4],
                    [0.95, 0.3], [0.95, 0.2]])
-    rates = []
-    real_adam = torch.optim.Adam
-
-    def spy_adam(groups, **kw):
-        opt = real_adam(groups, **kw)
-        rates.append(opt)
-        return opt
-
-    monkeypatch.setattr(torch.optim, "Adam", spy_adam)
     monkeypatch.setattr(DistanceProbe, "_dataset_loss", lambda self, B, *dev: torch.tensor(next(script)))
     probe = DistanceProbe(rank=4, max_epochs=9, device="cpu").fit(X, dists, offs, X, dists, offs)
     # Layer 0: best at epoch 1; epochs 2-6 do not improve: stopped after epoch 6 (7 epochs), as
     # min_dev_loss_epoch < epoch - 4 in the reference; layer 1 trains all 9 epochs.
     assert probe.n_iter_.tolist() == [7, 9]
     assert probe.best_dev_loss_.tolist() == pytest.approx([0.9, 0.2])
-    groups = rates[0].param_groups
-    assert groups[0]["lr"] == 0.0  # stopped
-    assert groups[1]["lr"] == pytest.approx(1e-3)  # never plateaued: never decayed
+    assert probe.lr_[0] == 0.0  # stopped
+    assert probe.lr_[1] == pytest.approx(1e-3)  # never plateaued: never decayed
     assert DistanceProbe().get_params()["batch_size"] == 20 and DistanceProbe().get_params()["lr_decay"] == 0.1
+
+
+@pytest.mark.parametrize("cls", [DistanceProbe, DepthProbe])
+def test_closed_form_batch_gradient_equals_autograd(cls):
+    X, dists, depths, offs = planted_trees(n_sent=12, n_layers=3)
+    targets = [torch.as_tensor(t, dtype=torch.float64) for t in (dists if cls is DistanceProbe else depths)]
+    H = torch.as_tensor(np.asarray(X), dtype=torch.float64)
+    B = torch.randn(3, H.shape[2], 5, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    probe = cls(rank=5)
+    sents = np.array([7, 2, 9, 0, 4])  # a batch of different lengths, unsorted
+    loss, grad = probe._batch_grad(B, H, targets, np.asarray(offs), sents)
+    Bg = B.clone().requires_grad_(True)
+    ref = probe._batch_loss(Bg, H, targets, np.asarray(offs), sents)
+    ref.sum().backward()
+    assert torch.allclose(loss, ref.detach(), rtol=1e-12, atol=1e-12)
+    assert torch.allclose(grad, Bg.grad, rtol=1e-9, atol=1e-12)
+
+
+def test_batched_adam_equals_torch_adam_per_layer():
+    from probes.probing.structural import _BatchedAdam
+
+    g = torch.Generator().manual_seed(0)
+    P = torch.randn(3, 4, 2, generator=g, dtype=torch.float64)
+    mine = _BatchedAdam(P.clone(), 1e-2)
+    ref = [P[l].clone().requires_grad_(True) for l in range(3)]
+    opt = torch.optim.Adam([{"params": [r], "lr": 1e-2} for r in ref])
+    for step in range(6):
+        grads = torch.randn(3, 4, 2, generator=g, dtype=torch.float64)
+        if step == 3:  # a layer decays and one stops, as the regimen does
+            mine.lr[1] *= 0.1
+            opt.param_groups[1]["lr"] *= 0.1
+            mine.lr[2] = 0.0
+            opt.param_groups[2]["lr"] = 0.0
+        mine.step(grads)
+        for l, r in enumerate(ref):
+            r.grad = grads[l].clone()
+        opt.step()
+    assert torch.allclose(mine.params, torch.stack([r.detach() for r in ref]), rtol=1e-12, atol=1e-14)
 
 
 def test_gram_distances_equal_the_explicit_differences():
