@@ -34,11 +34,11 @@ import pandas as pd
 
 from analysis import tables
 from analysis.html import Block, Section, render_page
-from analysis.results import (base_tasks, score_mask, aggregate_seeds, base_models, is_control, language_of,
-                              split_missing_values, validate_results)
+from analysis.results import (RANDOM_INIT_SUFFIX, base_tasks, score_mask, aggregate_seeds, base_models, is_control,
+                              is_random_init, language_of, primary_metric, split_missing_values, validate_results)
 from analysis.selectivity import selectivity_table
 from analysis.significance import layer_significance_table
-from analysis.summary import expected_layers_table, summarize
+from analysis.summary import describe_data, describe_models, expected_layers_table, findings, model_facts, summarize
 from analysis.transfer import parallel_view, transfer_gap, transfer_matrices
 from probes.errors import ProbesError
 
@@ -47,7 +47,7 @@ SUMMARY_VIEW = ["task", "probe", "metric", "eval_set", "n_seeds", "best_layer", 
                 "best_ci_high", "layer0_value", "top_value", "value", "expected_layer", "center_of_gravity",
                 "max_selectivity", "max_selectivity_layer", "p_best_vs_top", "interval_covers"]
 EXPECTED_VIEW = ["task", "metric", "eval_set", "n_layers", "center_of_gravity", "k_s", "expected_layer",
-                 "expected_layer_ci_low", "expected_layer_ci_high", "k_delta", "first_score", "last_score", "mix_score",
+                 "expected_layer_ci_low", "expected_layer_ci_high", "expected_layer_covers", "k_delta", "first_score", "last_score", "mix_score",
                  "mix_gamma"]
 
 
@@ -75,10 +75,10 @@ def _figure(o: _Out, fig, name: str, caption: str) -> Block:
     return Block("png", paths["png"].read_bytes(), caption)
 
 
-def _table(o: _Out, df: pd.DataFrame, name: str, caption: str, floatfmt: str = ".3f") -> Block:
+def _table(o: _Out, df: pd.DataFrame, name: str, caption: str, floatfmt: str = ".3f", folded: bool = True) -> Block:
     tables.write_table(df, o.out_dir / "tables", name, caption=caption, floatfmt=floatfmt)
     o.tables.append(name)
-    return Block("table", df, caption)
+    return Block("table", df, caption, folded=folded)
 
 
 def _cka_caption(cka: pd.DataFrame) -> str:
@@ -124,7 +124,7 @@ def _jsonable(x):
 
 
 def _model_sections(o: _Out, agg: pd.DataFrame, sel: pd.DataFrame, summary: pd.DataFrame, exp: pd.DataFrame,
-                    model: str, skipped: list[str]) -> list[Block]:
+                    model: str, skipped: list[str], asked: set | None = None) -> list[Block]:
     from analysis.figures import curves, pipeline
 
     blocks: list[Block] = []
@@ -165,13 +165,13 @@ def _model_sections(o: _Out, agg: pd.DataFrame, sel: pd.DataFrame, summary: pd.D
                               "Selectivity = task score minus control-task score (Hewitt & Liang 2019), on each "
                               "task's evaluation set in its training language; every set is in the selectivity "
                               "table."))
-    else:
+    elif asked is None or "control" in asked:
         skipped.append(f"{model}: selectivity (no <task>:control rows)")
     if len(agg[(agg["model"] == model) & (agg["probe"] == "mdl") & (agg["metric"] == "codelength_bits")]):
         blocks.append(_figure(o, curves.plot_codelength(agg, model=model), _slug(model, "mdl-codelength"),
                               "Online codelength (Voita & Titov 2020) by layer; control tasks dashed."))
-    else:
-        skipped.append(f"{model}: MDL codelength (no 'mdl' codelength_bits rows)")
+    elif asked is not None and "mdl" in asked:
+        skipped.append(f"{model}: MDL codelength (asked for, but no 'mdl' codelength_bits rows)")
     blocks += _transfer_blocks(o, agg, model, skipped)
     view = summary[summary["model"] == model]
     blocks.append(_table(o, view[SUMMARY_VIEW].reset_index(drop=True), _slug(model, "summary"),
@@ -179,6 +179,79 @@ def _model_sections(o: _Out, agg: pd.DataFrame, sel: pd.DataFrame, summary: pd.D
                          "interval_covers: what it covers (test sentences resampled; with several seeds that "
                          "redraw something, a multi-bootstrap over seeds and sentences jointly, and what the "
                          "seeds redraw). A probe whose training is deterministic runs once: n_seeds 1."))
+    return blocks
+
+
+def _asked(cfg: dict) -> set:
+    """What the config asked for: probe kinds, plus 'control' / 'random_init' when switched on."""
+    probe = cfg.get("probe") if isinstance(cfg.get("probe"), dict) else {}
+    kinds = probe.get("kinds") or ([probe["kind"]] if probe.get("kind") else [])
+    out = {str(k) for k in kinds} if isinstance(kinds, (list, tuple)) else {str(kinds)}
+    for flag in ("control", "random_init"):
+        if probe.get(flag):
+            out.add(flag)
+    return out
+
+
+def _model_facts(manifest: dict, extras: dict) -> dict:
+    """Per model of the manifest, what its directory and caches say (layers, dims, parameters, card
+    languages); kept in extras.json so that a re-render on another machine has them too."""
+    facts = dict(extras.get("model_facts") or {})
+    for name, entry in (manifest.get("models") or {}).items():
+        if not isinstance(entry, dict) or is_random_init(name.split(" ")[0]) or name in facts:
+            continue
+        f = model_facts(entry.get("model", ""))
+        for path in (entry.get("caches") or {}).values():
+            try:
+                meta = json.loads((Path(path) / "meta.json").read_text(encoding="utf-8"))
+            except (OSError, ValueError, TypeError):
+                continue
+            if isinstance(meta, dict) and meta.get("dim"):
+                f["dim"] = int(meta["dim"])
+                break
+        if f:
+            facts[name] = f
+    return facts
+
+
+def _findings_section(agg, summary, exp, sel, scored) -> Section:
+    blocks = []
+    models = base_models(scored)
+    for model in models:
+        lines = findings(agg, summary, exp, sel, model)
+        if lines:
+            blocks.append(Block("findings", lines, model if len(models) > 1 else ""))
+    if not blocks:
+        blocks.append(Block("text", "No per-layer scores to summarise."))
+    return Section("Findings", blocks, anchor="findings")
+
+
+def _data_blocks(o: _Out, manifest: dict, cfg: dict, facts: dict) -> list[Block]:
+    blocks = []
+    data = describe_data(manifest, cfg)
+    if len(data):
+        langs = [l for l in dict.fromkeys(data["language"]) if l != "–"]
+        train = data[data["role"].str.contains("train")]
+        test = data[data["role"].str.contains("test")]
+        text = f"{len(data)} data sets"
+        if langs:
+            text += f" in {len(langs)} language{'s' if len(langs) > 1 else ''} ({', '.join(langs)})"
+        if len(train):
+            text += ("; probes trained on " + ", ".join(f"{r.set} ({r.sentences} sentences, {r.words} words)"
+                                                        for r in train.itertuples(index=False)))
+        if len(test):
+            text += ("; evaluated on " + ", ".join(f"{r.set} ({r.sentences} sentences, {r.words} words)"
+                                                  for r in test.itertuples(index=False)))
+        blocks.append(Block("lead", text + "."))
+        blocks.append(_table(o, data, "data", "Data sets (sentences and words after reading; role in the config's tasks)",
+                             folded=True))
+    models = describe_models(manifest, facts)
+    if models:
+        blocks.append(Block("findings", models, "Models"))
+    seeds = manifest.get("seeds") or cfg.get("seeds")
+    if seeds:
+        blocks.append(Block("text", f"Probe seeds: {', '.join(map(str, seeds))}; rows aggregated over seeds carry "
+                                    "intervals whose 'covers' column says what was resampled."))
     return blocks
 
 
@@ -209,39 +282,91 @@ def expected_layer_lines(m_exp: pd.DataFrame) -> list[str]:
 
 
 def _transfer_blocks(o: _Out, agg: pd.DataFrame, model: str, skipped: list[str]) -> list[Block]:
-    from analysis.figures import transfer as tfig
+    """One transfer-matrix figure, one zero-shot figure per training language and one gap table for
+    the model's tasks (never their control tasks), each task on its primary metric."""
+    from analysis.figures import curves, transfer as tfig
+    from analysis.summary import majority_baselines
 
-    blocks = []
-    fam = agg[(agg["model"] == model) & (agg["layer"] >= 0) & score_mask(agg["metric"])]
-    drawn = False
-    for (task, probe, metric), _ in fam.groupby(["task", "probe", "metric"], sort=False):
+    fam = agg[(agg["model"] == model) & (agg["layer"] >= 0) & score_mask(agg["metric"])
+              & ~agg["task"].map(is_control) & ~agg["probe"].isin(curves.NOT_CURVES)]
+    panels, views, majority, rnd, gap_rows = {}, {}, {}, {}, []
+    for (task, probe), g in fam.groupby(["task", "probe"], sort=False):
+        metric = primary_metric(g["metric"])
         pv = parallel_view(agg, model=model, task=task, probe=probe, metric=metric)
         if pv.empty:
             continue
-        drawn = True
         mats = transfer_matrices(pv, model=model, task=task, probe=probe, metric=metric)
-        shown = dict(sorted(mats.items())[:25])
-        note = "" if len(shown) == len(mats) else f" (first {len(shown)} of {len(mats)} layers)"
-        blocks.append(_figure(o, tfig.plot_transfer_heatmaps(shown, title=f"{model}: {task}, {probe} ({metric})"),
-                              _slug(model, "transfer", task, probe, metric),
-                              f"Cross-lingual transfer per layer{note}: rows = training language, columns = "
-                              f"evaluation language ({sorted(set(pv['eval_set']))})."))
-        for lang in dict.fromkeys(language_of(s) for s in pv["train_set"]):
-            blocks.append(_figure(o, tfig.plot_zero_shot_curves(pv, train_language=lang,
-                                                                title=f"{task}, {probe}: trained on {lang}"),
-                                  _slug(model, "zero-shot", task, probe, metric, lang),
-                                  "Zero-shot score by layer per evaluation language, with 95% bands."))
-        gaps = {layer: transfer_gap(m) for layer, m in mats.items()}
-        rows = []
-        for layer, g in gaps.items():
-            for src in g.index:
-                rows.append({"layer": layer, "train": src,
-                             **{f"gap {tgt}": g.at[src, tgt] for tgt in g.columns if tgt != src}})
-        blocks.append(_table(o, pd.DataFrame(rows), _slug(model, "transfer-gap", task, probe, metric),
-                             f"{task}, {probe}: transfer gap (in-language minus zero-shot, {metric})"))
-    if not drawn:
+        name = f"{task}\n{probe}, {metric}"
+        panels[name] = dict(sorted(mats.items())[:25])
+        views[name] = pv
+        sets = set(pv["eval_set"])
+        base = majority_baselines(agg, model, task, metric)
+        majority[name] = {language_of(k): v for k, v in base.items() if k in sets}
+        r = agg[(agg["model"] == model + RANDOM_INIT_SUFFIX) & (agg["task"] == task) & (agg["probe"] == probe)
+                & (agg["metric"] == metric) & agg["eval_set"].isin(sets)]
+        if len(r):
+            rnd[name] = r
+        for layer, m in mats.items():
+            gap = transfer_gap(m)
+            for src in gap.index:
+                gap_rows.append({"task": task, "probe": probe, "metric": metric, "layer": layer, "train": src,
+                                 **{f"gap {tgt}": gap.at[src, tgt] for tgt in gap.columns if tgt != src}})
+    if not panels:
         skipped.append(f"{model}: cross-lingual transfer (no evaluation corpus in two or more languages)")
+        return []
+    order = []
+    for by_layer in panels.values():
+        order += [l for l in tfig.transfer_order(by_layer) if l not in order]
+    vals = np.concatenate([m.to_numpy(dtype=float).ravel() for p in panels.values() for m in p.values()])
+    vals = vals[np.isfinite(vals)]
+    trains = list(dict.fromkeys(language_of(s) for v in views.values() for s in v["train_set"]))
+    blocks = [_figure(o, tfig.plot_transfer_matrix(panels, title=f"{model}: cross-lingual transfer"),
+                      _slug(model, "transfer"),
+                      f"Cross-lingual transfer: one panel per task (its probe and metric in the panel title), rows = "
+                      f"layer, columns = evaluation language in the order drawn ({', '.join(order)}; trained on "
+                      f"{', '.join(trains)}, so {trains[0]} is in-language and the others zero-shot); one colour "
+                      f"scale for all panels ({vals.min():.2f} to {vals.max():.2f}). Control tasks are left out.")]
+    for lang in trains:
+        blocks.append(_figure(o, tfig.plot_zero_shot_panels(views, train_language=lang, majority=majority, random_init=rnd,
+                                                            title=f"{model}: trained on {lang}, scored in every language"),
+                              _slug(model, "zero-shot", lang),
+                              f"Score by layer per evaluation language for probes trained on {lang}, with 95% bands; "
+                              "dashed horizontal: that language's majority-class score, dotted: the random-init model "
+                              "on that language. A zero-shot curve under its dashed line has learned nothing that "
+                              "transfers."))
+    blocks.append(_table(o, pd.DataFrame(gap_rows), _slug(model, "transfer-gap"),
+                         f"{model}: transfer gap per task and layer (in-language minus zero-shot score, each task's metric; "
+                         "differences of point estimates, no interval)"))
     return blocks
+
+
+def _without_punctuation(it: dict) -> tuple[dict, list[str]]:
+    """The chosen sentence without its punctuation leaves (gold DEPREL punct, no dependents), as UUAS
+    scores it: words, heads, deprels, distances and predicted edges renumbered; and the words left out."""
+    words, heads = list(it["words"]), [int(h) for h in it["gold_heads"]]
+    deprels = list(it.get("gold_deprels") or [])
+    if len(deprels) != len(words):
+        return it, []
+    has_dep = {h - 1 for h in heads if h > 0}
+    drop = [i for i, d in enumerate(deprels) if str(d).split(":")[0] == "punct" and i not in has_dep and heads[i] != 0]
+    edges = [tuple(int(x) for x in e) for e in it["predicted_edges"]]
+    if not drop or any(i in drop or j in drop for i, j in edges):
+        return it, []
+    keep = [i for i in range(len(words)) if i not in set(drop)]
+    new = {old: k for k, old in enumerate(keep)}
+    out = dict(it)
+    out["words"] = [words[i] for i in keep]
+    out["gold_heads"] = [0 if heads[i] == 0 else new[heads[i] - 1] + 1 for i in keep]
+    out["gold_deprels"] = [deprels[i] for i in keep]
+    out["predicted_edges"] = [(new[i], new[j]) for i, j in edges]
+    for key in ("predicted_distances", "gold_distances"):
+        if it.get(key) is not None:
+            m = np.asarray(it[key], dtype=float)
+            if m.shape == (len(words), len(words)):
+                out[key] = m[np.ix_(keep, keep)]
+            else:
+                out.pop(key, None)
+    return out, [words[i] for i in drop]
 
 
 def _structural_blocks(o: _Out, items: list[dict]) -> list[Block]:
@@ -253,20 +378,24 @@ def _structural_blocks(o: _Out, items: list[dict]) -> list[Block]:
             if key not in it:
                 raise ProbesError(f"extras['structural'][{k}]: missing {key!r}")
         where = ", ".join(f"{n} {it[n]}" for n in ("model", "task", "layer", "sent_id") if n in it)
+        it, dropped = _without_punctuation(it)
+        punct = (f" Punctuation is left out ({len(dropped)} word{'s' if len(dropped) > 1 else ''}: "
+                 f"{' '.join(dropped)}), as UUAS scores the trees." if dropped else "")
         blocks.append(Block("svg", structural.gold_tree_svg(it["words"], it["gold_heads"], it.get("gold_deprels")),
-                            f"Gold dependency tree ({where})"))
+                            f"Gold dependency tree ({where}).{punct}"))
         blocks.append(Block("svg", structural.predicted_tree_svg(it["words"], it["predicted_edges"], it["gold_heads"]),
                             "Predicted tree: minimum spanning tree over the probe's distances, undirected; "
-                            "✓ = gold edge, ✗ = not in the gold tree"))
+                            f"✓ = gold edge, ✗ = not in the gold tree.{punct}"))
         blocks.append(_figure(o, structural.plot_distance_matrices(it["predicted_distances"], it["words"], it["gold_heads"],
                                                                    it.get("gold_distances"), title=where),
                               _slug("structural", it.get("model", ""), it.get("layer", ""), it.get("sent_id", k)),
-                              "Predicted squared distances beside gold tree distances."))
+                              "Predicted squared distances beside gold tree distances, on one colour scale "
+                              f"(the probe is trained to make the first match the second).{punct}"))
     return blocks
 
 
 def write_report(results: pd.DataFrame, out_dir, *, config: dict | None = None, manifest: dict | None = None,
-                 extras: dict | None = None, formats=("png", "svg"), title: str | None = None,
+                 extras: dict | None = None, formats=("png", "svg", "pdf"), title: str | None = None,
                  write_results: bool = True) -> Path:
     """Write results.csv, aggregated.csv, summary.csv, expected_layers.csv, selectivity.csv (when control
     rows exist), figures/, tables/, extras.json and a self-contained report.html; return its path."""
@@ -291,9 +420,18 @@ def write_report(results: pd.DataFrame, out_dir, *, config: dict | None = None, 
     if len(sel_all):
         sel_all.to_csv(out / "selectivity.csv", index=False, float_format="%.6g")
     exp.drop(columns=["weights", "cumulative", "weight_layers", "cumulative_layers"], errors="ignore").to_csv(out / "expected_layers.csv", index=False, float_format="%.6g")
-    sections = []
+    manifest = dict(manifest or {})
+    cfg = config if config is not None else manifest.get("config") or {}
+    asked = _asked(cfg) if cfg else None
+    facts = _model_facts(manifest, extras)
+    if facts:
+        extras["model_facts"] = facts
+    sections = [_findings_section(agg, summary, exp, sel_all, scored)]
+    data_blocks = _data_blocks(o, manifest, cfg, facts)
+    if data_blocks:
+        sections.append(Section("Data and model", data_blocks, anchor="data"))
     for model in base_models(scored):
-        sections.append(Section(f"Model: {model}", _model_sections(o, agg, sel_all, summary, exp, model, skipped),
+        sections.append(Section(f"Model: {model}", _model_sections(o, agg, sel_all, summary, exp, model, skipped, asked),
                                 anchor=_slug("model", model)))
     if extras.get("structural"):
         sections.append(Section("Structural probe: a chosen sentence", _structural_blocks(o, list(extras["structural"])),
@@ -331,11 +469,15 @@ def write_report(results: pd.DataFrame, out_dir, *, config: dict | None = None, 
             blocks.append(_table(o, r[EXPECTED_VIEW].reset_index(drop=True), _slug("reference", model, "expected-layers"),
                                  f"{model}: expected layers from the published scores"))
         sections.append(Section("Reference: the published numbers", blocks, anchor="reference"))
-    manifest = dict(manifest or {})
-    info = [Block("json", config if config is not None else manifest.get("config", {}), "Configuration")]
-    if manifest:
-        info.append(Block("json", manifest, "Manifest"))
-    info.append(Block("json", package_versions(), "Rendered with"))
+    full = dict(manifest)
+    if config is not None and "config" not in full:
+        full = {"config": config, **full}
+    versions = package_versions()
+    info = [Block("text", "Rendered with " + ", ".join(f"{k} {v}" for k, v in versions.items()) + ".")]
+    if full:
+        info.append(Block("json", full, "Configuration and manifest (JSON: config, data and model fingerprints, "
+                                        "package versions, seeds, timings)" if manifest else "Configuration (JSON)",
+                          folded=True))
     if skipped:
         info.append(Block("list", skipped, "Not drawn, and why"))
     info.append(Block("text", f"Files: results.csv, aggregated.csv (means over seeds per layer), summary.csv, "

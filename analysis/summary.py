@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
 from analysis import layers
-from analysis.results import (metric_base, score_mask, CURVE_COLUMNS, aggregate_seeds, is_control, is_random_init, main_eval_set,
-                              primary_metric)
+from analysis.results import (metric_base, score_mask, CURVE_COLUMNS, aggregate_seeds, is_control, is_random_init, language_of,
+                              main_eval_set, primary_metric)
 from probes.errors import ProbesError
 from analysis.selectivity import selectivity_table
 from analysis.significance import best_layer, compare_layers_from_rows
@@ -184,3 +186,296 @@ def summarize(results: pd.DataFrame, *, agg: pd.DataFrame | None = None, exp: pd
     for c in ("best_layer", "n_layers", "max_selectivity_layer"):
         out[c] = out[c].astype("Int64")
     return out
+
+
+# ---- findings and data description: the report's opening, generated from the numbers ----------------
+
+HEADLINE_PROBES = ["linear", "mlp", "structural-distance", "structural-depth"]
+NOT_HEADLINE = {"mix", "cumulative", "majority", "mdl"}
+
+
+def _covers_text(covers: str) -> str:
+    """What an interval covers, as words for a sentence ('' -> the report's default)."""
+    c = str(covers or "").strip()
+    return c if c else "resampled test sentences"
+
+
+def _interval(lo, hi, covers, fmt: str = ".3f") -> str:
+    """', 95% interval [lo, hi] over <what it covers>', or ', no interval' when the row has none."""
+    if lo is None or hi is None or not (np.isfinite(lo) and np.isfinite(hi)):
+        return ", no interval"
+    return f", 95% interval [{lo:{fmt}}, {hi:{fmt}}] over {_covers_text(covers)}"
+
+
+def _p_text(p: float) -> str:
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def headline_curve(summary: pd.DataFrame, model: str, task: str) -> pd.Series | None:
+    """The one summary row a task's finding is about: its first probe among linear, mlp, structural
+    (else any per-layer probe), on its main evaluation set in the training language, primary metric."""
+    rows = summary[(summary["model"] == model) & (summary["task"] == task) & ~summary["probe"].isin(NOT_HEADLINE)
+                   & summary["best_layer"].notna() & score_mask(summary["metric"])]
+    if rows.empty:
+        return None
+    probes_ = list(dict.fromkeys(rows["probe"]))
+    probe = next((p for p in HEADLINE_PROBES if p in probes_), probes_[0])
+    rows = rows[rows["probe"] == probe]
+    metric = primary_metric(rows["metric"])
+    rows = rows[rows["metric"] == metric]
+    ev = main_eval_set(rows)
+    return rows[rows["eval_set"] == ev].iloc[0]
+
+
+def majority_baselines(agg: pd.DataFrame, model: str, task: str, metric: str) -> dict[str, float]:
+    """The majority-class score of a task per evaluation set (layer -1 rows of probe 'majority')."""
+    m = agg[(agg["model"] == model) & (agg["task"] == task) & (agg["probe"] == "majority") & (agg["metric"] == metric)]
+    return {str(r.eval_set): float(r.value) for r in m.itertuples(index=False)}
+
+
+def findings(agg: pd.DataFrame, summary: pd.DataFrame, exp: pd.DataFrame, sel: pd.DataFrame, model: str) -> list[str]:
+    """One sentence per task of `model`, from the numbers: best layer with its interval (and what the
+    interval covers), layer 0 and top layer, expected layer and center of gravity, peak selectivity,
+    the random-init model at the best layer, and the zero-shot scores and transfer gaps at the best
+    layer with each language's majority baseline."""
+    from analysis.transfer import parallel_view, transfer_gap, transfer_matrices
+    from probes.tasks.registry import pipeline_rank
+
+    tasks = [t for t in dict.fromkeys(summary.loc[summary["model"] == model, "task"]) if not is_control(t)]
+    tasks = sorted(tasks, key=lambda t: (pipeline_rank(t), tasks.index(t)))
+    out = []
+    for task in tasks:
+        h = headline_curve(summary, model, task)
+        if h is None:
+            continue
+        b, top = int(h["best_layer"]), int(h["n_layers"])
+        s = (f"{task}: best at layer {b} of 0–{top} with the {h['probe']} probe, {h['metric']} {h['best_value']:.3f} "
+             f"on {h['eval_set']}{_interval(h['best_ci_low'], h['best_ci_high'], h['interval_covers'])}; "
+             f"layer 0: {h['layer0_value']:.3f}, top layer: {h['top_value']:.3f}")
+        p = h.get("p_best_vs_top")
+        if b != top and p is not None and np.isfinite(p):
+            s += (f" (best vs top layer: {_p_text(p)}, " + ("a real fall after the peak)" if p < 0.05 else
+                                                             "no clear fall after the peak)"))
+        s += "."
+        e = exp[(exp["model"] == model) & (exp["task"] == task)]
+        if len(e):
+            e = e.iloc[0]
+            parts = []
+            if np.isfinite(e["expected_layer"]):
+                el = f"expected layer E_Δ = {e['expected_layer']:.2f}"
+                el += _interval(e["expected_layer_ci_low"], e["expected_layer_ci_high"], e["expected_layer_covers"], ".2f")
+                if e["expected_layer"] < 0 or e["expected_layer"] > e["n_layers"] or (
+                        np.isfinite(e["last_score"]) and np.isfinite(e["first_score"]) and e["last_score"] < e["first_score"]):
+                    el += " — not a layer: the cumulative score falls with depth, so read it as 'no clear layer'"
+                parts.append(el)
+            if np.isfinite(e["center_of_gravity"]):
+                parts.append(f"center of gravity of the mixing weights E_s = {e['center_of_gravity']:.2f} "
+                             "(one trained mix, no interval)")
+            if parts:
+                s += " " + _sentence("; ".join(parts)) + "."
+        ms = h.get("max_selectivity")
+        if ms is not None and np.isfinite(ms):
+            srow = sel[(sel["model"] == model) & (sel["task"] == task) & (sel["probe"] == h["probe"])
+                       & (sel["eval_set"] == h["eval_set"]) & (sel["layer"] == int(h["max_selectivity_layer"]))]
+            ci = ", no interval"
+            if len(srow) and np.isfinite(srow["ci_low"].iloc[0]) and np.isfinite(srow["ci_high"].iloc[0]):
+                cov = agg[(agg["model"] == model) & (agg["task"] == task) & (agg["probe"] == h["probe"])
+                          & (agg["eval_set"] == h["eval_set"]) & (agg["metric"] == "selectivity")
+                          & (agg["layer"] == int(h["max_selectivity_layer"]))]
+                ci = _interval(float(srow["ci_low"].iloc[0]), float(srow["ci_high"].iloc[0]),
+                               cov["covers"].iloc[0] if len(cov) else "")
+            s += (f" Selectivity (task minus control task) peaks at layer {int(h['max_selectivity_layer'])}: "
+                  f"{ms:.3f}{ci}.")
+        rnd = agg[(agg["model"] == model + ":random-init") & (agg["task"] == task) & (agg["probe"] == h["probe"])
+                  & (agg["eval_set"] == h["eval_set"]) & (agg["metric"] == h["metric"]) & (agg["layer"] == b)]
+        if len(rnd):
+            s += f" The random-init model scores {rnd['value'].iloc[0]:.3f} at layer {b}."
+        pv = parallel_view(agg, model=model, task=task, probe=h["probe"], metric=h["metric"])
+        if len(pv) and b in set(pv["layer"]):
+            try:
+                mats = transfer_matrices(pv, model=model, task=task, probe=h["probe"], metric=h["metric"])
+            except ProbesError:
+                mats = {}
+            m = mats.get(b)
+            if m is not None and len(m.index):
+                src = m.index[0]
+                gap = transfer_gap(m).loc[src]
+                major = majority_baselines(agg, model, task, h["metric"])
+                by_lang = {}
+                for k, v in major.items():
+                    by_lang.setdefault(language_of(k), v)
+                # the majority of the very set the zero-shot score is on, else of a set in its language
+                by_lang.update({language_of(k): major[k] for k in dict.fromkeys(pv["eval_set"]) if k in major})
+                items = []
+                below = []
+                for tgt in m.columns:
+                    if tgt == src or not np.isfinite(m.at[src, tgt]):
+                        continue
+                    items.append(f"{tgt} {m.at[src, tgt]:.3f} (gap {gap[tgt]:+.3f})")
+                    base = by_lang.get(tgt)
+                    best_zs = float(pv[[language_of(e) == tgt for e in pv["eval_set"]]]["value"].max())
+                    if base is not None and best_zs <= base:
+                        below.append(f"{tgt} stays at or below its majority baseline {base:.3f} at every layer "
+                                     f"(best {best_zs:.3f})")
+                if items:
+                    s += (f" Trained on {src}, zero-shot at layer {b}: " + ", ".join(items)
+                          + f" (gap = in-language {src} minus zero-shot).")
+                if below:
+                    s += " Zero-shot, " + "; ".join(below) + ": no better than always guessing that language's most frequent label."
+        out.append(s)
+    return out
+
+
+def _front_matter_languages(readme: Path) -> list[str]:
+    """The `language:` entries of a Hugging Face model card's YAML front matter ([] if none)."""
+    try:
+        text = readme.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    if not text.startswith("---"):
+        return []
+    head = text[3:].split("\n---", 1)[0].splitlines()
+    langs = []
+    for i, line in enumerate(head):
+        if line.strip().startswith("language:"):
+            rest = line.split(":", 1)[1].strip()
+            if rest:
+                langs += [x.strip(" '\"[]") for x in rest.split(",") if x.strip(" '\"[]")]
+            else:
+                for nxt in head[i + 1:]:
+                    if not nxt.strip().startswith("-"):
+                        break
+                    langs.append(nxt.strip()[1:].strip(" '\""))
+    return langs
+
+
+def _safetensors_parameters(path: Path) -> int | None:
+    """Number of parameters in a .safetensors file, from its JSON header alone (no tensors read)."""
+    import json
+    import struct
+
+    try:
+        with open(path, "rb") as f:
+            n = struct.unpack("<Q", f.read(8))[0]
+            if n > 100_000_000:
+                return None
+            header = json.loads(f.read(n))
+    except (OSError, ValueError, struct.error):
+        return None
+    total = 0
+    for k, v in header.items():
+        if k == "__metadata__" or not isinstance(v, dict):
+            continue
+        total += int(np.prod(v.get("shape", []), dtype=np.int64))
+    return total
+
+
+def model_facts(source: str) -> dict:
+    """What a local model directory says about itself: architecture, layers, hidden size, vocabulary,
+    parameter count (from the safetensors headers) and the model card's languages. {} for a hub id
+    or anything unreadable."""
+    import json
+
+    d = Path(str(source))
+    facts: dict = {}
+    if not d.is_dir():
+        return facts
+    try:
+        cfg = json.loads((d / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        cfg = {}
+    if isinstance(cfg, dict):
+        for key, name in (("model_type", "model_type"), ("num_hidden_layers", "layers"), ("n_layer", "layers"),
+                          ("hidden_size", "hidden_size"), ("d_model", "hidden_size"), ("n_embd", "hidden_size"),
+                          ("vocab_size", "vocab_size"), ("_name_or_path", "base")):
+            if key in cfg and name not in facts:
+                facts[name] = cfg[key]
+        if cfg.get("architectures"):
+            facts["architecture"] = ", ".join(map(str, cfg["architectures"]))
+    files = sorted(d.glob("*.safetensors"))
+    if files:
+        counts = [_safetensors_parameters(f) for f in files]
+        if all(c is not None for c in counts):
+            facts["parameters"] = int(sum(counts))
+    langs = _front_matter_languages(d / "README.md")
+    if langs:
+        facts["languages"] = langs
+    return facts
+
+
+def _millions(n: int) -> str:
+    return f"{n / 1e9:.2f} B" if n >= 1e9 else f"{n / 1e6:.1f} M" if n >= 1e6 else f"{n:,}"
+
+
+def describe_models(manifest: dict, facts: dict | None = None) -> list[str]:
+    """One sentence per model of the manifest: where it came from, layers, vector size, parameters,
+    vocabulary and the model card's languages (``facts``: model name -> ``model_facts``)."""
+    facts = facts or {}
+    out = []
+    for name, entry in (manifest.get("models") or {}).items():
+        if not isinstance(entry, dict) or is_random_init(name.split(" ")[0]):
+            continue
+        f = facts.get(name, {})
+        src = str(entry.get("model", "") or "")
+        bits = []
+        if f.get("architecture") or f.get("model_type"):
+            bits.append(f"{f.get('architecture') or f.get('model_type')}"
+                        + (f" (from {f['base']})" if f.get("base") else ""))
+        if f.get("layers") is not None:
+            bits.append(f"{f['layers']} transformer layers, probed as layers 0–{f['layers']} (0 = embedding output)")
+        dim = f.get("dim") or f.get("hidden_size")
+        if dim:
+            bits.append(f"{dim}-dimensional word vectors")
+        if f.get("parameters"):
+            bits.append(f"{_millions(f['parameters'])} parameters")
+        if f.get("vocab_size"):
+            bits.append(f"a vocabulary of {int(f['vocab_size']):,} subwords")
+        if entry.get("pooling"):
+            bits.append(f"subwords pooled by {entry['pooling']}")
+        s = f"{name}: " + (", ".join(bits) if bits else "no model facts recorded")
+        s += f"; loaded from {Path(src).name if Path(src).is_absolute() else src}." if src else "."
+        langs = f.get("languages") or []
+        if langs:
+            if len(langs) == 1:
+                s += (f" Its model card lists one language, {langs[0]}: a monolingual model, so every other "
+                      "language in this study is new to the model as well as to the probe.")
+            else:
+                s += f" Its model card lists {len(langs)} languages ({', '.join(langs[:12])}{', ...' if len(langs) > 12 else ''})."
+        out.append(s)
+    return out
+
+
+def describe_data(manifest: dict, config: dict | None = None) -> pd.DataFrame:
+    """One row per data set of the manifest: name, language, role(s) in the config's tasks, sentences,
+    words, the file it was read from and the selection."""
+    roles: dict[str, list[str]] = {}
+    for t in (config or manifest.get("config") or {}).get("tasks", []) or []:
+        if not isinstance(t, dict):
+            continue
+        for role in ("train", "dev", "test"):
+            specs = t.get(role)
+            for sp in (specs if isinstance(specs, list) else [specs] if specs else []):
+                name = sp.get("name") if isinstance(sp, dict) else str(sp)
+                if name:
+                    r = roles.setdefault(str(name), [])
+                    if role not in r:
+                        r.append(role)
+    rows, seen = [], set()
+    for d in manifest.get("data") or []:
+        if not isinstance(d, dict):
+            continue
+        key = (d.get("name"), d.get("selection"))
+        if key in seen:
+            continue
+        seen.add(key)
+        name = str(d.get("name", ""))
+        src = str(d.get("source", "") or "")
+        rows.append({"set": name, "language": language_of(name) or language_of(Path(src).name) or "–",
+                     "role": ", ".join(roles.get(name, [])) or "–", "sentences": d.get("sentences"),
+                     "words": d.get("words"), "file": Path(src).name if src else "–",
+                     "selection": str(d.get("selection", "") or "")})
+    return pd.DataFrame(rows, columns=["set", "language", "role", "sentences", "words", "file", "selection"])

@@ -18,7 +18,9 @@ from probes.errors import ProbesError
 NOT_CURVES = {"mix", "mdl", "majority"}
 
 
-def _grid(n: int, ncols: int = 3, panel_h: float = 2.3):
+def _grid(n: int, ncols: int = 2, panel_h: float = 2.4):
+    # Two panels per row of a double-column page (3.45 in each), so that curves a few points apart
+    # stay apart; a single task gets a single-column figure.
     ncols = min(n, ncols)
     nrows = math.ceil(n / ncols)
     fig, axes = style.plt.subplots(nrows, ncols, figsize=(6.9 if ncols > 1 else 3.4, panel_h * nrows), squeeze=False)
@@ -94,9 +96,9 @@ def plot_layer_curves(agg: pd.DataFrame, *, model: str, tasks: list[str] | None 
             if len(f):
                 h = ax.axhline(float(f["value"].iloc[0]), ls=ls, lw=1.0, color=col, gid=f"{probe}:{task}")
                 legend.setdefault("majority class" if probe == "majority" else "scalar mix (all layers)", h)
-        ax.set_title(task)
+        ax.set_title(f"{task} (evaluated on {eval_set})" if eval_set else task)
         ax.set_xlabel("layer")
-        ax.set_ylabel(f"{metric} ({eval_set})" if eval_set else metric)
+        ax.set_ylabel(metric)
         layers_ = own.loc[own["layer"] >= 0, "layer"]
         if len(layers_):
             ax.set_xticks(range(0, int(layers_.max()) + 1, max(1, int(layers_.max()) // 6)))
@@ -144,33 +146,43 @@ def plot_layer_task_heatmap(agg: pd.DataFrame, *, model: str, probe: str):
 
 
 def plot_selectivity(agg: pd.DataFrame, *, model: str, sel: pd.DataFrame | None = None):
-    """Selectivity (task minus control score) by layer on each task's main evaluation set (in the
-    training language), one colour per task and one line style per probe (``sel``: the selectivity
-    table of ``agg`` when the caller has it). The other evaluation sets are in the selectivity table."""
+    """Selectivity (task minus control score) by layer, one panel per task on its main evaluation set
+    (in the training language, named in the panel title), one line per probe with its 95% band when
+    the table has one; one legend below the panels. The other evaluation sets are in the selectivity
+    table (``sel``: the selectivity table of ``agg`` when the caller has it)."""
     sel = selectivity_table(agg) if sel is None else sel
     sel = sel[(sel["model"] == model) & (sel["layer"] >= 0)]
     if sel.empty:
         raise ProbesError(f"no control-task rows for model {model}: selectivity needs <task>:control results")
-    fig, ax = style.new_figure(3.4, 2.4)
-    tasks = list(dict.fromkeys(sel["task"]))
+    order = curve_tasks(agg, model)
+    tasks = sorted(dict.fromkeys(sel["task"]), key=lambda t: order.index(t) if t in order else len(order))
     probes = list(dict.fromkeys(sel["probe"]))
-    dashes = ["-", "--", ":", "-."]
-    shown = []
-    for (task, probe, metric), g in sel.groupby(["task", "probe", "score_metric"], sort=False):
-        ev = main_eval_set(g)
-        g = g[g["eval_set"] == ev].sort_values("layer")
-        shown.append(ev)
-        ax.plot(g["layer"], g["selectivity"], dashes[probes.index(probe) % len(dashes)], marker="o", ms=2.5, lw=1.3,
-                color=style.LINE_PALETTE[tasks.index(task) % len(style.LINE_PALETTE)], label=f"{task}, {probe}",
-                gid=f"sel:{task}:{probe}")
-    ax.axhline(0, color=style.BASELINE_GREY, lw=0.6)
-    ax.set_xlabel("layer")
-    style.integer_layers(ax)
-    ax.set_ylabel("selectivity (task − control)")
-    evs = sorted(set(shown))
-    ax.set_title(f"{model}: on {', '.join(evs)}" if len(evs) <= 2 else model)
-    ax.legend(frameon=False, fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    ax.grid(color="#e5e5e5", lw=0.5)
+    fig, axes = _grid(len(tasks), panel_h=2.1)
+    legend = {}
+    for ax, task in zip(axes, tasks):
+        t = sel[sel["task"] == task]
+        evs = []
+        for (probe, metric), g in t.groupby(["probe", "score_metric"], sort=False):
+            ev = main_eval_set(g)
+            evs.append(ev)
+            g = g[g["eval_set"] == ev].sort_values("layer")
+            color = style.LINE_PALETTE[probes.index(probe) % len(style.LINE_PALETTE)]
+            (h,) = ax.plot(g["layer"], g["selectivity"], "-o", ms=2.5, lw=1.4, color=color, gid=f"sel:{task}:{probe}")
+            legend.setdefault(probe if metric == "reported" else f"{probe}", h)
+            if np.isfinite(g["ci_low"]).all() and np.isfinite(g["ci_high"]).all():
+                ax.fill_between(g["layer"], g["ci_low"], g["ci_high"], color=color, alpha=0.2, lw=0)
+        ax.axhline(0, color=style.BASELINE_GREY, lw=0.6)
+        ax.set_xlabel("layer")
+        style.integer_layers(ax)
+        ax.set_ylabel("task − control")
+        evs = list(dict.fromkeys(evs))
+        ax.set_title(f"{task} (evaluated on {', '.join(evs)})")
+        ax.grid(color="#e5e5e5", lw=0.5)
+    fig.suptitle(f"{model}: selectivity (Hewitt & Liang 2019)", fontsize=9)
+    strip = (0.16 * math.ceil(len(legend) / 4) + 0.1) / fig.get_figheight()
+    fig.tight_layout(rect=(0, strip, 1, 1))
+    fig.legend(list(legend.values()), [f"{k} probe" for k in legend], loc="lower center",
+               ncol=min(4, len(legend)), frameon=False, bbox_to_anchor=(0.5, 0.0))
     return fig
 
 

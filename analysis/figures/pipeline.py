@@ -73,6 +73,20 @@ def plot_expected_layers(table: pd.DataFrame, *, n_layers: int | None = None, sc
 
     height = 0.62
     has_es = False
+    # E_delta leaves 0..L when the cumulative score falls with depth (the sum of the deltas is negative)
+    # or its gains and losses nearly cancel out: the axis then reaches past 0 (or L), shaded, so that
+    # the bar and its value stay visible and never run over the task labels on the left.
+    eds = table["expected_layer"].to_numpy(dtype=float)
+    eds = eds[np.isfinite(eds)]
+    pad = 0.1 * n_layers + 0.6
+    x_lo = min(0.0, float(eds.min()) - pad) if len(eds) and eds.min() < 0 else 0.0
+    x_hi = max(float(n_layers), float(eds.max()) + pad) if len(eds) and eds.max() > n_layers else float(n_layers)
+    if x_lo < 0:
+        ax.axvspan(x_lo, 0, color="#eeeeee", zorder=0, lw=0)
+    if x_hi > n_layers:
+        ax.axvspan(n_layers, x_hi, color="#eeeeee", zorder=0, lw=0)
+    flagged, notes = [], []
+    span = x_hi - x_lo
     for i, row in enumerate(table.itertuples(index=False)):
         es, ed = float(row.center_of_gravity), float(row.expected_layer)
         bars = []
@@ -80,35 +94,45 @@ def plot_expected_layers(table: pd.DataFrame, *, n_layers: int | None = None, sc
             has_es = True
             bars.append((es, dict(color=style.BLUE, edgecolor=style.BLUE), "white", "E_s"))
         outside = np.isfinite(ed) and not 0 <= ed <= n_layers
+        first, last = float(row.first_score), float(row.last_score)
+        falls = np.isfinite(first) and np.isfinite(last) and last < first
         if np.isfinite(ed) and not outside:
             bars.append((ed, dict(color=style.LAVENDER_FILL, edgecolor=style.PURPLE, linewidth=1.0), "black", "E_delta"))
         elif outside:
-            # E_delta leaves 0..L when the cumulative gains of the layers nearly cancel out (some are
-            # negative): no bar can show it, so the row says so in words.
-            ax.text(0.01 * n_layers, i + height / 2 + 0.02, f"E_Δ = {ed:.2f}, outside 0..{n_layers}: the cumulative "
-                    "score rises and falls with depth", ha="left", va="top", fontsize=6.5, style="italic",
-                    color=style.PURPLE, zorder=8, gid=f"E_delta_outside:{tasks[i]}")
+            flagged.append(tasks[i])
+            ax.barh(i, ed, height=height, zorder=2, color="white", edgecolor=style.ORANGE_EDGE, hatch="////",
+                    linewidth=1.0, gid=f"E_delta:{tasks[i]}")
+            mark = "†" * len(flagged)
+            ax.text(ed - 0.015 * n_layers if ed < 0 else ed + 0.015 * n_layers, i, f"{ed:.2f}{mark}",
+                    ha="right" if ed < 0 else "left", va="center", fontsize=7, fontweight="bold",
+                    color=style.ORANGE_EDGE, zorder=5, gid=f"E_delta_value:{tasks[i]}")
+            why = (f"the cumulative score falls with depth ({_score_text(first, percent)} at l=0, "
+                   f"{_score_text(last, percent)} at l={n_layers}), so E_Δ is not a layer" if falls else
+                   "the layers' gains and losses under cumulative scoring nearly cancel out, so E_Δ is not a layer")
+            notes.append(f"{mark} {tasks[i]}: E_Δ = {ed:.2f} lies outside 0–{n_layers}: {why}.")
         # The longer bar goes behind so that both ends stay visible; when the ends are too close
         # for two labels, the longer bar's value moves just outside its end.
         ordered = sorted(bars, key=lambda b: -b[0])
-        crowded = len(ordered) == 2 and ordered[0][0] - ordered[1][0] < 0.1 * n_layers
+        # a bold value is ~0.25 in wide: crowded when the bar ends are closer than that on this axis
+        crowded = len(ordered) == 2 and ordered[0][0] - ordered[1][0] < 0.1 * span
         for z, (v, kw, tcolor, name) in enumerate(ordered):
             ax.barh(i, v, height=height, zorder=2 + z, gid=f"{name}:{tasks[i]}", **kw)
             _bar_label(ax, i, v, color=tcolor, n_layers=n_layers, outside=crowded and z == 0)
         lo, hi = (float(getattr(row, c, np.nan)) for c in ("expected_layer_ci_low", "expected_layer_ci_high"))
-        if np.isfinite(ed) and not outside and np.isfinite(lo) and np.isfinite(hi):
+        if np.isfinite(ed) and np.isfinite(lo) and np.isfinite(hi):
             # the 95% interval of E_delta over resampled test sentences, as a thin whisker below the bar;
-            # an end beyond the layer axis is drawn as an arrow at the axis
+            # an end beyond the axis is drawn as an arrow at the axis
             y = i + height / 2 + 0.06
-            a, b = max(lo, 0.0), min(hi, float(n_layers))
-            ax.plot([a, b], [y, y], color=style.PURPLE, linewidth=1.1, zorder=7, solid_capstyle="butt",
+            a, b = max(lo, x_lo), min(hi, x_hi)
+            color = style.ORANGE_EDGE if outside else style.PURPLE
+            ax.plot([a, b], [y, y], color=color, linewidth=1.1, zorder=7, solid_capstyle="butt",
                     gid=f"E_delta_ci:{tasks[i]}")
-            for end, clipped, marker in ((a, lo < 0, "<"), (b, hi > n_layers, ">")):
+            for end, clipped, marker in ((a, lo < x_lo, "<"), (b, hi > x_hi, ">")):
                 if clipped:
-                    ax.plot([end], [y], marker=marker, color=style.PURPLE, markersize=4, zorder=7, clip_on=False)
+                    ax.plot([end], [y], marker=marker, color=color, markersize=4, zorder=7, clip_on=False)
                 else:
-                    ax.plot([end, end], [y - 0.07, y + 0.07], color=style.PURPLE, linewidth=1.1, zorder=7)
-    ax.set_xlim(0, n_layers)
+                    ax.plot([end, end], [y - 0.07, y + 0.07], color=color, linewidth=1.1, zorder=7)
+    ax.set_xlim(x_lo, x_hi)
     ax.xaxis.tick_top()
     ax.xaxis.set_label_position("top")
     ax.set_xlabel("layer")
@@ -128,9 +152,17 @@ def plot_expected_layers(table: pd.DataFrame, *, n_layers: int | None = None, sc
         handles.append(Line2D([], [], color=style.PURPLE, linewidth=1.1, label="95% interval of E_Δ (test resamples)"))
     if has_es:
         handles.insert(0, Patch(facecolor=style.BLUE, label="center of gravity E_s (mixing weights)"))
+    if flagged:
+        handles.append(Patch(facecolor="white", edgecolor=style.ORANGE_EDGE, hatch="////",
+                             label="E_Δ outside 0–L (shaded): not a layer"))
     ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.02), ncol=2, frameon=False)
+    if notes:
+        rows_ = (len(handles) + 1) // 2
+        y0 = -(0.16 * rows_ + 0.12) / fig.get_figheight()
+        fig.text(0.13, y0, "\n".join(notes), ha="left", va="top", fontsize=6.5, color=style.ORANGE_EDGE,
+                 gid="E_delta_notes")
     if not has_es:
-        fig.text(0.5, -0.02 - 0.02 * (6 / max(n, 1)), NO_WEIGHTS_NOTE, ha="center", va="top", fontsize=7, style="italic")
+        fig.text(0.5, -0.02 - 0.02 * (6 / max(n, 1)) - (0.11 * len(notes) / fig.get_figheight()), NO_WEIGHTS_NOTE, ha="center", va="top", fontsize=7, style="italic")
     if title:
         fig.suptitle(title, y=1.0 + 0.45 / fig.get_figheight(), fontsize=9)
     return fig

@@ -106,17 +106,22 @@ def plot_distance_matrices(predicted, words, heads=None, gold=None, *, title: st
     gold = np.asarray(gold, dtype=float)
     if gold.shape != (n, n):
         raise ProbesError(f"structural figure: gold distances have shape {gold.shape}, expected ({n}, {n})")
+    # One colour scale for both panels: the probe is trained so that squared distances match tree distances.
     vmax = float(max(np.nanmax(pred), np.nanmax(gold)))
-    side = min(3.3, 1.2 + 0.22 * n)
-    fig, axes = style.new_figure(2 * side + 0.8, side + 0.3, ncols=2)
-    for ax, mat, name in zip(axes, (pred, gold), ("predicted (squared distance)", "gold (tree distance)")):
+    side = min(3.1, 1.2 + 0.2 * n)
+    fontsize = 7 if n <= 16 else 6 if n <= 24 else 5
+    fig, axes = style.new_figure(2 * side + 1.4, side + 0.5, ncols=2,
+                                 gridspec_kw={"wspace": 0.08})
+    for k, (ax, mat, name) in enumerate(zip(axes, (pred, gold), ("predicted (squared distance)", "gold (tree distance)"))):
         im = ax.imshow(mat, cmap=style.SEQUENTIAL, vmin=0, vmax=vmax, gid=name)
-        ax.set_xticks(range(n), words, rotation=90)
-        ax.set_yticks(range(n), words)
+        ax.set_xticks(range(n), words, rotation=90, fontsize=fontsize)
+        # the row labels once, on the left panel: on the right they would run into the left panel
+        ax.set_yticks(range(n), words, fontsize=fontsize)
+        ax.tick_params(axis="y", labelleft=k == 0)
         ax.set_title(name)
         for side_ in ("top", "right"):
             ax.spines[side_].set_visible(True)
-    fig.colorbar(im, ax=list(axes), shrink=0.8, label="distance")
+    fig.colorbar(im, ax=list(axes), shrink=0.8, label="distance (one scale for both panels)")
     if title:
         fig.suptitle(title, fontsize=9)
     return fig

@@ -32,7 +32,7 @@ RC = {
 }
 plt.rcParams.update(RC)
 
-FORMATS = ("png", "svg")
+FORMATS = ("png", "svg", "pdf")
 
 
 def new_figure(width: float, height: float, **kwargs):
@@ -44,10 +44,13 @@ def save_figure(fig, out_dir, name: str, formats=FORMATS) -> dict[str, Path]:
     """Write the figure as out_dir/name.<fmt> for each format; return the paths by format."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    # bbox_inches="tight" makes every savefig render the figure twice (a dry run to measure it, then
+    # the real one): measure it once here and give every format the same box.
+    bbox = fig.get_tightbbox(fig.canvas.get_renderer()).padded(plt.rcParams["savefig.pad_inches"])
     paths = {}
     for fmt in formats:
         p = out_dir / f"{name}.{fmt}"
-        fig.savefig(p, format=fmt, bbox_inches="tight", metadata=_metadata(fmt))
+        fig.savefig(p, format=fmt, bbox_inches=bbox, metadata=_metadata(fmt))
         paths[fmt] = p
     return paths
 

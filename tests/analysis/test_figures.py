@@ -94,7 +94,8 @@ def test_figure2_weight_and_delta_bars(agg):
 def test_layer_curves_with_baselines(agg):
     fig = curves.plot_layer_curves(agg, model=MODEL)
     try:
-        assert [ax.get_title() for ax in fig.axes if ax.get_visible() and ax.get_title()] == ["upos", "deprel", "tree"]
+        assert [ax.get_title() for ax in fig.axes if ax.get_visible() and ax.get_title()] == [
+            f"{t} (evaluated on en_ewt-ud-test)" for t in ("upos", "deprel", "tree")]
         lines = _by_gid(fig, "")
         assert lines["score:upos:linear"].get_ydata() == pytest.approx(LINEAR["upos"])
         assert lines["score:deprel:mlp"].get_ydata() == pytest.approx(np.add(LINEAR["deprel"], 0.01))
@@ -141,13 +142,15 @@ def test_transfer_heatmaps_and_zero_shot_curves(agg):
     pv = parallel_view(agg, model=MODEL, task="upos", probe="linear", metric="accuracy")
     assert set(pv["eval_set"]) == {f"{l}_pud-ud-test" for l in TRANSFER}
     mats = transfer_matrices(pv, model=MODEL, task="upos", probe="linear", metric="accuracy")
-    fig = tfig.plot_transfer_heatmaps(mats)
+    fig = tfig.plot_transfer_matrix({"upos": mats})
     try:
-        panels = [ax for ax in fig.axes if ax.get_visible()]
-        assert len(panels) == 5
-        for layer, ax in enumerate(panels):
-            assert ax.get_title() == f"layer {layer}"
-            assert np.asarray(ax.collections[0].get_array()).ravel() == pytest.approx([TRANSFER[l][layer] for l in ("en", "de", "es", "zh")])
+        (panel,) = [ax for ax in fig.axes if (ax.get_gid() or "").startswith("transfer:")]
+        assert panel.get_title() == "upos"
+        assert [t.get_text() for t in panel.get_yticklabels()] == [str(l) for l in range(5)]
+        assert [t.get_text() for t in panel.get_xticklabels()] == ["en", "de", "es", "zh"]
+        cells = np.asarray(panel.collections[0].get_array()).reshape(5, 4)
+        for layer in range(5):  # one row per layer, languages in plot order
+            assert cells[layer] == pytest.approx([TRANSFER[l][layer] for l in ("en", "de", "es", "zh")])
     finally:
         style.close(fig)
     fig = tfig.plot_zero_shot_curves(pv, train_language="en")

@@ -1,6 +1,7 @@
 """The report: files written, every figure and table embedded, no external URLs; `probes report DIR`."""
 
 import base64
+import html
 import json
 import re
 
@@ -48,17 +49,17 @@ def test_report_writes_results_summary_figures_tables(report):
     assert pngs == svgs
     assert {f"{MODEL}-fig1-expected-layers", f"{MODEL}-fig2-layer-weights", f"{MODEL}-layer-curves",
             f"{MODEL}-heatmap-linear", f"{MODEL}-selectivity", f"{MODEL}-mdl-codelength",
-            f"{MODEL}-transfer-upos-linear-accuracy", f"{MODEL}-zero-shot-upos-linear-accuracy-en",
+            f"{MODEL}-transfer", f"{MODEL}-zero-shot-en",
             f"{MODEL}-cka"} <= set(pngs)
     assert any(p.startswith("structural-") for p in pngs)
     md = sorted(p.stem for p in (out / "tables").glob("*.md"))
     assert md == sorted(p.stem for p in (out / "tables").glob("*.tex"))
     assert "layer-significance" in md
-    assert f"{MODEL}-summary" in md and f"{MODEL}-transfer-gap-upos-linear-accuracy" in md
+    assert f"{MODEL}-summary" in md and f"{MODEL}-transfer-gap" in md
     tex = (out / "tables" / f"{MODEL}-expected-layers.tex").read_text()
     assert "\\toprule" in tex and "1.533" in tex and "eval\\_set" in tex
-    gap = (out / "tables" / f"{MODEL}-transfer-gap-upos-linear-accuracy.md").read_text()
-    assert "| 2 | en | 0.110 | 0.090 | 0.360 |" in gap  # layer 2: .91 - .80, .91 - .82, .91 - .55
+    gap = (out / "tables" / f"{MODEL}-transfer-gap.md").read_text()
+    assert "| upos | linear | accuracy | 2 | en | 0.110 | 0.090 | 0.360 |" in gap  # layer 2: .91 - .80, .91 - .82, .91 - .55
 
 
 def test_report_html_is_self_contained_and_complete(report):
@@ -73,7 +74,7 @@ def test_report_html_is_self_contained_and_complete(report):
     assert page.count('class="displacy"') == 2  # gold and predicted trees, inline SVG
     for name in [p.stem for p in (out / "tables").glob("*.md")]:
         caption = (out / "tables" / f"{name}.md").read_text().splitlines()[0].strip("*")
-        assert caption in page, name
+        assert html.escape(caption) in page, name
     assert page.count('<table class="tbl">') == len(list((out / "tables").glob("*.md")))
     assert "demo-run" in page and "9.9-test" in page and "matplotlib" in page
     assert "<title>demo-run</title>" in page
