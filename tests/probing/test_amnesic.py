@@ -1,0 +1,128 @@
+import numpy as np
+import pytest
+import torch
+
+from probes.errors import ProbesError
+from probes.probing.amnesic import LanguageModel, erased_probe_rows, fit_leace, lm_loss_rows, random_eraser
+from probes.tasks.base import TaskData
+
+
+def planted_signal(n=3000, d=20, seed=0):
+    """Three classes whose means are the corners of a triangle in coordinates 0-1; isotropic noise."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, n)
+    X = rng.normal(size=(n, d))
+    corners = 2.0 * np.array([[1.0, 0.0], [-0.5, 0.87], [-0.5, -0.87]])
+    X[:, :2] += corners[y]
+    return torch.as_tensor(X, dtype=torch.float32), y
+
+
+def test_leace_leaves_a_linear_probe_at_chance_and_changes_nothing_orthogonal():
+    from probes.probing.linear import LinearProbe
+
+    X, y = planted_signal()
+    Xt, yt = planted_signal(seed=1)
+    er = fit_leace(X, y)
+    assert er.rank == 2  # k classes: a rank k - 1 change
+    before = LinearProbe(device="cpu").fit(X, y).score(Xt, yt)
+    after = LinearProbe(device="cpu").fit(er(X), y).score(er(Xt), yt)
+    majority = np.mean(yt == np.bincount(y).argmax())
+    assert before > 0.7 and after < majority + 0.03
+    # The other coordinates carry no label information and (isotropic noise) are left as they were.
+    change = (er(Xt) - Xt)[:, 2:].abs()
+    assert change.mean() < 0.05 * Xt[:, 2:].abs().mean()
+    # A random subspace of the same rank leaves the signal readable.
+    rnd = random_eraser(er.mean, er.rank, seed=0)
+    assert rnd.rank == 2 and LinearProbe(device="cpu").fit(rnd(X), y).score(rnd(Xt), yt) > 0.6
+    P = rnd.left @ rnd.right
+    assert torch.allclose(P @ P, P, atol=1e-5)  # an orthogonal projection
+
+
+def test_erased_probe_rows_fall_to_the_majority_baseline():
+    X, y = planted_signal(n=2400)
+    Xt, yt = planted_signal(n=1200, seed=1)
+    rng = np.random.default_rng(2)
+    V = np.stack([rng.normal(size=X.shape), X.numpy()]).astype(np.float32)  # layer 1 carries the label
+    Vt = np.stack([rng.normal(size=Xt.shape), Xt.numpy()]).astype(np.float32)
+
+    def task(labels):
+        n = len(labels)
+        return TaskData(name="planted", kind="token", metric="accuracy", classes=["a", "b", "c"], y=labels,
+                        index=np.arange(n), sentence_offsets=np.arange(0, n + 1, 10))
+
+    rows, leace, _ = erased_probe_rows((V, task(y)), {"test": (Vt, task(yt))}, layer=1, n_boot=200, device="cpu")
+    got = {r.metric: r for r in rows}
+    assert set(got) == {"accuracy_clean", "accuracy_erased", "accuracy_erased_random", "majority"}
+    assert got["accuracy_clean"].value > 0.7 and got["accuracy_erased_random"].value > 0.6
+    assert got["accuracy_erased"].value < got["majority"].value + 0.03
+    assert all(r.probe == "amnesic" and r.layer == 1 and r.ci_low <= r.value <= r.ci_high for r in rows)
+    assert "LEACE rank 2" in got["accuracy_erased"].covers
+
+
+@pytest.fixture(scope="module")
+def next_token_model(tmp_path_factory):
+    """A 2-block GPT-2 whose blocks add nothing and whose head reads the current token's one-hot
+    embedding to predict the next token of a cycle w0 -> w1 -> ... -> w9 -> w0."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+
+    out = tmp_path_factory.mktemp("gpt")
+    V = 10
+    vocab = {f"w{i}": i for i in range(V)} | {"<unk>": V}
+    tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="<unk>", eos_token="<unk>").save_pretrained(out)
+    cfg = GPT2Config(vocab_size=V + 1, n_positions=64, n_embd=32, n_layer=2, n_head=2, tie_word_embeddings=False)
+    model = GPT2LMHeadModel(cfg)
+    with torch.no_grad():
+        for block in model.transformer.h:  # identity blocks: the residual stream passes unchanged
+            for lin in (block.attn.c_proj, block.mlp.c_proj):
+                lin.weight.zero_()
+                lin.bias.zero_()
+        model.transformer.wpe.weight.zero_()
+        model.transformer.wte.weight.zero_()
+        model.lm_head.weight.zero_()
+        for t in range(V):
+            model.transformer.wte.weight[t, t] = 4.0
+            model.lm_head.weight[(t + 1) % V, t] = 3.0
+    model.save_pretrained(out)
+    return out, V
+
+
+def test_erasing_what_the_lm_head_reads_raises_its_loss_and_a_random_direction_does_not(next_token_model):
+    path, V = next_token_model
+    lm = LanguageModel.load(str(path), device="cpu")
+    assert lm.causal and lm.n_layers == 2
+    rng = np.random.default_rng(0)
+    sentences = [[f"w{(s + i) % V}" for i in range(12)] for s in rng.integers(0, V, 40)]
+    # The concept "which token is here", fitted on layer 1's states of other text (= the embeddings).
+    ids = rng.integers(0, V, 2000)
+    X = lm.model.transformer.wte.weight[torch.as_tensor(ids)].detach() + 0.01 * torch.randn(2000, 32)
+    leace = fit_leace(X, ids)
+    rnd = random_eraser(leace.mean, leace.rank, seed=0)
+    rows = {r.metric: r for r in lm_loss_rows(lm, sentences, 1, leace, rnd, n_boot=200)}
+    assert rows["lm_loss_clean"].value < 1.0
+    assert rows["lm_loss_delta"].value > 1.0 and rows["lm_loss_delta"].ci_low > 0.8
+    assert rows["lm_loss_delta_random"].value < 0.5 * rows["lm_loss_delta"].value
+    assert rows["lm_loss_delta_vs_random"].ci_low > 0
+    assert "next-token" in rows["lm_loss_delta"].covers
+    with pytest.raises(ProbesError, match="outside 0..2"):
+        lm.check_layer(3)
+
+
+def test_a_layer_the_hook_cannot_reach_is_refused(next_token_model, monkeypatch):
+    from probes.probing import amnesic
+
+    lm = LanguageModel.load(str(next_token_model[0]), device="cpu")
+    # A hook that sees a different tensor than the model reports (as after a final norm): refused.
+    monkeypatch.setattr(amnesic._Hook, "_pre", lambda self, m, args, kwargs: ((self.fn(args[0] + 1.0),) + args[1:], kwargs))
+    with pytest.raises(ProbesError, match="cannot be erased inside the model"):
+        lm.check_layer(1)
+
+
+def test_a_checkpoint_without_an_lm_head_is_refused(tmp_path):
+    from probes.experiment.tiny_model import build_tiny_bert
+
+    path = build_tiny_bert(["a small corpus of words"] * 20, tmp_path / "bert", hidden=16, layers=1, vocab_size=60)
+    with pytest.raises(ProbesError, match="no trained language-modelling head"):
+        LanguageModel.load(str(path))
