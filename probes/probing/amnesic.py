@@ -19,6 +19,8 @@ each subword's state erases the pooled word vector exactly as the probe saw it.
 
 from __future__ import annotations
 
+import hashlib
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Mapping, Optional, Sequence
 
@@ -145,29 +147,104 @@ def _blocks(model, n_layers: int) -> torch.nn.ModuleList:
 
 
 class _Hook:
-    """Applies an eraser to the hidden states of layer ``layer`` (0 = embeddings output) in a forward pass."""
+    """Replaces a module's output hidden states by ``fn(states)`` (run before any other hook on it)."""
 
-    def __init__(self, blocks: torch.nn.ModuleList, layer: int, fn):
+    def __init__(self, module: torch.nn.Module, fn):
         self.fn = fn
-        if layer < len(blocks):  # the input of block `layer` is hidden state `layer`
-            self.handle = blocks[layer].register_forward_pre_hook(self._pre, with_kwargs=True)
-        else:  # the top layer: the output of the last block
-            self.handle = blocks[-1].register_forward_hook(self._post)
-
-    def _pre(self, module, args, kwargs):
-        if args:
-            return (self.fn(args[0]),) + tuple(args[1:]), kwargs
-        kwargs = dict(kwargs)
-        kwargs["hidden_states"] = self.fn(kwargs["hidden_states"])
-        return args, kwargs
+        self.handle = module.register_forward_hook(self._post, prepend=True)
 
     def _post(self, module, args, output):
         if isinstance(output, tuple):
             return (self.fn(output[0]),) + tuple(output[1:])
+        if hasattr(output, "last_hidden_state"):  # a ModelOutput
+            output.last_hidden_state = self.fn(output.last_hidden_state)
+            return output
         return self.fn(output)
 
     def remove(self) -> None:
         self.handle.remove()
+
+
+def _first(output):
+    if isinstance(output, tuple):
+        return output[0] if output and isinstance(output[0], torch.Tensor) else None
+    return output if isinstance(output, torch.Tensor) else None
+
+
+def _candidates(model, n_layers: int, layer: int, enc, ref: torch.Tensor) -> list[torch.nn.Module]:
+    """Modules whose output is hidden state ``layer``: block layer-1's output, or for layer 0 the
+    modules that produce the embeddings (finished before block 0 starts), the latest first."""
+    blocks = _blocks(model, n_layers)
+    if layer >= 1:
+        return [blocks[layer - 1]]
+    found, started = [], {"block0": False}
+    block_ids = {id(b) for b in blocks}
+
+    def record(module, args, output):
+        out = _first(output)
+        if not started["block0"] and id(module) not in block_ids and out is not None and out.shape == ref.shape \
+                and torch.allclose(out, ref, atol=1e-6):
+            found.append(module)
+
+    def mark(module, args):
+        started["block0"] = True
+
+    handles = [m.register_forward_hook(record) for m in model.modules() if m is not model]
+    handles.append(blocks[0].register_forward_pre_hook(mark))
+    try:
+        with torch.inference_mode():
+            model(**enc)
+    finally:
+        for h in handles:
+            h.remove()
+    return found[::-1]
+
+
+def check_hook(model, tokenizer, n_layers: int, layer: int) -> torch.nn.Module:
+    """The module whose output is hidden state ``layer``, checked on one sentence: shifting that output
+    by a constant must shift the model's reported hidden state ``layer`` by exactly that and leave
+    the state below it as it was; else the layer is refused."""
+    if not 0 <= layer <= n_layers:
+        raise ProbesError(f"layer {layer} is outside 0..{n_layers}")
+    enc = tokenizer("probing the hidden states", return_tensors="pt").to(model.device)
+    with torch.inference_mode():
+        ref = model(**enc, output_hidden_states=True).hidden_states
+    for module in _candidates(model, n_layers, layer, enc, ref[layer]):
+        hook = _Hook(module, lambda h: h + 0.5)
+        try:
+            with torch.inference_mode():
+                got = model(**enc, output_hidden_states=True).hidden_states
+        finally:
+            hook.remove()
+        if torch.allclose(got[layer], ref[layer] + 0.5, atol=1e-4) and (
+                layer == 0 or torch.equal(got[layer - 1], ref[layer - 1])):
+            return module
+    raise ProbesError(f"{type(model).__name__}: no module's output is exactly hidden state {layer} as the model "
+                      "reports it (e.g. a final norm follows the last block), so it cannot be erased inside the model")
+
+
+@contextmanager
+def erased_model(loaded, layer: int, eraser: Eraser, label: str):
+    """A loaded extraction model (``probes.extract.loading.LoadedModel``) with ``eraser`` applied to
+    hidden state ``layer`` inside its forward pass, under a name and cache key of its own.
+
+    ``label`` names the erasure (e.g. ``leace-upos@2``); vectors extracted meanwhile are those of the
+    erased model, so the next layers show what the property's removal does downstream."""
+    if loaded.model is None:
+        raise ProbesError(f"{loaded.name}: erasure inside the model needs a Hugging Face model, not a word encoder")
+    n_blocks = loaded.num_layers - 1
+    module = check_hook(loaded.model, loaded.tokenizer, n_blocks, layer)
+    digest = hashlib.sha256(b"".join(t.detach().cpu().numpy().tobytes()
+                                     for t in (eraser.left, eraser.right, eraser.mean))).hexdigest()[:16]
+    saved = (loaded.name, loaded.fingerprint)
+    loaded.name = f"{saved[0]}:erased-{label}"
+    loaded.fingerprint = f"{saved[1]}|erased:{label}:{digest}"
+    hook = _Hook(module, eraser)
+    try:
+        yield loaded
+    finally:
+        hook.remove()
+        loaded.name, loaded.fingerprint = saved
 
 
 @dataclass
@@ -206,27 +283,9 @@ class LanguageModel:
             raise ProbesError(f"{spec}: an encoder without a mask token; no masked-LM loss to measure")
         return cls(model, tokenizer, causal, n_layers)
 
-    def check_layer(self, layer: int) -> None:
-        """Refuse a layer whose hidden state the hook does not reach exactly (checked on one sentence)."""
-        if not 0 <= layer <= self.n_layers:
-            raise ProbesError(f"layer {layer} is outside 0..{self.n_layers}")
-        enc = self.tokenizer("probing the hidden states", return_tensors="pt").to(self.model.device)
-        seen = {}
-
-        def grab(h):
-            seen["h"] = h.detach().clone()
-            return h
-
-        hook = _Hook(_blocks(self.model, self.n_layers), layer, grab)
-        try:
-            with torch.inference_mode():
-                out = self.model(**enc, output_hidden_states=True)
-        finally:
-            hook.remove()
-        ref = out.hidden_states[layer]
-        if "h" not in seen or seen["h"].shape != ref.shape or not torch.allclose(seen["h"], ref, atol=1e-5):
-            raise ProbesError(f"{type(self.model).__name__}: hidden state {layer} is not a block's input or output "
-                              "(e.g. a final norm follows the last block), so it cannot be erased inside the model")
+    def check_layer(self, layer: int) -> torch.nn.Module:
+        """The module whose output is hidden state ``layer``; refuses a layer the hook cannot reach exactly."""
+        return check_hook(self.model, self.tokenizer, self.n_layers, layer)
 
     def sentence_losses(self, sentences: Sequence[Sequence[str]], eraser=None, layer: int = 0, seed: int = 0,
                         mask_rate: float = 0.15) -> tuple[np.ndarray, np.ndarray]:
@@ -236,8 +295,7 @@ class LanguageModel:
         ``mask_rate`` of each sentence's tokens (at least one) replaced by the mask token, the same
         draw with and without erasure.
         """
-        blocks = _blocks(self.model, self.n_layers)
-        hook = _Hook(blocks, layer, eraser) if eraser is not None else None
+        hook = _Hook(self.check_layer(layer), eraser) if eraser is not None else None
         sums, counts = np.zeros(len(sentences)), np.zeros(len(sentences))
         rng = np.random.default_rng(seed)
         limit = getattr(self.tokenizer, "model_max_length", 512)

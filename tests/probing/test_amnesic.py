@@ -114,8 +114,8 @@ def test_a_layer_the_hook_cannot_reach_is_refused(next_token_model, monkeypatch)
     from probes.probing import amnesic
 
     lm = LanguageModel.load(str(next_token_model[0]), device="cpu")
-    # A hook that sees a different tensor than the model reports (as after a final norm): refused.
-    monkeypatch.setattr(amnesic._Hook, "_pre", lambda self, m, args, kwargs: ((self.fn(args[0] + 1.0),) + args[1:], kwargs))
+    # A model whose reported hidden state is not what the hooked module returns (as after a final norm).
+    monkeypatch.setattr(amnesic, "_candidates", lambda model, n, layer, enc, ref: [model.transformer.h[1]])
     with pytest.raises(ProbesError, match="cannot be erased inside the model"):
         lm.check_layer(1)
 
@@ -126,3 +126,31 @@ def test_a_checkpoint_without_an_lm_head_is_refused(tmp_path):
     path = build_tiny_bert(["a small corpus of words"] * 20, tmp_path / "bert", hidden=16, layers=1, vocab_size=60)
     with pytest.raises(ProbesError, match="no trained language-modelling head"):
         LanguageModel.load(str(path))
+
+
+def test_vectors_extracted_through_an_erased_model_are_erased_at_that_layer(tmp_path):
+    from probes.experiment.tiny_model import build_tiny_bert
+    from probes.extract.extractor import extract
+    from probes.extract.loading import load_model
+    from probes.probing.amnesic import erased_model
+    from probes.records import Sentence
+
+    texts = ["the cat sat on the mat", "a dog ran in the park", "birds sing at dawn"] * 10
+    path = build_tiny_bert(texts, tmp_path / "bert", hidden=16, layers=2, vocab_size=80)
+    sentences = [Sentence(words=t.split()) for t in texts[:3]]
+    loaded = load_model(str(path), device=torch.device("cpu"))
+    clean = extract(loaded, sentences, tmp_path / "clean", progress=False)
+    er = random_eraser(torch.zeros(16), 3, seed=1)
+    name, key = loaded.name, loaded.fingerprint
+    with erased_model(loaded, 1, er, "random3@1") as erased:
+        assert erased.name.endswith(":erased-random3@1") and erased.fingerprint != key
+        cut = extract(erased, sentences, tmp_path / "cut", progress=False)
+    assert (loaded.name, loaded.fingerprint) == (name, key)  # the model is itself again
+    v0, v1 = np.asarray(clean.vectors, dtype=np.float32), np.asarray(cut.vectors, dtype=np.float32)
+    assert np.array_equal(v0[0], v1[0])  # the layer below the erasure is untouched
+    expected = er(torch.as_tensor(v0[1])).numpy()
+    assert np.abs(v1[1] - expected).max() < 2e-2  # float16 cache: the erased layer is eraser(clean layer)
+    assert np.abs(v1[1] - v0[1]).max() > 0.1 and np.abs(v1[2] - v0[2]).max() > 0.01  # and it propagates
+    from probes.probing.amnesic import check_hook
+
+    assert check_hook(loaded.model, loaded.tokenizer, 2, 0) is not None  # the embeddings' output is found too
