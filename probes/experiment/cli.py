@@ -19,14 +19,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("config", help="the study's TOML config (see README: config reference)")
     p.add_argument("--out", help="output directory (default: runs/<name>)")
     p.add_argument("--cache-dir", help="where vectors and probe results are cached (default: $PROBES_CACHE or ~/.cache/probes)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    _quiet_option(p)
     p.set_defaults(func=run_command)
 
     d = subparsers.add_parser("demo", help="the embedded default: the sample corpus, MiniLM (or a tiny random model), full report")
     d.add_argument("--out", default="demo-out", help="output directory (default: demo-out)")
     d.add_argument("--cache-dir", help="cache directory (default: $PROBES_CACHE or ~/.cache/probes)")
-    d.add_argument("--no-progress", action="store_true", help="no progress bars")
+    _quiet_option(d)
     d.set_defaults(func=demo_command)
+
+
+def _quiet_option(parser: argparse.ArgumentParser) -> None:
+    # --no-progress: the option's older name, kept so that existing scripts go on working.
+    parser.add_argument("-q", "--quiet", "--no-progress", dest="quiet", action="store_true",
+                        help="no progress lines on stderr (warnings and the final summary only)")
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -51,7 +57,7 @@ def _run(cfg, out: Path, args) -> int:
 
     t0 = time.perf_counter()
     outcome = Experiment(cfg, out, cache_dir=Path(args.cache_dir) if args.cache_dir else None,
-                         progress=not args.no_progress).run()
+                         progress=not args.quiet).run()
     print(summary_table(outcome.results))
     print(f"\n{cfg.name}: {len(outcome.results)} result rows in {time.perf_counter() - t0:.1f} s "
           f"(computed {outcome.extracted} vector caches and {outcome.probed} probe jobs, reused {outcome.reused})")

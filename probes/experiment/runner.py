@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
-import sys
 import time
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -23,13 +22,10 @@ from probes.extract.cache import write_json_atomic
 from probes.fingerprint import sha256_file
 from probes.records import RESULT_COLUMNS, ResultRow
 from probes.paths import inside
+from probes.progress import Progress
 
 CLASSIFIER_KINDS = ("linear", "mlp", "mix", "cumulative")
 STRUCTURAL_TASK_KINDS = ("distance", "depth")
-
-
-def _say(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
 
 
 def _hash(*parts) -> str:
@@ -78,11 +74,12 @@ class Experiment:
     """Runs one ExperimentConfig; all heavy intermediate results live under the cache directory."""
 
     def __init__(self, cfg: ExperimentConfig, out: Path, *, cache_dir: Optional[Path] = None,
-                 progress: bool = True):
+                 progress: bool | Progress = True):
         self.cfg = cfg
         self.out = Path(out)
         self.cache = Path(cache_dir or cfg.cache_dir or default_cache_dir())
-        self.progress = progress
+        # progress=False: warnings only (a rebuilt cache, a wait for another study), no stage lines.
+        self.progress = progress if isinstance(progress, Progress) else Progress(enabled=bool(progress))
         self.timer = StageTimer()
         self.datasets: dict[tuple, Dataset] = {}
         self.vectors: dict[tuple, object] = {}
@@ -96,29 +93,33 @@ class Experiment:
     def load_data(self) -> None:
         """Read every data set named by the config once (shared by tasks)."""
         t0 = time.perf_counter()
+        say = self.progress.say
         specs = {}
         for task in self.cfg.tasks:
             for spec in [task.train, task.dev, *task.test]:
                 if spec is not None:
                     specs.setdefault(_spec_key(spec), spec)
-        for key, spec in specs.items():
-            ds = load_dataset(spec)
-            if not ds.sentences:
-                raise ProbesError(f"{spec.describe()}: no sentences selected")
-            self.datasets[key] = ds
-        n_s = sum(len(d.sentences) for d in self.datasets.values())
-        _say(f"[1/4 data]     {len(self.datasets)} data sets, {n_s} sentences")
-        for ds in self.datasets.values():
-            for note in ds.notes:
-                _say(f"               {ds.spec.name}: {note}")
-            if ds.skipped:
-                _say(f"               {ds.spec.name}: {len(ds.skipped)} invalid sentence(s) skipped (listed above)")
-        # Tasks are built before any model loads: a task that cannot be built fails in seconds.
-        for task in self.cfg.tasks:
-            self._task_data(task)
-        for task in self.cfg.tasks:
-            for set_name, note in self.task_notes.get(task.name, []):
-                _say(f"               {task.name} on {set_name}: {note}")
+        with self.progress.stage("[1/4 data]"):
+            for key, spec in specs.items():
+                self.progress.detail(f"reading {spec.name}")
+                ds = load_dataset(spec)
+                if not ds.sentences:
+                    raise ProbesError(f"{spec.describe()}: no sentences selected")
+                self.datasets[key] = ds
+            n_s = sum(len(d.sentences) for d in self.datasets.values())
+            say(f"[1/4 data]     {len(self.datasets)} data sets, {n_s} sentences")
+            for ds in self.datasets.values():
+                for note in ds.notes:
+                    say(f"               {ds.spec.name}: {note}")
+                if ds.skipped:
+                    say(f"               {ds.spec.name}: {len(ds.skipped)} invalid sentence(s) skipped (listed above)")
+            # Tasks are built before any model loads: a task that cannot be built fails in seconds.
+            for task in self.cfg.tasks:
+                self.progress.detail(f"building task {task.name}")
+                self._task_data(task)
+            for task in self.cfg.tasks:
+                for set_name, note in self.task_notes.get(task.name, []):
+                    say(f"               {task.name} on {set_name}: {note}")
         self.timer.add("data", t0)
 
     def dataset(self, spec: DataSpec) -> Dataset:
@@ -131,19 +132,37 @@ class Experiment:
         twins = [(False, 0)] + ([(True, d) for d in self._draws()] if self.cfg.probe.random_init else [])
         # Grouped by loaded model: each is loaded once, used for every data set, then freed.
         jobs = [(m, key, ri, draw) for m in self.cfg.models for ri, draw in twins for key in self.datasets]
-        _say(f"[2/4 extract]  {len(jobs)} caches ({len(self.cfg.models)} models x {len(self.datasets)} data sets"
-             f"{' x random-init twin' if len(twins) == 2 else f' x {len(twins) - 1} random-init draws' if len(twins) > 2 else ''})")
-        for job in jobs:
-            self._extract_one(*job)
+        self.progress.say(
+            f"[2/4 extract]  {len(jobs)} caches ({len(self.cfg.models)} models x {len(self.datasets)} data sets"
+            f"{' x random-init twin' if len(twins) == 2 else f' x {len(twins) - 1} random-init draws' if len(twins) > 2 else ''})")
+        # Weighted by words: what remains is estimated from the words per second extracted so far.
+        words = {key: sum(len(s) for s in ds.sentences) for key, ds in self.datasets.items()}
+        with self.progress.stage("[2/4 extract]", sum(words[j[1]] for j in jobs), count=len(jobs), unit="caches"):
+            for job in jobs:
+                self._extract_one(*job, weight=words[job[1]])
         self._loaded.clear()
         self.timer.add("extract", t0)
 
-    def _extract_one(self, model: ModelSpec, key, ri: bool, draw: int) -> None:
+    def _extract_one(self, model: ModelSpec, key, ri: bool, draw: int, weight: float = 1.0) -> None:
+        ds = self.datasets[key]
+        twin = f" random-init{f' draw {draw}' if draw else ''}" if ri else ""
+        with self.progress.job(f"{model.name}{twin} on {ds.spec.name}", weight) as info:
+            cache = self._extract_job(model, ds, ri, draw, twin)
+            found = cache.summary is not None and cache.summary.status == "complete"
+            if not found:
+                self.outcome.extracted += 1
+            resumed = cache.summary is not None and cache.summary.status == "resumed"
+            info["reused"] = found
+            info["note"] = (f"{len(ds.sentences)} sentences, {sum(len(s) for s in ds.sentences)} words"
+                            + (f", resumed from {cache.summary.resumed_from}" if resumed else ""))
+        self.vectors[(model.name, key, ri, draw)] = cache
+
+    def _extract_job(self, model: ModelSpec, ds: Dataset, ri: bool, draw: int, twin: str):
+        self.progress.detail("importing torch and transformers")  # seconds on the first call
         from probes.device import resolve_device
         from probes.extract.extractor import data_fingerprint, extract
         from probes.extract.loading import load_model
 
-        ds = self.datasets[key]
         # Vectors depend on the text only: an edited annotation reuses them.
         # (the default multiword mode is left out of the name, so caches from before it keep theirs)
         # (likewise the first random-init draw, seed 0)
@@ -154,15 +173,16 @@ class Experiment:
         if (model.name, ri, draw) not in self._loaded:
             # One loaded model at a time: the previous one's weights are freed before the next loads.
             self._loaded.clear()
+            self.progress.detail(f"loading {model.name}{twin}")
             self._loaded[(model.name, ri, draw)] = load_model(model.source, device=resolve_device(self.cfg.device),
                                                               random_init=ri, seed=draw,
                                                               trust_remote_code=model.trust_remote_code)
-        cache = extract(self._loaded[(model.name, ri, draw)], ds.sentences, d, layers=model.layers,
-                        pooling=model.pooling, batch_size=model.batch_size, device=self.cfg.device,
-                        progress=self.progress, multiword=model.multiword)
-        if cache.summary is None or cache.summary.status != "complete":
-            self.outcome.extracted += 1
-        self.vectors[(model.name, key, ri, draw)] = cache
+        self.progress.detail(f"{len(ds.sentences)} sentences")
+        # The extractor's own bar is off: one tqdm bar per cache left a stack of bars (blank lines
+        # when not on a terminal); the stage's job lines and heartbeat say the same in one place.
+        return extract(self._loaded[(model.name, ri, draw)], ds.sentences, d, layers=model.layers,
+                       pooling=model.pooling, batch_size=model.batch_size, device=self.cfg.device,
+                       progress=False, multiword=model.multiword)
 
     def _draws(self) -> list[int]:
         """Seeds of the random-init model: one per probe seed with random_init_seeds, else one (seed 0)."""
@@ -176,7 +196,7 @@ class Experiment:
         try:
             return self.vectors[key].verify()
         except CacheDamaged as exc:
-            _say(f"               {exc.path.name}: damaged ({exc.reason}); extracting it again")
+            self.progress.warn(f"               {exc.path.name}: damaged ({exc.reason}); extracting it again")
             self._extract_one(model, key[1], random_init, draw)
             self._loaded.clear()
             return self.vectors[key].verify()
@@ -186,15 +206,20 @@ class Experiment:
         """Every (model, task, probe kind) job; each job's rows are cached under its inputs' key."""
         t0 = time.perf_counter()
         jobs = [(m, t, k) for m in self.cfg.models for t in self.cfg.tasks for k in self._kinds_for(t)]
-        _say(f"[3/4 probe]    {len(jobs)} probe jobs x {len(self.cfg.seeds)} seeds")
+        self.progress.say(f"[3/4 probe]    {len(jobs)} probe jobs x {len(self.cfg.seeds)} seeds")
         self.skipped_jobs = [s for t in self.cfg.tasks for s in self._skipped_kinds(t)]
         for line in self.skipped_jobs:
-            _say(f"               {line}")
+            self.progress.say(f"               {line}")
         frames = []
-        from tqdm.auto import tqdm
-
-        for model, task, kind in tqdm(jobs, desc="probe", disable=not self.progress, leave=False):
-            frames.append(self._probe_job(model, task, kind))
+        many_models = len(self.cfg.models) > 1
+        # Inside a job the probing API reports each fit (role, seed) and L-BFGS its iterations.
+        with self.progress.stage("[3/4 probe]", len(jobs)):
+            for model, task, kind in jobs:
+                name = f"{model.name + ' ' if many_models else ''}{task.name} {kind}"
+                with self.progress.job(name) as info:
+                    before = self.outcome.reused
+                    frames.append(self._probe_job(model, task, kind))
+                    info["reused"] = self.outcome.reused > before
         self.timer.add("probe", t0)
         df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=RESULT_COLUMNS)
         return df[RESULT_COLUMNS]
@@ -291,7 +316,7 @@ class Experiment:
         try:
             lock.acquire(timeout=0)
         except Timeout:
-            _say(f"               {path.name}: another study is computing this job; waiting for it")
+            self.progress.warn(f"               {path.name}: another study is computing this job; waiting for it")
             lock.acquire()
         try:
             if path.exists():
@@ -408,23 +433,27 @@ class Experiment:
         self.extract_all()
         results = self.probe_all()
         t0 = time.perf_counter()
-        _say(f"[4/4 report]   {len(results)} result rows -> {self.out}")
-        extras = dict(extras or {})
-        cka = self.cross_lingual_cka()
-        if cka:
-            extras["cka"] = cka
-        structural = self.structural_example(results)
-        if structural:
-            extras["structural"] = structural
-        self.timer.add("analyze", t0)
-        t0 = time.perf_counter()
-        manifest = self.manifest()
-        from analysis.report import write_report
+        self.progress.say(f"[4/4 report]   {len(results)} result rows -> {self.out}")
+        with self.progress.stage("[4/4 report]"):
+            extras = dict(extras or {})
+            self.progress.detail("CKA between languages")
+            cka = self.cross_lingual_cka()
+            if cka:
+                extras["cka"] = cka
+            self.progress.detail("structural probe example")
+            structural = self.structural_example(results)
+            if structural:
+                extras["structural"] = structural
+            self.timer.add("analyze", t0)
+            t0 = time.perf_counter()
+            manifest = self.manifest()
+            from analysis.report import write_report
 
-        self.out.mkdir(parents=True, exist_ok=True)
-        report = write_report(results, self.out, config=self.cfg.raw, manifest=manifest, extras=extras,
-                              title=self.cfg.name)
-        self.timer.add("report", t0)
+            self.out.mkdir(parents=True, exist_ok=True)
+            self.progress.detail("statistics, figures, tables and report.html")
+            report = write_report(results, self.out, config=self.cfg.raw, manifest=manifest, extras=extras,
+                                  title=self.cfg.name)
+            self.timer.add("report", t0)
         manifest["timings_s"] = {k: round(v, 3) for k, v in self.timer.seconds.items()}
         write_json_atomic(self.out / "manifest.json", manifest)
         self.outcome.results, self.outcome.report = results, report

@@ -13,6 +13,7 @@ from typing import Mapping, Optional, Sequence
 
 import numpy as np
 
+from probes import progress
 from probes.errors import ProbesError
 from probes.probing.edge import EdgeProbe
 from probes.probing.bootstrap import (ReplicateBook, aggregate_seeds, grouped_mean_replicates, percentile_interval,
@@ -234,6 +235,13 @@ def _rows_for(est, probe: str, inputs: Inputs, metrics: Sequence[str], counts: n
     return rows, reps_out
 
 
+def _role(model: str, task: str) -> str:
+    """What a fit trains, for progress lines: task, control, random-init or random-init control."""
+    twin = model.endswith(":random-init")
+    control = task.endswith(":control")
+    return f"{'random-init ' if twin else ''}{'control' if control else 'task' if not twin else ''}".strip()
+
+
 def _metrics_of(task: TaskData) -> list[str]:
     return [task.metric] + (["accuracy"] if task.metric != "accuracy" else [])
 
@@ -267,7 +275,9 @@ def _classifier_rows(train, tests, dev, probe, seeds, model, task, train_set, n_
     metrics = _metrics_of(train[1])
     test_inputs, counts = {}, {}
     for seed in seeds:
+        progress.fit(_role(model, task), seed)
         est = fit_probe(train, dev, probe, seed, device, **hyper)
+        progress.step(f"scoring on {len(tests)} test set{'s' if len(tests) != 1 else ''}")
         for name, (vectors, tdata) in tests.items():
             if name not in test_inputs:
                 test_inputs[name] = task_inputs(vectors, tdata, est.classes_, probe)
@@ -684,7 +694,9 @@ def _structural_seed_rows(train, tests, dev, seeds, model, task, probe_name, tra
     """Per-seed structural rows with sentence-bootstrap intervals; replicates go to ``book``."""
     rows = []
     for seed in seeds:
+        progress.fit(_role(model, task), seed)
         est = fit_structural(train, dev, seed, device, **hyper)
+        progress.step(f"scoring on {len(tests)} test set{'s' if len(tests) != 1 else ''}")
         for name, (vectors, tdata) in tests.items():
             stats = structural_scores(est, vectors, tdata)
             counts = resample_counts(len(tdata.matrices if tdata.kind == "distance" else tdata.depths), n_boot, ci_seed)
@@ -742,6 +754,7 @@ def mdl_layers(train: tuple, probe: str = "linear", seeds: Sequence[int] = (0,),
     classes = np.unique(tr.y)
     rows = []
     for seed in seeds:
+        progress.fit(f"{_role(model, task)} codelength", seed)
         factory = lambda: make_probe(probe, seed, device, **hyper)
         online, uniform, _ = probe_codelength(factory, tr.X, tr.y, classes, seed,
                                               fractions or BLOCK_FRACTIONS, groups=tr.sent)

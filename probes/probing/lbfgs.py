@@ -7,6 +7,8 @@ from typing import Callable, Optional
 
 import torch
 
+from probes import progress
+
 # fun(x (m, P), idx (m,) model indices) -> (loss (m,), grad (m, P)): only the models in idx are
 # evaluated, so finished models cost nothing. callback(x, iteration) -> (M,) bool "stop this model".
 Objective = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
@@ -89,4 +91,5 @@ def batched_lbfgs(fun: Objective, x0: torch.Tensor, max_iter: int = 500, history
         active &= ~failed & ~change
         if callback is not None:
             active &= ~callback(x, it + 1)
+        progress.iteration(it + 1, max_iter)  # records only; no device sync, no output here
     return x, {"n_iter": n_iter.cpu().numpy(), "n_evals": n_evals, "loss": f.cpu().numpy()}
