@@ -94,7 +94,8 @@ def _block(b: Block) -> str:
         return _fold(b.caption or "JSON", inner) if b.folded else title + inner
     if b.kind in ("list", "findings"):
         cls = "findings" if b.kind == "findings" else "skipped"
-        return title + f'<ul class="{cls}">' + "".join(f"<li>{html.escape(str(x))}</li>" for x in b.content) + "</ul>"
+        inner = f'<ul class="{cls}">' + "".join(f"<li>{html.escape(str(x))}</li>" for x in b.content) + "</ul>"
+        return _fold(b.caption or f"{len(b.content)} items", inner) if b.folded else title + inner
     if b.kind == "lead":
         return f'<p class="lead">{html.escape(str(b.content))}</p>'
     return f'<p class="note">{html.escape(str(b.content))}</p>'

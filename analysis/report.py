@@ -38,7 +38,8 @@ from analysis.results import (RANDOM_INIT_SUFFIX, base_tasks, score_mask, aggreg
                               is_random_init, language_of, primary_metric, split_missing_values, validate_results)
 from analysis.selectivity import selectivity_table
 from analysis.significance import layer_significance_table
-from analysis.summary import describe_data, describe_models, expected_layers_table, findings, model_facts, summarize
+from analysis.summary import (HEADLINE_PROBES, describe_data, describe_models, expected_layers_table, findings, model_facts,
+                              overview, summarize)
 from analysis.transfer import parallel_view, transfer_gap, transfer_matrices
 from probes.errors import ProbesError
 
@@ -220,7 +221,10 @@ def _findings_section(agg, summary, exp, sel, scored) -> Section:
     for model in models:
         lines = findings(agg, summary, exp, sel, model)
         if lines:
-            blocks.append(Block("findings", lines, model if len(models) > 1 else ""))
+            lead = overview(agg, summary, exp, model)
+            if lead:
+                blocks.append(Block("lead", (f"{model}: " if len(models) > 1 else "") + lead))
+            blocks.append(Block("findings", lines, "Per task" if len(models) == 1 else f"{model}, per task"))
     if not blocks:
         blocks.append(Block("text", "No per-layer scores to summarise."))
     return Section("Findings", blocks, anchor="findings")
@@ -290,13 +294,22 @@ def _transfer_blocks(o: _Out, agg: pd.DataFrame, model: str, skipped: list[str])
     fam = agg[(agg["model"] == model) & (agg["layer"] >= 0) & score_mask(agg["metric"])
               & ~agg["task"].map(is_control) & ~agg["probe"].isin(curves.NOT_CURVES)]
     panels, views, majority, rnd, gap_rows = {}, {}, {}, {}, []
-    for (task, probe), g in fam.groupby(["task", "probe"], sort=False):
-        metric = primary_metric(g["metric"])
-        pv = parallel_view(agg, model=model, task=task, probe=probe, metric=metric)
-        if pv.empty:
+    for task, tg in fam.groupby("task", sort=False):
+        # one probe per task: the headline probe (linear, mlp, structural, else the first) that was
+        # scored in several languages; the other probes' transfer rows stay in aggregated.csv
+        found = None
+        probes_ = list(dict.fromkeys(tg["probe"]))
+        for probe in [p for p in HEADLINE_PROBES if p in probes_] + [p for p in probes_ if p not in HEADLINE_PROBES]:
+            metric = primary_metric(tg.loc[tg["probe"] == probe, "metric"])
+            pv = parallel_view(agg, model=model, task=task, probe=probe, metric=metric)
+            if len(pv):
+                found = probe, metric, pv
+                break
+        if found is None:
             continue
+        probe, metric, pv = found
         mats = transfer_matrices(pv, model=model, task=task, probe=probe, metric=metric)
-        name = f"{task}\n{probe}, {metric}"
+        name = f"{task}\n{probe} probe, {metric}"
         panels[name] = dict(sorted(mats.items())[:25])
         views[name] = pv
         sets = set(pv["eval_set"])
@@ -322,7 +335,8 @@ def _transfer_blocks(o: _Out, agg: pd.DataFrame, model: str, skipped: list[str])
     trains = list(dict.fromkeys(language_of(s) for v in views.values() for s in v["train_set"]))
     blocks = [_figure(o, tfig.plot_transfer_matrix(panels, title=f"{model}: cross-lingual transfer"),
                       _slug(model, "transfer"),
-                      f"Cross-lingual transfer: one panel per task (its probe and metric in the panel title), rows = "
+                      f"Cross-lingual transfer: one panel per task (its headline probe and metric under the task name; the "
+                      f"other probes' transfer scores are in aggregated.csv), rows = "
                       f"layer, columns = evaluation language in the order drawn ({', '.join(order)}; trained on "
                       f"{', '.join(trains)}, so {trains[0]} is in-language and the others zero-shot); one colour "
                       f"scale for all panels ({vals.min():.2f} to {vals.max():.2f}). Control tasks are left out.")]
@@ -479,7 +493,13 @@ def write_report(results: pd.DataFrame, out_dir, *, config: dict | None = None, 
                                         "package versions, seeds, timings)" if manifest else "Configuration (JSON)",
                           folded=True))
     if skipped:
-        info.append(Block("list", skipped, "Not drawn, and why"))
+        nan = [x for x in skipped if x.endswith("has no value (NaN): left out")]
+        other = [x for x in skipped if x not in nan]
+        if other:
+            info.append(Block("list", other, "Not drawn, and why"))
+        if nan:
+            info.append(Block("list", nan, f"Result rows without a value (NaN), left out: {len(nan)}",
+                              folded=len(nan) > 5))
     info.append(Block("text", f"Files: results.csv, aggregated.csv (means over seeds per layer), summary.csv, "
                               f"expected_layers.csv{', selectivity.csv' if len(sel_all) else ''}, figures/ ({len(o.figures)} "
                               f"figures as {', '.join(dict.fromkeys(('png',) + o.formats))}), tables/ "

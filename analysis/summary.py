@@ -237,6 +237,60 @@ def majority_baselines(agg: pd.DataFrame, model: str, task: str, metric: str) ->
     return {str(r.eval_set): float(r.value) for r in m.itertuples(index=False)}
 
 
+def overview(agg: pd.DataFrame, summary: pd.DataFrame, exp: pd.DataFrame, model: str) -> str:
+    """Two or three sentences over all tasks of `model`: the best layers (headline probe per task, on
+    its in-language evaluation set), the range of expected layers, and the zero-shot gaps at the best
+    layers with the task/language pairs that never beat their majority baseline."""
+    from analysis.transfer import parallel_view, transfer_gap, transfer_matrices
+    from probes.tasks.registry import pipeline_rank
+
+    tasks = [t for t in dict.fromkeys(summary.loc[summary["model"] == model, "task"]) if not is_control(t)]
+    tasks = sorted(tasks, key=lambda t: (pipeline_rank(t), tasks.index(t)))
+    best, gaps, below, top = [], [], [], None
+    for task in tasks:
+        h = headline_curve(summary, model, task)
+        if h is None:
+            continue
+        b = int(h["best_layer"])
+        top = int(h["n_layers"])
+        best.append(f"{task} {b}")
+        pv = parallel_view(agg, model=model, task=task, probe=h["probe"], metric=h["metric"])
+        if pv.empty:
+            continue
+        try:
+            m = transfer_matrices(pv, model=model, task=task, probe=h["probe"], metric=h["metric"]).get(b)
+        except ProbesError:
+            continue
+        if m is None or not len(m.index):
+            continue
+        src = m.index[0]
+        g = transfer_gap(m).loc[src]
+        gaps += [(float(g[t]), f"{task} {t}") for t in m.columns if t != src and np.isfinite(g[t])]
+        major = majority_baselines(agg, model, task, h["metric"])
+        for e in dict.fromkeys(pv["eval_set"]):
+            lang = language_of(e)
+            if lang == src or e not in major:
+                continue
+            if float(pv.loc[pv["eval_set"] == e, "value"].max()) <= major[e]:
+                below.append(f"{task} {lang}")
+    if not best:
+        return ""
+    text = f"Best layer of each task (of 0–{top}, headline probe, in-language test set): {', '.join(best)}."
+    e = exp[(exp["model"] == model) & np.isfinite(exp["expected_layer"].to_numpy(dtype=float))]
+    if len(e):
+        lo, hi = e.loc[e["expected_layer"].idxmin()], e.loc[e["expected_layer"].idxmax()]
+        text += (f" Expected layers E_Δ run from {lo['expected_layer']:.2f} ({lo['task']}) to "
+                 f"{hi['expected_layer']:.2f} ({hi['task']})." if len(e) > 1 else
+                 f" Expected layer E_Δ: {lo['expected_layer']:.2f} ({lo['task']}).")
+    if gaps:
+        small, large = min(gaps), max(gaps)
+        text += (f" Zero-shot, scores fall {small[0]:.3f} ({small[1]}) to {large[0]:.3f} ({large[1]}) below the "
+                 "in-language score at the same layer (the transfer gap)")
+        text += (f"; {len(below)} task/language pair{'s' if len(below) > 1 else ''} never beat{'s' if len(below) == 1 else ''} "
+                 f"the language's majority baseline ({', '.join(below)})." if below else ".")
+    return text + " Each number below states its 95% interval and what the interval covers."
+
+
 def findings(agg: pd.DataFrame, summary: pd.DataFrame, exp: pd.DataFrame, sel: pd.DataFrame, model: str) -> list[str]:
     """One sentence per task of `model`, from the numbers: best layer with its interval (and what the
     interval covers), layer 0 and top layer, expected layer and center of gravity, peak selectivity,
@@ -322,8 +376,7 @@ def findings(agg: pd.DataFrame, summary: pd.DataFrame, exp: pd.DataFrame, sel: p
                         below.append(f"{tgt} stays at or below its majority baseline {base:.3f} at every layer "
                                      f"(best {best_zs:.3f})")
                 if items:
-                    s += (f" Trained on {src}, zero-shot at layer {b}: " + ", ".join(items)
-                          + f" (gap = in-language {src} minus zero-shot).")
+                    s += f" Trained on {src}, zero-shot at layer {b}: " + ", ".join(items) + "."
                 if below:
                     s += " Zero-shot, " + "; ".join(below) + ": no better than always guessing that language's most frequent label."
         out.append(s)

@@ -156,7 +156,10 @@ def plot_selectivity(agg: pd.DataFrame, *, model: str, sel: pd.DataFrame | None 
         raise ProbesError(f"no control-task rows for model {model}: selectivity needs <task>:control results")
     order = curve_tasks(agg, model)
     tasks = sorted(dict.fromkeys(sel["task"]), key=lambda t: order.index(t) if t in order else len(order))
-    probes = list(dict.fromkeys(sel["probe"]))
+    # probes in the order (and so the colours) of the layer curves
+    seen = list(dict.fromkeys(agg.loc[(agg["model"] == model) & (agg["layer"] >= 0)
+                                      & ~agg["probe"].isin(NOT_CURVES), "probe"]))
+    probes = sorted(dict.fromkeys(sel["probe"]), key=lambda p: seen.index(p) if p in seen else len(seen))
     fig, axes = _grid(len(tasks), panel_h=2.1)
     legend = {}
     for ax, task in zip(axes, tasks):
@@ -181,7 +184,8 @@ def plot_selectivity(agg: pd.DataFrame, *, model: str, sel: pd.DataFrame | None 
     fig.suptitle(f"{model}: selectivity (Hewitt & Liang 2019)", fontsize=9)
     strip = (0.16 * math.ceil(len(legend) / 4) + 0.1) / fig.get_figheight()
     fig.tight_layout(rect=(0, strip, 1, 1))
-    fig.legend(list(legend.values()), [f"{k} probe" for k in legend], loc="lower center",
+    keys = sorted(legend, key=lambda p: probes.index(p) if p in probes else len(probes))
+    fig.legend([legend[k] for k in keys], [f"{k} probe" for k in keys], loc="lower center",
                ncol=min(4, len(legend)), frameon=False, bbox_to_anchor=(0.5, 0.0))
     return fig
 

@@ -1,10 +1,9 @@
-"""Structural-probe figures for one chosen sentence: gold vs predicted (MST) trees as displaCy
-SVGs, and the predicted squared-distance matrix beside the gold tree distances."""
+"""Structural-probe figures for one chosen sentence: gold vs predicted (MST) trees as SVGs in
+displaCy's style, and the predicted squared-distance matrix beside the gold tree distances."""
 
 from __future__ import annotations
 
 import html
-import re
 from collections import deque
 
 import numpy as np
@@ -47,15 +46,62 @@ def tree_distances(heads) -> np.ndarray:
     return dist
 
 
-def _svg(words, arcs, tags) -> str:
-    from spacy import displacy
-
-    # displaCy escapes word texts but puts tags and arc labels into the SVG as given: escape those
-    # here, since the SVG is inlined in report.html and a DEPREL could otherwise carry markup.
-    arcs = [dict(a, label=html.escape(str(a["label"]))) for a in arcs]
-    doc = {"words": [{"text": str(w), "tag": html.escape(str(t))} for w, t in zip(words, tags)], "arcs": arcs}
-    return displacy.render(doc, style="dep", manual=True, jupyter=False,
-                           options={"compact": True, "distance": 95, "offset_x": 40})
+def _svg(words, arcs, tags, arrows: bool = True) -> str:
+    """A dependency-tree SVG in displaCy's compact style (its class names kept), drawn here so that a
+    report does not import spaCy (and torch with it) for two pictures. Arcs are brackets: an arc sits
+    one level above every arc inside its span, so nested labels never collide; the arcs meeting at a
+    word get their own x offsets there, so no two ends or arrowheads are stacked. Every word, tag and
+    label is escaped: the SVG is inlined in report.html and a DEPREL could otherwise carry markup."""
+    n = len(words)
+    widest = max((len(str(w)) for w in words), default=1)
+    step = max(95, 8 * widest + 30)
+    x0, level_h, font = 40, 24, 14
+    spans = [(int(a["start"]), int(a["end"])) for a in arcs]
+    level = [0] * len(arcs)
+    for k in sorted(range(len(arcs)), key=lambda k: spans[k][1] - spans[k][0]):
+        a0, b0 = spans[k]
+        inner = [level[j] for j in range(len(arcs)) if j != k and a0 <= spans[j][0] and spans[j][1] <= b0
+                 and spans[j] != spans[k] and spans[j][1] - spans[j][0] < b0 - a0]
+        level[k] = 1 + max(inner, default=0)
+    # x offset of each arc's end at each word: the outer (farther) arcs further out
+    offset: dict[tuple[int, int], float] = {}
+    for w in range(n):
+        left = sorted((k for k, (a0, b0) in enumerate(spans) if b0 == w), key=lambda k: spans[k][0])
+        right = sorted((k for k, (a0, b0) in enumerate(spans) if a0 == w), key=lambda k: -spans[k][1])
+        for i, k in enumerate(left):
+            offset[(k, w)] = -7.0 * (len(left) - i)
+        for i, k in enumerate(right):
+            offset[(k, w)] = 7.0 * (len(right) - i)
+    top = max(level, default=0) * level_h + 22
+    base = top + 4
+    height = base + 2 * font + (22 if any(tags) else 8)
+    width = x0 * 2 + step * max(n - 1, 0)
+    x = [x0 + step * i for i in range(n)]
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="displacy" width="{width}" height="{height}" '
+           f'viewBox="0 0 {width} {height}" style="max-width:none;background:#ffffff;color:#000000;'
+           f'font-family:Arial,Helvetica,sans-serif">']
+    for i, (w, t) in enumerate(zip(words, tags)):
+        out.append(f'<text class="displacy-token" fill="currentColor" text-anchor="middle" y="{base + font + 6}">'
+                   f'<tspan class="displacy-word" fill="currentColor" x="{x[i]}">{html.escape(str(w))}</tspan>'
+                   f'<tspan class="displacy-tag" dy="1.6em" fill="currentColor" x="{x[i]}">{html.escape(str(t))}</tspan></text>')
+    for k, arc in enumerate(arcs):
+        a0, b0 = spans[k]
+        xa, xb = x[a0] + offset[(k, a0)], x[b0] + offset[(k, b0)]
+        y = base - level[k] * level_h
+        out.append(f'<g class="displacy-arrow"><path class="displacy-arc" stroke-width="1.5px" '
+                   f'd="M{xa:.1f},{base} {xa:.1f},{y} {xb:.1f},{y} {xb:.1f},{base}" fill="none" stroke="currentColor"/>')
+        label = html.escape(str(arc.get("label", "")))
+        if label:
+            out.append(f'<text class="displacy-label" x="{(xa + xb) / 2:.1f}" y="{y - 4}" text-anchor="middle" '
+                       f'font-size="12" fill="currentColor">{label}</text>')
+        if arrows:
+            # the arrow points at the dependent: the left end for dir 'left', the right end otherwise
+            xe = xa if arc.get("dir") == "left" else xb
+            out.append(f'<path class="displacy-arrowhead" d="M{xe:.1f},{base + 2} L{xe - 4:.1f},{base - 6} '
+                       f'{xe + 4:.1f},{base - 6}" fill="currentColor"/>')
+        out.append("</g>")
+    out.append("</svg>")
+    return "".join(out)
 
 
 def gold_tree_svg(words, heads, deprels=None) -> str:
@@ -87,9 +133,8 @@ def predicted_tree_svg(words, predicted_edges, heads=None) -> str:
         a, b = sorted((i, j))
         label = "" if gold is None else ("✓" if (a, b) in gold else "✗")
         arcs.append({"start": a, "end": b, "label": label, "dir": "right"})
-    svg = _svg(words, arcs, [""] * n)
-    # The MST's edges have no direction: drop displaCy's arrowheads.
-    return re.sub(r'<path class="displacy-arrowhead"[^>]*/>', "", svg)
+    # The MST's edges have no direction: no arrowheads.
+    return _svg(words, arcs, [""] * n, arrows=False)
 
 
 def plot_distance_matrices(predicted, words, heads=None, gold=None, *, title: str | None = None):

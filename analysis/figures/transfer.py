@@ -54,13 +54,13 @@ def plot_transfer_matrix(panels: dict[str, dict[int, pd.DataFrame]], *, title: s
     most_rows = max(m.shape[0] for m, _ in mats.values())
     most_cols = max(m.shape[1] for m, _ in mats.values())
     cell = 0.3
-    panel_w, panel_h = cell * most_cols + 0.25, cell * most_rows + 0.75
-    height = panel_h * nrows + (0.85 if title else 0.6)
+    panel_w, panel_h = cell * most_cols + 0.25, cell * most_rows + 0.95
+    height = panel_h * nrows + (0.3 if title else 0.05)
     fig = style.plt.figure(figsize=(min(7.2, panel_w * ncols + 1.3), height))
     # room above the top row for its titles, top tick labels and "evaluated on", then the suptitle
     gs = fig.add_gridspec(nrows, ncols + 1, width_ratios=[1.0] * ncols + [0.08], wspace=0.35,
-                          hspace=0.75 / (cell * most_rows),
-                          top=1 - (0.75 if title else 0.55) / height, bottom=0.05 / height)
+                          hspace=0.95 / (cell * most_rows),
+                          top=1 - (1.15 if title else 0.9) / height, bottom=0.05 / height)
     from matplotlib.cm import ScalarMappable
     from matplotlib.colors import Normalize
 
@@ -69,7 +69,8 @@ def plot_transfer_matrix(panels: dict[str, dict[int, pd.DataFrame]], *, title: s
         ax = fig.add_subplot(gs[k // ncols, k % ncols])
         sns.heatmap(m, ax=ax, vmin=lo, vmax=hi, cmap=style.SEQUENTIAL, annot=True, fmt=".2f",
                     annot_kws={"fontsize": 5.5}, cbar=False, linewidths=0.4, linecolor="white")
-        ax.set_title(name, fontsize=7.5)
+        head, _, sub = name.partition("\n")
+        ax.set_title(head + ("\n" + sub.replace(", ", "\n", 1) if sub else ""), fontsize=7)
         ax.set_xlabel("evaluated on", fontsize=7)
         ax.set_ylabel("trained on → layer" if multi else ("layer" if k % ncols == 0 else ""), fontsize=7)
         ax.tick_params(axis="both", labelsize=6.5, length=0)
