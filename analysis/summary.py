@@ -129,6 +129,14 @@ def summarize(results: pd.DataFrame, *, agg: pd.DataFrame | None = None, exp: pd
     p_rows = agg[metric_base(agg["metric"]) == "best_minus_top_p"]
     own_test = {(r.model, r.task, r.probe, r.train_set, r.eval_set, r.metric.split(":", 1)[1], int(r.layer)): r
                 for r in p_rows.itertuples(index=False)}
+    # Lookups by key, built once: filtering whole frames per curve made this the slow part of a re-render.
+    exp_by = {}
+    for i, r in enumerate(exp[["model", "task", "train_set", "eval_set"]].itertuples(index=False, name=None)):
+        exp_by.setdefault(r, exp.iloc[i])
+    sel_pos = sel[sel["layer"] >= 0]
+    sel_by = {k: g for k, g in sel_pos.groupby(["model", "task", "probe", "train_set", "eval_set", "score_metric"], sort=False)}
+    seed_rows = results[results["seed"] != -1]
+    seeds_by = None  # grouped on first use: only curves without the probing stage's own test need them
     rows = []
     for key, g in agg[~metric_base(agg["metric"]).isin(SKIP_IN_SUMMARY)].groupby(CURVE_COLUMNS, sort=False):
         r = dict(zip(CURVE_COLUMNS, key))
@@ -151,8 +159,9 @@ def summarize(results: pd.DataFrame, *, agg: pd.DataFrame | None = None, exp: pd
                          best_vs_top_method=f"paired bootstrap over {own.covers or 'test sentences'}")
             elif b["best_layer"] != top:
                 # Does the curve really fall after its peak? Best layer against the top layer.
-                seeds = results[(results["seed"] != -1)
-                                & np.logical_and.reduce([results[c] == v for c, v in zip(CURVE_COLUMNS, key)])]
+                if seeds_by is None:
+                    seeds_by = {k: v for k, v in seed_rows.groupby(CURVE_COLUMNS, sort=False)}
+                seeds = seeds_by.get(key, seed_rows.iloc[0:0])
                 try:
                     cmp = compare_layers_from_rows(curve, seeds, b["best_layer"], top)
                     r.update(p_best_vs_top=cmp.p_value, best_vs_top_method=cmp.method)
@@ -163,18 +172,14 @@ def summarize(results: pd.DataFrame, *, agg: pd.DataFrame | None = None, exp: pd
                      ci_high=float(flat["ci_high"].iloc[0]))
             if not r.get("interval_covers"):
                 r["interval_covers"] = str(flat["covers"].iloc[0] if "covers" in flat else "" or "")
-        e = exp[(exp["model"] == r["model"]) & (exp["task"] == r["task"]) & (exp["train_set"] == r["train_set"])
-                & (exp["eval_set"] == r["eval_set"])]
-        if len(e):
-            e = e.iloc[0]
+        e = exp_by.get((r["model"], r["task"], r["train_set"], r["eval_set"]))
+        if e is not None:
             if r["probe"] == "cumulative" and r["metric"] == e["metric"]:
                 r.update(expected_layer=e["expected_layer"], k_delta=e["k_delta"])
             if r["probe"] == "mix":
                 r.update(center_of_gravity=e["center_of_gravity"], k_s=e["k_s"])
-        s = sel[(sel["model"] == r["model"]) & (sel["task"] == r["task"]) & (sel["probe"] == r["probe"])
-                & (sel["train_set"] == r["train_set"]) & (sel["eval_set"] == r["eval_set"])
-                & (sel["score_metric"] == r["metric"]) & (sel["layer"] >= 0)]
-        if len(s):
+        s = sel_by.get((r["model"], r["task"], r["probe"], r["train_set"], r["eval_set"], r["metric"]))
+        if s is not None and len(s):
             top = s.loc[s["selectivity"].idxmax()]
             r.update(max_selectivity=float(top["selectivity"]), max_selectivity_layer=int(top["layer"]))
         rows.append(r)

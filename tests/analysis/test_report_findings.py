@@ -220,3 +220,19 @@ def test_every_figure_as_png_svg_and_pdf_with_text_as_text(tmp_path):
     assert "<text" in svg and ">upos (evaluated on en_ewt-ud-test)<" in svg  # text stays text (svg.fonttype none)
     pdf = (figs / "tiny-bert-layer-curves.pdf").read_bytes()
     assert b"/FontFile2" in pdf  # TrueType fonts embedded (pdf.fonttype 42)
+
+
+def test_dependency_tree_svg_levels_nested_arcs_and_spreads_arc_ends():
+    from analysis.figures.structural import gold_tree_svg
+
+    # The city council approved the plan: det (0->2) encloses compound (1->2); both end at 'council'.
+    svg = gold_tree_svg(["The", "city", "council", "approved", "the", "plan"], [3, 3, 4, 0, 6, 4],
+                        ["det", "compound", "nsubj", "root", "det", "obj"])
+    arcs = [list(map(float, re.findall(r"[\d.]+", d))) for d in re.findall(r'class="displacy-arc"[^>]* d="([^"]+)"', svg)]
+    assert len(arcs) == 5
+    tops = {round(a[3]) for a in arcs[:2]}
+    assert len(tops) == 2  # the enclosing arc sits one level higher than the arc inside it
+    ends = [round(a[0], 1) for a in arcs] + [round(a[4], 1) for a in arcs]
+    assert len(ends) == len(set(ends))  # no two arc ends (nor arrowheads) on the same spot
+    heads = re.findall(r'class="displacy-arrowhead" d="M([\d.]+),', svg)
+    assert len(heads) == len(set(heads)) == 5
