@@ -19,7 +19,7 @@ h3{margin-top:1.6rem}figure{margin:1rem 0 1.6rem}figure img,figure svg{max-width
 figcaption{font-size:.88rem;color:#444;margin-top:.3rem}
 .tblwrap{overflow-x:auto;max-width:100%;margin:.4rem 0 1.2rem}
 table.tbl{border-collapse:collapse;font-size:.8rem;margin:0}
-table.tbl th,table.tbl td{padding:.2rem .55rem;border-bottom:1px solid #e4e4e4;text-align:right}
+table.tbl th,table.tbl td{padding:.2rem .55rem;border-bottom:1px solid #e4e4e4;text-align:right;white-space:nowrap}
 table.tbl th{background:#f4f4f4;position:sticky;top:0;white-space:nowrap}table.tbl tbody tr:nth-child(even){background:#fafafa}table.tbl td:first-child,table.tbl th:first-child{text-align:left}
 pre{background:#f6f6f6;padding:.8rem;overflow-x:auto;font-size:.8rem}
 .note{color:#555;font-size:.88rem}.skipped li{color:#666;font-size:.88rem}

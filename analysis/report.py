@@ -175,6 +175,13 @@ def _model_sections(o: _Out, agg: pd.DataFrame, sel: pd.DataFrame, summary: pd.D
         skipped.append(f"{model}: MDL codelength (asked for, but no 'mdl' codelength_bits rows)")
     blocks += _transfer_blocks(o, agg, model, skipped)
     view = summary[summary["model"] == model]
+    # grouped for reading: each task (in the paper's order) with its control task right after it
+    from probes.tasks.registry import pipeline_rank
+
+    tasks_ = list(dict.fromkeys(view["task"].str.replace(":control", "", regex=False)))
+    key = [(pipeline_rank(b), tasks_.index(b), t.endswith(":control"), i)
+           for i, (b, t) in enumerate(zip(view["task"].str.replace(":control", "", regex=False), view["task"]))]
+    view = view.iloc[sorted(range(len(view)), key=lambda i: key[i])]
     blocks.append(_table(o, view[SUMMARY_VIEW].reset_index(drop=True), _slug(model, "summary"),
                          f"{model}: summary over seeds. best_ci_low/high: 95% interval of the best layer; "
                          "interval_covers: what it covers (test sentences resampled; with several seeds that "

@@ -495,7 +495,7 @@ def describe_models(manifest: dict, facts: dict | None = None) -> list[str]:
         if entry.get("pooling"):
             bits.append(f"subwords pooled by {entry['pooling']}")
         s = f"{name}: " + (", ".join(bits) if bits else "no model facts recorded")
-        s += f"; loaded from {Path(src).name if Path(src).is_absolute() else src}." if src else "."
+        s += f"; loaded from {'/'.join(Path(src).parts[-2:]) if Path(src).is_absolute() else src}." if src else "."
         langs = f.get("languages") or []
         if langs:
             if len(langs) == 1:
@@ -535,5 +535,6 @@ def describe_data(manifest: dict, config: dict | None = None) -> pd.DataFrame:
         rows.append({"set": name, "language": language_of(name) or language_of(Path(src).name) or "–",
                      "role": ", ".join(roles.get(name, [])) or "–", "sentences": d.get("sentences"),
                      "words": d.get("words"), "file": Path(src).name if src else "–",
-                     "selection": str(d.get("selection", "") or "")})
+                     "selection": str(d.get("selection", "") or "").replace(src, Path(src).name) if src else
+                     str(d.get("selection", "") or "")})
     return pd.DataFrame(rows, columns=["set", "language", "role", "sentences", "words", "file", "selection"])

@@ -178,7 +178,8 @@ def test_page_opens_with_findings_then_data_then_figures(aggregates, tmp_path):
     assert "3 data sets in 2 languages (en, de); probes trained on en-train (150 sentences, 1800 words)" in page
     assert "evaluated on en (40 sentences, 376 words), de (40 sentences, 401 words)" in page
     assert (f"{M}: BertModel, 3 transformer layers, probed as layers 0–3 (0 = embedding output), 8-dimensional "
-            "word vectors, 808 parameters, a vocabulary of 100 subwords, subwords pooled by mean; loaded from model.") in page
+            "word vectors, 808 parameters, a vocabulary of 100 subwords, subwords pooled by mean; loaded from "
+            f"{d.parent.name}/model.") in page
     assert "Its model card lists one language, en: a monolingual model" in page
     assert f"{M}:random-init:" not in page  # the random-init twin is not described as a model of its own
     # The configuration and manifest appear once, folded; MDL was not asked, so it is not listed as missing.
