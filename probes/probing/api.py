@@ -794,3 +794,107 @@ def mdl_study(train: tuple, seeds: Sequence[int] = (0,), model: str = "model", t
         rows += per_seed(random_init, dict(model=f"{model}:random-init", task=task), "random-init weights",
                          lambda v: (v["train"], train[1]))
     return rows
+
+
+# ----- neurons: rankings and ablation curves (Dalvi et al. 2019; Antverg & Belinkov 2022) ---------------
+NEURON_KINDS = ("token", "sentence")  # one model vector per item: its coordinates are the layer's neurons
+
+
+def _neuron_inputs(split: tuple, classes: Optional[np.ndarray] = None) -> Inputs:
+    """Inputs of a split for neuron analysis; refuses tasks whose items are not one vector of the layer."""
+    task = split[1]
+    if task.kind not in NEURON_KINDS:
+        what = {"edge": "pairs of words ([h_i; h_j])", "span": "spans ([h_start; h_end-1])"}.get(task.kind, task.kind)
+        raise ProbesError(f"neuron analysis ranks the neurons of one word's (or sentence's) vector; task {task.name} "
+                          f"is a {task.kind} task whose items are {what}, so its features are not a layer's neurons: "
+                          "use a token or sentence task")
+    if task.Y is not None:
+        raise ProbesError(f"task {task.name} has several labels per item; neuron analysis takes one label per item")
+    return task_inputs(*split, classes=classes)
+
+
+def _label_names(task: TaskData) -> Optional[list[str]]:
+    """Label strings by class id where the task's ids index ``task.classes``, else None (ids shown)."""
+    y = np.asarray(task.y)
+    ok = task.classes and np.issubdtype(y.dtype, np.integer) and len(y) and y.min() >= 0 and y.max() < len(task.classes)
+    return list(task.classes) if ok else None
+
+
+def rank_neurons(train: tuple, ranking: str = "lca", device: str = "auto", **params):
+    """Rank each layer's neurons on the training split: ``lca`` (elastic-net weights) or ``probeless``.
+
+    Returns a ``probes.probing.neurons.NeuronRanking`` (overall and per-label orders, scores and the
+    labels' mean activations per neuron); ``params`` go to ``ElasticNetProbe`` (alpha, l1_ratio, ...).
+    """
+    tr = _neuron_inputs(train)
+    _require_layer0(tr.layers, f"train set of {train[1].name}")
+    return _rank_inputs(tr, train[1], ranking, device, params)
+
+
+def _rank_inputs(tr: Inputs, task: TaskData, ranking: str, device: str, params: Mapping):
+    from probes.probing.neurons import rank_stack
+    return rank_stack(tr.X, tr.y, ranking, tr.layers, _label_names(task), device, **params)
+
+
+def neuron_rows(train: tuple, tests: Mapping[str, tuple], dev: Optional[tuple] = None, ranking: str = "lca",
+                ks: Optional[Sequence[int]] = None, seeds: Sequence[int] = (0,), model: str = "model",
+                task: Optional[str] = None, train_set: str = "train", n_boot: int = 1000, ci_seed: int = 0,
+                device: str = "auto", ranking_params: Optional[Mapping] = None, fraction: float = 0.95,
+                **hyper) -> list[ResultRow]:
+    """Ablation curves of a ranking per layer: accuracy of a linear probe retrained on k neurons.
+
+    Probe ``neurons-<ranking>``; metrics ``neuron_acc_top:<k>``, ``neuron_acc_bottom:<k>``,
+    ``neuron_acc_random:<k>`` for k in 1, 2, 5, 10, 20, 50, ... and the layer width (or ``ks``), and
+    ``neuron_min_k95``: the smallest k whose top-k accuracy reaches ``fraction`` (95%) of the full
+    layer's. The ranking is fitted on ``train`` only. Top/bottom rows and min_k95 have seed
+    ``seeds[0]`` and sentence-bootstrap intervals (min_k95: the smallest k on each resample);
+    random rows are the mean over ``seeds`` (seed -1 with two or more seeds), the interval over seeds
+    (neuron draws) and sentences by the multi-bootstrap. ``hyper`` goes to the LinearProbe,
+    ``ranking_params`` to the ranking (e.g. alpha, l1_ratio of the elastic net).
+    """
+    from probes.probing.neurons import ablation_predictions, min_k
+    task = task or train[1].name
+    seeds = list(seeds)
+    if not seeds:
+        raise ProbesError("neuron_rows needs at least one seed")
+    _check_hyper("linear", hyper)
+    tr = _neuron_inputs(train)
+    _require_layer0(tr.layers, f"train set of {train[1].name}")
+    ranked = _rank_inputs(tr, train[1], ranking, device, dict(ranking_params or {}))  # train split only
+    classes = np.unique(tr.y)
+    evals = {name: _neuron_inputs(split, classes) for name, split in tests.items()}
+    dv = _neuron_inputs(dev, classes) if dev is not None else None
+    pred = ablation_predictions(tr.X, tr.y, ranked.order, {name: e.X for name, e in evals.items()}, ks, seeds,
+                                None if dv is None else dv.X, None if dv is None else dv.y, tr.sent, device, **hyper)
+    probe, layers, C = f"neurons-{ranking}", tr.layers, len(classes)
+    rand_covers = covers_text(len(seeds), ["random neurons"])
+    rows = []
+    for name, e in evals.items():
+        counts = resample_counts(e.n_sentences, n_boot, ci_seed)
+
+        def score(p):
+            return score_replicates("accuracy", p, e.y, e.sent, e.n_sentences, counts, C)
+
+        def emit(metric, seed, point, lo, hi, covers):
+            rows.extend(ResultRow(model, task, probe, int(l), train_set, name, seed, metric, float(point[m]),
+                                  float(lo[m]), float(hi[m]), covers) for m, l in enumerate(layers))
+
+        top_point, top_reps = [], []
+        for k in pred.ks:
+            for side, p in (("top", pred.top[k][name]), ("bottom", pred.bottom[k][name])):
+                point, reps = score(p)
+                emit(f"neuron_acc_{side}:{k}", seeds[0], point, *percentile_interval(reps), "test sentences")
+                if side == "top":
+                    top_point.append(point)
+                    top_reps.append(reps)
+            book = ReplicateBook()
+            for s, p in zip(seeds, pred.random[k][name]):
+                book.add("random", s, layers, *score(p))
+            _, point, joint = book.joint("random", ci_seed)
+            emit(f"neuron_acc_random:{k}", -1 if len(seeds) > 1 else seeds[0], point, *percentile_interval(joint),
+                 rand_covers)
+        tp, trp = np.stack(top_point, -1), np.stack(top_reps, -1)  # (L, K), (B, L, K); the last k is the width
+        point = min_k(pred.ks, tp, tp[..., -1], fraction)
+        lo, hi = percentile_interval(min_k(pred.ks, trp, trp[..., -1], fraction)) if len(trp) else (point * np.nan,) * 2
+        emit(f"neuron_min_k{round(fraction * 100)}", seeds[0], point, lo, hi, "test sentences")
+    return rows
