@@ -20,7 +20,13 @@ CONTROL_SUFFIX = ":control"
 RANDOM_INIT_SUFFIX = ":random-init"
 # Probes whose per-layer rows are not scores of a probe on that layer.
 NON_SCORE_METRICS = {"mix_weight", "mix_gamma", "selectivity", "codelength_bits", "compression", "expected_layer",
-                     "best_minus_top", "best_minus_top_p", "gain_over_random_init", "gain_over_random_init_p"}
+                     "best_minus_top", "best_minus_top_p", "gain_over_random_init", "gain_over_random_init_p",
+                     # neurons (accuracy on k neurons, minimal k) and conditional probing (bits): drawn by their own figures
+                     "neuron_acc_top", "neuron_acc_bottom", "neuron_acc_random", "neuron_min_k95",
+                     "vinfo_bits", "cond_vinfo_bits",
+                     # amnesic probing (probe "amnesic"): accuracies around an erasure, LM-loss changes
+                     "accuracy_clean", "accuracy_erased", "accuracy_erased_random", "majority", "lm_loss_clean",
+                     "lm_loss_delta", "lm_loss_delta_random", "lm_loss_delta_vs_random"}
 
 
 def metric_base(metrics: pd.Series) -> pd.Series:

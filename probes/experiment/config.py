@@ -12,7 +12,7 @@ from typing import Any, Optional
 from probes.errors import ProbesError
 from probes.paths import unsafe_name
 
-PROBE_KINDS = ("linear", "mlp", "mix", "cumulative", "edge", "structural", "mdl")
+PROBE_KINDS = ("linear", "mlp", "mix", "cumulative", "edge", "structural", "mdl", "neurons", "conditional")
 DATA_FORMATS = ("conllu", "ptb", "conll2012", "jiant", "senteval", "spacy", "text")
 POOLINGS = ("mean", "first", "last")
 
@@ -95,6 +95,15 @@ class SimilaritySpec:
 
 
 @dataclass
+class AmnesicSpec:
+    """Amnesic probing: erase ``task``'s labels (LEACE) from each of ``layers`` (of every model)."""
+
+    task: str
+    layers: list[int]
+    lm_loss: bool = True  # also the model's own LM loss with the layer erased in its forward pass
+
+
+@dataclass
 class ExperimentConfig:
     """A whole probing study, as written in one TOML file."""
 
@@ -108,6 +117,7 @@ class ExperimentConfig:
     path: Optional[Path] = None      # the config file
     raw: dict = field(default_factory=dict)
     similarity: SimilaritySpec = field(default_factory=SimilaritySpec)
+    amnesic: Optional[AmnesicSpec] = None
 
 
 def _expect(cond: bool, path, key: str, message: str) -> None:
@@ -232,7 +242,8 @@ def parse_config(data: dict, *, path: Path | str = "<config>", base: Optional[Pa
                  check_files: bool = True) -> ExperimentConfig:
     """Validate a config dict (from TOML); every error names the key and what is expected."""
     base = base or Path(".")
-    _check_keys(data, {"name", "seeds", "models", "tasks", "probe", "device", "cache_dir", "similarity"}, path, "")
+    _check_keys(data, {"name", "seeds", "models", "tasks", "probe", "device", "cache_dir", "similarity", "amnesic"},
+                path, "")
     name = data.get("name")
     _expect(isinstance(name, str) and re.fullmatch(r"[\w.\-]+", name or ""), path, "name",
             "expected a name of letters, digits, '.', '_' or '-'")
@@ -350,7 +361,7 @@ def parse_config(data: dict, *, path: Path | str = "<config>", base: Optional[Pa
 
         known: set[str] = set()
         for k in set(kinds).union(*[t.kinds or [] for t in tasks]):
-            known |= probe_parameters("linear" if k == "mdl" else k)
+            known |= probe_parameters("linear" if k in ("mdl", "neurons", "conditional") else k)
             if k == "structural":
                 known |= probe_parameters("structural-depth")
         for key in options:
@@ -371,7 +382,27 @@ def parse_config(data: dict, *, path: Path | str = "<config>", base: Optional[Pa
     return ExperimentConfig(name=name, models=models, tasks=tasks,
                             probe=ProbeSpec(kinds, control, random_init, boot, rank, options, ri_seeds),
                             seeds=seeds, device=device, cache_dir=cache, path=Path(path), raw=data,
-                            similarity=_similarity_spec(data.get("similarity", {}), path))
+                            similarity=_similarity_spec(data.get("similarity", {}), path),
+                            amnesic=_amnesic_spec(data.get("amnesic"), tasks, path))
+
+
+def _amnesic_spec(raw: Any, tasks: list, path) -> Optional[AmnesicSpec]:
+    if raw is None:
+        return None
+    _expect(isinstance(raw, dict), path, "amnesic", "expected an [amnesic] table with task and layers")
+    _check_keys(raw, {"task", "layers", "lm_loss"}, path, "amnesic.")
+    names = [t.name for t in tasks]
+    task = raw.get("task")
+    _expect(isinstance(task, str) and task in names, path, "amnesic.task",
+            f"expected the name of one of this study's tasks ({', '.join(names)}), got {task!r}"
+            f"{_did_you_mean(str(task), names)}")
+    layers = raw.get("layers")
+    _expect(isinstance(layers, list) and layers and all(isinstance(x, int) and not isinstance(x, bool) and x >= 0
+                                                        for x in layers),
+            path, "amnesic.layers", "expected a non-empty list of layer numbers (0 = embeddings)")
+    lm = raw.get("lm_loss", True)
+    _expect(isinstance(lm, bool), path, "amnesic.lm_loss", "expected true or false")
+    return AmnesicSpec(task, list(dict.fromkeys(layers)), lm)
 
 
 def _similarity_spec(raw: Any, path) -> SimilaritySpec:

@@ -206,6 +206,9 @@ class Experiment:
         """Every (model, task, probe kind) job; each job's rows are cached under its inputs' key."""
         t0 = time.perf_counter()
         jobs = [(m, t, k) for m in self.cfg.models for t in self.cfg.tasks for k in self._kinds_for(t)]
+        if self.cfg.amnesic is not None:  # erase one task's labels from chosen layers of each model
+            erased = next(t for t in self.cfg.tasks if t.name == self.cfg.amnesic.task)
+            jobs += [(m, erased, "amnesic") for m in self.cfg.models]
         self.progress.say(f"[3/4 probe]    {len(jobs)} probe jobs x {len(self.cfg.seeds)} seeds")
         self.skipped_jobs = [s for t in self.cfg.tasks for s in self._skipped_kinds(t)]
         for line in self.skipped_jobs:
@@ -234,8 +237,10 @@ class Experiment:
         kinds = [k for k in (task.kinds or self.cfg.probe.kinds) if k != "structural"]
         if kind == "sentence":  # the edge probe pools spans of words; sentence tasks have none
             kinds = [k for k in kinds if k != "edge"]
+        if kind != "token":  # neurons and conditional information are about word vectors here
+            kinds = [k for k in kinds if k not in ("neurons", "conditional")]
         if id(task) in self._built and self._built[id(task)][0].Y is not None:
-            kinds = [k for k in kinds if k not in ("mlp", "mdl")]  # one label per item only
+            kinds = [k for k in kinds if k not in ("mlp", "mdl", "neurons", "conditional")]  # one label per item only
         return kinds
 
     def _skipped_kinds(self, task: TaskSpec) -> list[str]:
@@ -248,7 +253,10 @@ class Experiment:
         for k in task.kinds or self.cfg.probe.kinds:
             if k == "structural" or k in kept:
                 continue
+            kind = get_spec(task.name).kind
             why = ("a sentence task has no word spans" if k == "edge" else
+                   f"it reads one word's vector and {task.name} is a {kind} task"
+                   if k in ("neurons", "conditional") and kind != "token" else
                    "it takes one label per item and the task is multi-label")
             out.append(f"{task.name}: probe kind {k!r} not run ({why})")
         return out
@@ -298,6 +306,7 @@ class Experiment:
         names = [task.train.name, task.dev.name if task.dev else None, [t.name for t in task.test]]
         return _hash("probe-job/4", __version__, model.name, caches, names, task.name, task.options, kind,
                      kind == self._kinds_for(task)[0], self.cfg.seeds,
+                     repr(self.cfg.amnesic) if kind == "amnesic" else None,
                      self.cfg.probe.control, self.cfg.probe.random_init, self.cfg.probe.bootstrap,
                      self.cfg.probe.rank, self.cfg.probe.options,
                      [self.dataset(s).fingerprint for s in [task.train, task.dev, *task.test] if s is not None])
@@ -344,16 +353,49 @@ class Experiment:
 
             # With random_init_seeds, seed s probes the random model drawn with seed s.
             random_init = {d: twin(d) for d in self._draws()} if self.cfg.probe.random_init_seeds else twin(0)
+        if kind == "amnesic":
+            rows = self._amnesic_rows(model, task, tr, te, dv, common)
+            return self._save_rows(rows, path)
         # The majority baseline does not depend on the probe: report it with the task's first kind only.
         majority = kind == self._kinds_for(task)[0]
         rows = run_probe(kind, tr, te, dv, control=control, random_init=random_init, majority=majority,
                          rank=self.cfg.probe.rank, options=self.cfg.probe.options, **common)
+        return self._save_rows(rows, path)
+
+    def _save_rows(self, rows, path: Path) -> pd.DataFrame:
         df = pd.DataFrame([r.as_dict() for r in rows], columns=RESULT_COLUMNS)
         tmp = path.with_suffix(".tmp")
         df.to_csv(tmp, index=False)
         tmp.replace(path)
         self.outcome.probed += 1
         return df
+
+    def _amnesic_rows(self, model: ModelSpec, task: TaskSpec, tr, te, dv, common: dict) -> list:
+        """Amnesic probing of one model: per erased layer, the probe before/after LEACE and a random
+        erasure of the same rank, and the model's own LM loss on the first test set with the layer erased."""
+        from probes.device import resolve_device
+        from probes.probing.amnesic import LanguageModel, erased_probe_rows, lm_loss_rows
+
+        spec = self.cfg.amnesic
+        seed = self.cfg.seeds[0]
+        args = dict(model=model.name, task=task.name, train_set=task.train.name, n_boot=common["n_boot"],
+                    device=common["device"])
+        lm, rows = None, []
+        heldout = task.test[0]
+        sentences = [s.words for s in self.dataset(heldout).sentences]
+        if spec.lm_loss:
+            try:
+                lm = LanguageModel.load(model.source, device=str(resolve_device(self.cfg.device)))
+            except ProbesError as exc:  # e.g. a checkpoint saved without its LM head: say so, probe anyway
+                self.skipped_jobs.append(f"{model.name}: amnesic LM loss not measured: {exc}")
+                self.progress.warn(f"               {self.skipped_jobs[-1]}")
+        for layer in spec.layers:
+            r, leace, rand = erased_probe_rows(tr, te, layer, dv, seed=seed, **args)
+            rows += r
+            if lm is not None:
+                rows += lm_loss_rows(lm, sentences, layer, leace, rand, eval_set=heldout.name, seed=seed,
+                                     **{k: args[k] for k in ("model", "task", "train_set", "n_boot")})
+        return rows
 
     # ---- stage 4: analyze + report ---------------------------------------------------------
     def cross_lingual_cka(self) -> list[dict]:
@@ -513,7 +555,7 @@ def run_probe(kind: str, train, tests, dev, *, control, random_init, rank, optio
 
     # [probe] options are shared by the kinds of a study: each kind takes the ones it knows (the
     # config has checked that every option is known to some kind it runs).
-    names = api.probe_parameters("linear" if kind == "mdl" else kind)
+    names = api.probe_parameters("linear" if kind in ("mdl", "neurons", "conditional") else kind)
     options = {k: v for k, v in options.items() if k in names}
     if kind in CLASSIFIER_KINDS or kind == "edge":
         return api.probe_layers(train, tests, dev, probe=kind, control=control, random_init=random_init,
@@ -524,6 +566,16 @@ def run_probe(kind: str, train, tests, dev, *, control, random_init, rank, optio
         # Codelength is a property of the training data: no test sets, no bootstrap.
         mdl = {k: common[k] for k in ("seeds", "model", "task", "train_set", "device")}
         return api.mdl_study(train, control=control, random_init=random_init, **mdl, **options)
+    if kind == "neurons":
+        # Dalvi et al.'s linguistic correlation analysis; the random-k band is drawn over the seeds.
+        return api.neuron_rows(train, tests, dev, ranking="lca", **common, **options)
+    if kind == "conditional":
+        from probes.probing.conditional import conditional_rows
+
+        # What each layer adds beyond layer 0 (Hewitt et al. 2021); the linear probes are
+        # deterministic given the data split, so one run with the first seed.
+        cond = {k: v for k, v in common.items() if k != "seeds"}
+        return conditional_rows(train, tests, dev, baseline="layer0", seed=common["seeds"][0], **cond, **options)
     raise ProbesError(f"unknown probe kind {kind!r}")
 
 

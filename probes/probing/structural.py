@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator
 
+from probes import progress
 from probes.device import resolve_device
 from probes.errors import ProbesError
 from probes.probing.features import as_layer_stack, to_tensor
@@ -153,6 +154,7 @@ class _StructuralProbe(BaseEstimator):
                 _, grad = self._batch_grad(B, H, targets, offsets, order[a:a + self.batch_size])
                 adam.step(grad)
             epochs += active
+            progress.iteration(epoch + 1, self.max_epochs, "epoch")
             if dev is None:
                 continue
             dl = self._dataset_loss(B, *dev).cpu().numpy()

@@ -235,3 +235,49 @@ def test_a_study_waits_for_another_computing_the_same_job_then_reuses_it(tmp_pat
     lock.release()
     second.join(120)
     assert (box["out"].probed, box["out"].reused) == (0, 1)
+
+
+def test_neurons_and_conditional_kinds_write_their_rows_and_skip_what_they_do_not_apply_to(tmp_path, tiny_model):
+    config = write_study(tmp_path, tiny_model)
+    text = config.read_text(encoding="utf-8").replace('kinds = ["linear", "cumulative"]',
+                                                      'kinds = ["linear", "neurons", "conditional"]\n'
+                                                      'control = false\nrandom_init = false')
+    config.write_text(text, encoding="utf-8")
+    exp = Experiment(load_config(config), out=tmp_path / "out", cache_dir=tmp_path / "cache", progress=False)
+    df = exp.run().results
+    neu = df[df.probe == "neurons-lca"]
+    assert {"neuron_min_k95", "neuron_acc_top:1", "neuron_acc_random:1"} <= set(neu.metric)
+    assert set(neu.eval_set) == {"en", "de"} and neu.task.eq("upos").all()
+    cond = df[(df.probe == "conditional") & (df.metric == "cond_vinfo_bits")]
+    assert sorted(cond[cond.eval_set == "en"].layer) == [0, 1, 2]
+    assert cond.covers.str.endswith("(given layer 0)").all()
+    assert ((cond.ci_low <= cond.value) & (cond.value <= cond.ci_high)).all()
+    # The distance task is structural: neither kind applies, and the probe stage says so.
+    assert not df[(df.task == "distance") & df.probe.isin(["neurons-lca", "conditional"])].size
+    assert (tmp_path / "out" / "report.html").is_file()
+
+
+def test_amnesic_section_erases_the_task_and_says_why_no_lm_loss_was_measured(tmp_path, tiny_model, capsys):
+    config = write_study(tmp_path, tiny_model)
+    text = config.read_text(encoding="utf-8").replace('kinds = ["linear", "cumulative"]',
+                                                      'kinds = ["linear"]\ncontrol = false\nrandom_init = false')
+    config.write_text(text + '\n[amnesic]\ntask = "upos"\nlayers = [1, 2]\n', encoding="utf-8")
+    exp = Experiment(load_config(config), out=tmp_path / "out", cache_dir=tmp_path / "cache", progress=False)
+    df = exp.run().results
+    am = df[df.probe == "amnesic"]
+    assert sorted(set(am.layer)) == [1, 2] and set(am.eval_set) == {"en", "de"}
+    got = am[(am.eval_set == "en") & (am.layer == 2)].set_index("metric").value
+    assert got["accuracy_erased"] <= got["majority"] + 0.05 < got["accuracy_clean"]
+    # The tiny BERT was saved without its masked-LM head: no LM-loss rows, and the run says why.
+    assert not am.metric.str.startswith("lm_loss").any()
+    assert any("amnesic LM loss not measured" in s and "language-modelling head" in s for s in exp.skipped_jobs)
+
+
+def test_amnesic_section_is_checked_with_the_config(tmp_path, tiny_model):
+    from probes.experiment.config import ConfigError
+
+    config = write_study(tmp_path, tiny_model)
+    config.write_text(config.read_text(encoding="utf-8") + '\n[amnesic]\ntask = "uppos"\nlayers = [1]\n',
+                      encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"amnesic.task: .*'uppos' \(did you mean upos\?\)"):
+        load_config(config)
