@@ -56,6 +56,10 @@ class ExplicitDistance(_Autograd, DistanceProbe):
         return (diff * diff).sum(-1)
 
 
+class AutogradDistance(_Autograd, DistanceProbe):
+    """The previous release's distance probe: Gram-matrix distances, autograd training step."""
+
+
 class ExplicitDepth(_Autograd, DepthProbe):
     """The previous depth probe (autograd through the squared norms)."""
 
@@ -95,6 +99,9 @@ def main() -> int:
     ap.add_argument("--rank", type=int, default=64)
     ap.add_argument("--no-reference", action="store_true")
     ap.add_argument("--kinds", default="distance,depth")
+    ap.add_argument("--reference", choices=("explicit", "autograd"), default="explicit",
+                    help="explicit: the original (width x width x rank differences, slow); autograd: the "
+                         "previous release (Gram distances, autograd step; equal to explicit, see the notes)")
     args = ap.parse_args()
     torch.set_num_threads(2)
     ud = ewt_dir()
@@ -102,7 +109,8 @@ def main() -> int:
         return 2
     ok = True
     for kind in args.kinds.split(","):
-        new_cls, ref_cls = (DistanceProbe, ExplicitDistance) if kind == "distance" else (DepthProbe, ExplicitDepth)
+        ref_distance = ExplicitDistance if args.reference == "explicit" else AutogradDistance
+        new_cls, ref_cls = (DistanceProbe, ref_distance) if kind == "distance" else (DepthProbe, ExplicitDepth)
         train = split(kind, "train4000", ud / "en_ewt-ud-train.conllu", 4000)
         dev = split(kind, "dev", ud / "en_ewt-ud-dev.conllu")
         test = split(kind, "test", ud / "en_ewt-ud-test.conllu")
