@@ -126,7 +126,7 @@ def _parse(patch: dict, task: dict | None = None) -> str:
      "study.toml: probe.kinds: unknown probe kind 'mlpp' (did you mean mlp?); "
      "expected a list drawn from linear, mlp, mix, cumulative, edge, structural, mdl"),
     ({"probe": {"kinds": "mlp"}}, None, 'study.toml: probe.kinds: got the string "mlp"; expected a list drawn from '
-                                        'linear, mlp, mix, cumulative, edge, structural, mdl, e.g. kinds = ["mlp"]'),
+                                        'linear, mlp, mix, cumulative, edge, structural, mdl, neurons, conditional, e.g. kinds = ["mlp"]'),
     ({}, {"kinds": ["strucural"]}, "study.toml: tasks[0].kinds: unknown probe kind 'strucural' (did you mean structural?)"),
     ({}, {"name": "uppos"}, "study.toml: tasks[0].name: unknown task 'uppos' (did you mean upos?); known: upos, xpos"),
     ({}, {"name": "coref", "options": {"windw": 1}},

@@ -266,8 +266,13 @@ def test_amnesic_section_erases_the_task_and_says_why_no_lm_loss_was_measured(tm
     df = exp.run().results
     am = df[df.probe == "amnesic"]
     assert sorted(set(am.layer)) == [1, 2] and set(am.eval_set) == {"en", "de"}
-    got = am[(am.eval_set == "en") & (am.layer == 2)].set_index("metric").value
-    assert got["accuracy_erased"] <= got["majority"] + 0.05 < got["accuracy_clean"]
+    at = am[(am.eval_set == "en") & (am.layer == 2)].set_index("metric")
+    got = at.value
+    # LEACE's guarantee is on the fitting data; on 75 held-out words the erased probe's accuracy sits at
+    # the majority baseline up to sampling noise, which its own 95% interval measures.
+    noise = at.ci_high["accuracy_erased"] - at.ci_low["accuracy_erased"]
+    assert got["accuracy_erased"] <= got["majority"] + noise
+    assert got["accuracy_erased"] + noise < got["accuracy_clean"]
     # The tiny BERT was saved without its masked-LM head: no LM-loss rows, and the run says why.
     assert not am.metric.str.startswith("lm_loss").any()
     assert any("amnesic LM loss not measured" in s and "language-modelling head" in s for s in exp.skipped_jobs)
