@@ -38,7 +38,8 @@ Every malformed input raises one ``InputError`` naming the file, the line and th
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Optional
 
@@ -98,6 +99,10 @@ class _FileState:
     propbank: Optional[str] = None    # the PropBank layout, once a line has shown it
     propbank_line: int = 0            # the line that showed it
     has_propbank: bool = False        # some word line so far had PropBank columns
+    # One FEATS dict per distinct FEATS string: a corpus repeats a few hundred of them over all its
+    # words, and a dict per word was the largest part of a read corpus (52 of 168 MB on EWT train).
+    # Shared, so readers of Sentence.feats must not mutate them (none does).
+    feats_memo: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 def parse_feats(value: str, line: int = 0) -> dict[str, str]:
@@ -257,7 +262,9 @@ def _parse_block(rows: list[tuple[int, Optional[str]]], path: str, ordinal: int,
                 mentions.fields = state.entity_fields
                 comments.append(body)
             continue
-        cols = line.split("\t")
+        # Interned: forms, lemmas and tags repeat across the corpus, and one string object per
+        # distinct value instead of per word halves what a read corpus holds.
+        cols = [sys.intern(c) for c in line.split("\t")]
         wid = cols[0]
         is_word = wid.isdigit()
         if layout is None and len(cols) > N_COLUMNS:
@@ -333,7 +340,8 @@ def _parse_block(rows: list[tuple[int, Optional[str]]], path: str, ordinal: int,
     if mwt_end >= expected:
         raise _Bad(f"multiword token range ends at {mwt_end} but the sentence has only "
                    f"{expected - 1} words", mwt_line)
-    feats = [parse_feats(c[5], ln) for c, ln in zip(word_cols, word_lines)]
+    memo = state.feats_memo
+    feats = [memo.get(c[5]) or memo.setdefault(c[5], parse_feats(c[5], ln)) for c, ln in zip(word_cols, word_lines)]
     heads = [-1 if c[6] == "_" else _int(c[6], "HEAD", ln) for c, ln in zip(word_cols, word_lines)]
     lemmas, upos, xpos, deprels = ([c[k] for c in word_cols] for k in (2, 3, 4, 7))
     given = [h >= 0 for h in heads]
