@@ -170,6 +170,40 @@ def _resolve_layers(layers: Optional[Iterable[int]], num_layers: int) -> list[in
     return sorted(set(out))
 
 
+def cache_identity(loaded: LoadedModel, data_fingerprint: str, split_words: int, *,
+                   layers: Optional[Iterable[int]] = None, pooling: str = DEFAULT_POOLING,
+                   cache_dtype: str = "float16") -> tuple[str, dict]:
+    """(key, meta) of the cache `loaded` makes of a corpus with this fingerprint, before any vector exists.
+
+    `split_words`: words of the corpus's multiword tokens on their own characters (``_survey``'s
+    count in split mode; ignored for word encoders, which always share the token's vector).
+    ``meta["ingredients"]`` is what the key hashes, so that pieces of one corpus can be joined
+    under the whole corpus's key (``probes.extract.shards``).
+    """
+    keep = _resolve_layers(layers, loaded.num_layers)
+    ingredients = {
+        "version": EXTRACTOR_VERSION, "format": FORMAT, "model": loaded.fingerprint,
+        "tokenizer": loaded.tokenizer_fingerprint,
+        "template": asdict(loaded.template) if loaded.template else None, "max_content": loaded.max_content,
+        "data": data_fingerprint, "pooling": pooling if loaded.word_encoder is None else "none",
+        "layers": keep, "dtype": str(loaded.dtype), "cache_dtype": cache_dtype,
+    }
+    if split_words and loaded.word_encoder is None:
+        # Only words actually cut out of their token change the vectors (all other caches keep their key).
+        ingredients["multiword"] = "split"
+    meta = {"model": loaded.name, "layers": keep, "num_model_layers": loaded.num_layers,
+            "pooling": ingredients["pooling"], "model_fingerprint": loaded.fingerprint,
+            "tokenizer_fingerprint": loaded.tokenizer_fingerprint, "data_fingerprint": ingredients["data"],
+            "compute_dtype": str(loaded.dtype).replace("torch.", ""), "max_content_subwords": loaded.max_content,
+            "ingredients": ingredients}
+    return key_of(ingredients), meta
+
+
+def key_of(ingredients: dict) -> str:
+    """The cache key: sha256 of its ingredients."""
+    return hashlib.sha256(json.dumps(ingredients, sort_keys=True).encode()).hexdigest()
+
+
 def _say(enabled: bool, message: str) -> None:
     if enabled:
         print(message, file=sys.stderr)
@@ -212,7 +246,7 @@ def extract(model: str | LoadedModel, sentences: Iterable[Sentence], out: str | 
     if getattr(loaded.word_encoder, "carry_memory", False):
         raise ProbesError(f"{loaded.name}: memory carried across sentences needs corpus order, but extraction "
                           "batches sentences by length; extract with carry_memory off (the default)")
-    keep = _resolve_layers(layers, loaded.num_layers)
+    keep = _resolve_layers(layers, loaded.num_layers)  # a wrong layer is refused before the corpus is read
     # Word encoders read whole surface tokens: their multiword words always share the token's vector.
     multiword = multiword if loaded.word_encoder is None else "token"
     survey = _survey(sentences, multiword)
@@ -220,20 +254,8 @@ def extract(model: str | LoadedModel, sentences: Iterable[Sentence], out: str | 
     n_sentences = len(offsets) - 1
     if n_sentences == 0:
         raise ProbesError("no sentences to extract")
-    ingredients = {
-        "version": EXTRACTOR_VERSION, "format": FORMAT, "model": loaded.fingerprint,
-        "tokenizer": loaded.tokenizer_fingerprint,
-        "template": asdict(loaded.template) if loaded.template else None, "max_content": loaded.max_content,
-        "data": survey.fingerprint, "pooling": pooling if loaded.word_encoder is None else "none",
-        "layers": keep, "dtype": str(loaded.dtype), "cache_dtype": cache_dtype,
-    }
-    if split:  # only words actually cut out of their token change the vectors (all other caches keep their key)
-        ingredients["multiword"] = "split"
-    key = hashlib.sha256(json.dumps(ingredients, sort_keys=True).encode()).hexdigest()
-    meta = {"model": loaded.name, "layers": keep, "num_model_layers": loaded.num_layers,
-            "pooling": ingredients["pooling"], "model_fingerprint": loaded.fingerprint,
-            "tokenizer_fingerprint": loaded.tokenizer_fingerprint, "data_fingerprint": ingredients["data"],
-            "compute_dtype": str(loaded.dtype).replace("torch.", ""), "max_content_subwords": loaded.max_content}
+    key, meta = cache_identity(loaded, survey.fingerprint, split, layers=keep, pooling=pooling,
+                               cache_dtype=cache_dtype)
     writer = CacheWriter(out, key, meta, n_layers=len(keep), dim=loaded.dim, sentence_offsets=offsets,
                          dtype=cache_dtype)
     try:
