@@ -127,6 +127,21 @@ def _open_transfo_xl(path: str, options: dict) -> WordEncoder:
     return TransfoXLEncoder.from_dir(resolve_transfo_xl(path), **options)
 
 
+def word_encoder_kind(spec: str) -> Optional[str]:
+    """'elmo' or 'transfo-xl' when the suite's own code reads `spec`, None when transformers does (nothing loaded)."""
+    from probes.encoders.download import is_transfo_xl_hub_id
+
+    if spec.startswith(ELMO_PREFIX):
+        return "elmo"
+    if spec.startswith(TRANSFO_XL_PREFIX):
+        return "transfo-xl"
+    if os.path.isdir(spec):
+        if find_elmo_files(spec) is not None:
+            return "elmo"
+        return "transfo-xl" if _is_transfo_xl_dir(spec) else None
+    return "transfo-xl" if is_transfo_xl_hub_id(spec) else None
+
+
 def open_word_encoder(spec: str, **options) -> Optional[WordEncoder]:
     """The word-level encoder named by `spec` (e.g. 'elmo:DIR', a Transformer-XL directory), else None.
 
@@ -134,20 +149,13 @@ def open_word_encoder(spec: str, **options) -> Optional[WordEncoder]:
     for Transformer-XL also mem_len (default: the checkpoint's) and carry_memory (default False:
     every sentence is read alone; True: sentences are consecutive segments sharing memory).
     """
-    from probes.encoders.download import is_transfo_xl_hub_id
-
+    kind = word_encoder_kind(spec)
+    if kind is None:
+        return None
     # Named as given (like transformers models), not by a cache or snapshot path.
     options.setdefault("name", spec.rstrip("/"))
-    if spec.startswith(ELMO_PREFIX):
-        return _open_elmo(spec[len(ELMO_PREFIX):], options)
-    if spec.startswith(TRANSFO_XL_PREFIX):
-        return _open_transfo_xl(spec[len(TRANSFO_XL_PREFIX):], options)
-    if os.path.isdir(spec):
-        if find_elmo_files(spec) is not None:
-            return _open_elmo(spec, options)
-        if _is_transfo_xl_dir(spec):
-            return _open_transfo_xl(spec, options)
-        return None
-    if is_transfo_xl_hub_id(spec):
-        return _open_transfo_xl(spec, options)
-    return None
+    opener = _open_elmo if kind == "elmo" else _open_transfo_xl
+    for prefix in (ELMO_PREFIX, TRANSFO_XL_PREFIX):
+        if spec.startswith(prefix):
+            return opener(spec[len(prefix):], options)
+    return opener(spec, options)

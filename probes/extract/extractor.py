@@ -24,9 +24,11 @@ import torch
 from probes.device import resolve_device, resolve_dtype
 from probes.errors import ProbesError
 from probes.extract.alignment import MULTIWORD_MODES, align_subwords, missing_tokens, sentence_text, word_units
-from probes.extract.cache import FORMAT, CacheWriter, VectorCache, refuse_foreign
-from probes.extract.loading import LoadedModel, load_model
-from probes.extract.pooling import DEFAULT_POOLING, check_pooling, pool, select_pairs
+from probes.extract.cache import FORMAT, CacheWriter, VectorCache, read_meta, refuse_foreign
+from probes.extract.integrity import CacheDamaged
+from probes.extract.layer_capture import run_layers
+from probes.extract.loading import LoadedModel, load_model, model_identity
+from probes.extract.pooling import DEFAULT_POOLING, check_pooling, pool_layer, select_pairs
 from probes.extract.windows import owners, plan_windows
 from probes.records import Sentence
 
@@ -161,6 +163,9 @@ def _chunks(sentences: Iterable[Sentence], size: int):
 def _resolve_layers(layers: Optional[Iterable[int]], num_layers: int) -> list[int]:
     if layers is None:
         return list(range(num_layers))
+    layers = list(layers)
+    if not layers:
+        raise ProbesError(f"no layers asked for: name some of 0..{num_layers - 1} (0 = embeddings), or all by default")
     out = []
     for layer in layers:
         lid = int(layer) + num_layers if int(layer) < 0 else int(layer)
@@ -191,12 +196,88 @@ def cache_identity(loaded: LoadedModel, data_fingerprint: str, split_words: int,
     if split_words and loaded.word_encoder is None:
         # Only words actually cut out of their token change the vectors (all other caches keep their key).
         ingredients["multiword"] = "split"
+    # Keys of float32 caches are as they were before weights were loaded in their dtype; a half-precision
+    # load now keeps the modules a model keeps in float32, which changes its vectors, hence its key.
+    if loaded.dtype != torch.float32:
+        ingredients["weights_dtype"] = "at load"
+    if loaded.quantization:
+        ingredients["quantization"] = loaded.quantization
     meta = {"model": loaded.name, "layers": keep, "num_model_layers": loaded.num_layers,
             "pooling": ingredients["pooling"], "model_fingerprint": loaded.fingerprint,
             "tokenizer_fingerprint": loaded.tokenizer_fingerprint, "data_fingerprint": ingredients["data"],
             "compute_dtype": str(loaded.dtype).replace("torch.", ""), "max_content_subwords": loaded.max_content,
-            "ingredients": ingredients}
+            "ingredients": ingredients,
+            "load": {"dtype": str(loaded.dtype).replace("torch.", ""), "quantization": loaded.quantization,
+                     "device_map": loaded.device_map, "layers_read_from": loaded.hidden_states_from}}
+    if loaded.identity is not None:
+        meta["quick_key"] = quick_key(loaded.identity, data_fingerprint, split_words, keep, meta["pooling"],
+                                      cache_dtype)
     return key_of(ingredients), meta
+
+
+def quick_key(identity: dict, data_fingerprint: str, split_words: int, layers: list[int], pooling: str,
+              cache_dtype: str) -> str:
+    """A cache's key as known without loading its model: the model's files and load options
+    (``loading.model_identity``) in place of what the loaded model tells."""
+    return key_of({"version": EXTRACTOR_VERSION, "format": FORMAT, "model_files": identity, "data": data_fingerprint,
+                   "multiword": bool(split_words), "layers": list(layers), "pooling": pooling,
+                   "cache_dtype": cache_dtype})
+
+
+def stamp_quick_key(path: Path, meta: dict, quick: str) -> dict:
+    """Record a complete cache's quick key in its meta.json (its digest renewed); the caller holds its lock."""
+    from probes.extract.cache import write_json_atomic
+    from probes.extract.integrity import meta_digest
+
+    new = dict(meta, quick_key=quick)
+    new["meta_sha256"] = meta_digest(new)
+    try:
+        write_json_atomic(Path(path) / "meta.json", new)
+    except OSError:
+        return meta  # read-only: found by loading the model, as before
+    return new
+
+
+def find_extracted(model: str, sentences: Iterable[Sentence], out: str | Path, *,
+                   layers: Optional[Iterable[int]] = None, pooling: str = DEFAULT_POOLING, dtype: str = "float32",
+                   cache_dtype: str = "float16", random_init: bool = False, seed: int = 0,
+                   trust_remote_code: bool = False, max_length: Optional[int] = None, multiword: str = "split",
+                   quantization: Optional[str] = None, fingerprint_memo: Optional[Path] = None,
+                   open_cache: bool = True):
+    """The complete cache in `out` that extracting `sentences` with `model` and these options would
+    make, found from the model's files alone (no model is loaded, no weight file read when its
+    fingerprint is remembered); None when there is none, or when only loading the model could tell.
+
+    With ``open_cache=False`` nothing is opened or written: True when found, else None (for plans).
+    """
+    meta = read_meta(Path(out))
+    if meta is None or not meta.get("complete") or meta.get("damaged") or not meta.get("quick_key"):
+        return None
+    identity = model_identity(model, dtype=resolve_dtype(dtype), quantization=quantization, random_init=random_init,
+                              seed=seed, trust_remote_code=trust_remote_code, max_length=max_length,
+                              memo=fingerprint_memo)
+    if identity is None:
+        return None
+    try:
+        keep = _resolve_layers(layers, int(meta.get("num_model_layers", 0)))
+        survey = _survey(sentences, multiword)
+    except ProbesError:
+        return None  # a layer this model lacks, a malformed sentence: the ordinary path says so
+    if quick_key(identity, survey.fingerprint, survey.split, keep, pooling, cache_dtype) != meta["quick_key"]:
+        return None
+    if not open_cache:
+        return True
+    try:
+        cache = VectorCache.open(out)
+    except (CacheDamaged, ProbesError):
+        return None  # marked damaged: the ordinary path rebuilds it
+    return _found_complete(cache, len(survey.offsets) - 1)
+
+
+def _found_complete(cache: VectorCache, n_sentences: int) -> VectorCache:
+    made = cache.meta.get("summary")  # the run that made it, reported as found complete now
+    cache.summary = replace(ExtractSummary(**made), status="complete", resumed_from=n_sentences) if made else None
+    return cache
 
 
 def key_of(ingredients: dict) -> str:
@@ -214,7 +295,8 @@ def extract(model: str | LoadedModel, sentences: Iterable[Sentence], out: str | 
             device: str = "auto", dtype: str = "float32", cache_dtype: str = "float16",
             random_init: bool = False, seed: int = 0, trust_remote_code: bool = False,
             max_length: Optional[int] = None, progress: bool = True, chunk_size: int = 1024,
-            multiword: str = "split") -> VectorCache:
+            multiword: str = "split", device_map=None, quantization: Optional[str] = None,
+            fingerprint_memo: Optional[Path] = None) -> VectorCache:
     """Extract per-layer word vectors of `sentences` with `model` into the cache directory `out`.
 
     `model` is a hub id, a local directory, a word-encoder spec, or an already loaded model.
@@ -223,8 +305,10 @@ def extract(model: str | LoadedModel, sentences: Iterable[Sentence], out: str | 
     memory holds one chunk, not the corpus. Sentences are tokenised `chunk_size` at a time and
     sorted by length within a chunk; chunks are fixed ranges of the corpus. `multiword`: ``split`` gives each word of a multiword token
     the subwords over its own characters where its form is found there, ``token`` the token's
-    vector (see ``probes.extract.alignment``). Returns the finished cache; its ``summary``
-    attribute is an ExtractSummary.
+    vector (see ``probes.extract.alignment``). `dtype`, `device_map` and `quantization` say how
+    the weights load (``probes.extract.load_options``). A cache made from the same files and
+    options is found without loading the model (``find_extracted``). Returns the finished cache;
+    its ``summary`` attribute is an ExtractSummary.
     """
     t0 = time.perf_counter()
     pooling = check_pooling(pooling)
@@ -240,9 +324,17 @@ def extract(model: str | LoadedModel, sentences: Iterable[Sentence], out: str | 
     if isinstance(model, LoadedModel):
         loaded = model
     else:
+        found = find_extracted(str(model), sentences, out, layers=layers, pooling=pooling, dtype=dtype,
+                               cache_dtype=cache_dtype, random_init=random_init, seed=seed,
+                               trust_remote_code=trust_remote_code, max_length=max_length, multiword=multiword,
+                               quantization=quantization, fingerprint_memo=fingerprint_memo)
+        if found is not None:
+            _say(progress, f"{out}: already extracted with these inputs; nothing to do (the model was not loaded)")
+            return found
         loaded = load_model(str(model), device=resolve_device(device), dtype=resolve_dtype(dtype),
                             random_init=random_init, seed=seed, trust_remote_code=trust_remote_code,
-                            max_length=max_length)
+                            max_length=max_length, device_map=device_map, quantization=quantization,
+                            fingerprint_memo=fingerprint_memo)
     if getattr(loaded.word_encoder, "carry_memory", False):
         raise ProbesError(f"{loaded.name}: memory carried across sentences needs corpus order, but extraction "
                           "batches sentences by length; extract with carry_memory off (the default)")
@@ -262,9 +354,10 @@ def extract(model: str | LoadedModel, sentences: Iterable[Sentence], out: str | 
         if writer.status == "complete":
             _say(progress, f"{out}: already extracted with these inputs; nothing to do")
             cache = writer.found
-            made = cache.meta.get("summary")  # the run that made it, reported as found complete now
-            cache.summary = replace(ExtractSummary(**made), status="complete", resumed_from=n_sentences) if made else None
-            return cache
+            if meta.get("quick_key") and cache.meta.get("quick_key") != meta["quick_key"]:
+                # e.g. made before quick keys, or by another spelling of the model: found without loading next time
+                cache.meta = stamp_quick_key(Path(out), cache.meta, meta["quick_key"])
+            return _found_complete(cache, n_sentences)
         if writer.status == "rebuilt":
             # Said even when quiet: a rebuild costs a full extraction, and a damaged cache is news.
             _say(True, f"{out}: {writer.reason}; extracting again")
@@ -474,22 +567,45 @@ class _Run:
             pair_pos = np.concatenate([p.pair_pos for p in batch])
             flat = pair_row * width + shift[pair_row] + pair_pos
             tok = np.concatenate([p.pair_tok + tok_base[k] for k, p in enumerate(batch)])
-            hidden = self._forward(ids, mask, types)
+            pooled = self._pooled(ids, mask, types, flat, tok, n_tok)
         word_tok = np.concatenate([p.word_unit + tok_base[k] for k, p in enumerate(batch)])
         if not rows:
             vectors = np.zeros((len(self.keep), len(word_tok), m.dim), dtype=self.writer.vectors.dtype)
         else:
             with _single_thread(m.device):
-                flat_hidden = [hidden[layer].reshape(-1, hidden[layer].shape[-1]) for layer in self.keep]
-                pooled = pool(flat_hidden, torch.from_numpy(flat).to(m.device), torch.from_numpy(tok).to(m.device),
-                              n_tok, self.pooling)
                 if len(word_tok) != n_tok or np.any(word_tok != np.arange(n_tok)):  # multiword tokens present
                     pooled = pooled.index_select(1, torch.from_numpy(word_tok).to(m.device))
                 vectors = pooled.to(self.out_dtype).cpu().numpy()
         missing = np.concatenate([p.missing for p in batch])[word_tok]
         self._write([p.index for p in batch], vectors, missing)
 
-    def _forward(self, ids: np.ndarray, mask: np.ndarray, types: np.ndarray):
+    def _pooled(self, ids: np.ndarray, mask: np.ndarray, types: np.ndarray, flat: np.ndarray, tok: np.ndarray,
+                n_tok: int) -> torch.Tensor:
+        """The kept layers of one batch pooled into tokens, (K, n_tok, D) float32 on the input device.
+
+        Each layer is pooled on the device it was computed on (a device-mapped model's layers live
+        on several) as soon as it exists; only its (n_tok, D) pooled rows are kept, then moved.
+        """
+        m = self.m
+        index: dict = {}  # device -> the pairs' indices there
+        pooled: dict[int, torch.Tensor] = {}
+
+        def take(layer: int, h: torch.Tensor) -> None:
+            if h.device not in index:
+                index[h.device] = (torch.from_numpy(flat).to(h.device), torch.from_numpy(tok).to(h.device))
+            with _single_thread(h.device):
+                pooled[layer] = pool_layer(h.reshape(-1, h.shape[-1]), *index[h.device], n_tok, self.pooling).to(m.device)
+
+        inputs = self._inputs(ids, mask, types)
+        if m.blocks is not None:  # only the kept layers are read, and the pass stops after the highest
+            run_layers(m.model, inputs, m.blocks, self.keep, take)
+        else:
+            hidden = self._forward(inputs)
+            for layer in self.keep:
+                take(layer, hidden[layer])
+        return torch.stack([pooled[layer] for layer in self.keep])
+
+    def _inputs(self, ids: np.ndarray, mask: np.ndarray, types: np.ndarray) -> dict:
         m = self.m
         inputs = {"input_ids": torch.from_numpy(ids).to(m.device),
                   "attention_mask": torch.from_numpy(mask).to(m.device)}
@@ -498,8 +614,12 @@ class _Run:
         if m.pad_left and m.use_position_ids:
             # Left padding must not shift absolute positions: count positions over real tokens only.
             inputs["position_ids"] = (inputs["attention_mask"].cumsum(-1) - 1).clamp_(min=0)
+        return dict(inputs, **m.forward_options)
+
+    def _forward(self, inputs: dict):
+        m = self.m
         with torch.inference_mode():
-            out = m.model(**inputs, **m.forward_options, output_hidden_states=True, return_dict=True)
+            out = m.model(**inputs, output_hidden_states=True, return_dict=True)
         hidden = out.hidden_states
         if hidden is None or len(hidden) != m.num_layers:
             raise ProbesError(f"{m.name}: the model returned {0 if hidden is None else len(hidden)} hidden states, "

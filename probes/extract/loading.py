@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,10 +18,13 @@ from typing import Any, Optional
 
 import torch
 
-from probes.encoders import HF_MODEL_FILES, check_model_dir, open_word_encoder
+from probes.encoders import HF_MODEL_FILES, check_model_dir, open_word_encoder, word_encoder_kind
 from probes.errors import ProbesError
 from probes.encoders.download import offline
-from probes.fingerprint import sha256_files
+from probes.extract.layer_capture import BlockPlan, find_blocks
+from probes.extract.load_options import (DEVICE_MAP_NAMES, DeviceMap, offload_folder, pretrained_kwargs,
+                                         require_accelerate)
+from probes.fingerprint import hub_blob_name, remembered_sha256_files
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".h5", ".msgpack", ".hdf5")
 # Models whose position ids start after the padding index, so two positions are unusable.
@@ -65,8 +69,17 @@ class LoadedModel:
     forward_options: dict = field(default_factory=dict)  # e.g. use_cache=False: no decoding cache
     causal: bool = False     # left-to-right: a subword sees only what precedes it
     tokenizer_fingerprint: str = ""
-    device: torch.device = torch.device("cpu")
+    device: torch.device = torch.device("cpu")  # where inputs go (a dispatched model's first device)
     dtype: torch.dtype = torch.float32
+    quantization: Optional[str] = None  # 8bit | 4bit (bitsandbytes)
+    device_map: Optional[dict] = None   # module -> device of a model placed by accelerate; never .to() it
+    blocks: Optional[BlockPlan] = None  # where the asked-for layers are read during the pass (None: all kept)
+    identity: Optional[dict] = None     # the files and options that made it, known without loading it
+
+    @property
+    def hidden_states_from(self) -> str:
+        """How the extractor reads layers: from block hooks (only those asked for) or all hidden states."""
+        return f"block inputs ({self.blocks.name})" if self.blocks else "output_hidden_states"
 
 
 def _hub_error(spec: str, exc: Exception) -> ProbesError:
@@ -156,10 +169,24 @@ def _loaded_weight_files(local: Path) -> list[Path]:
     return [p for p in files if p.suffix in WEIGHT_SUFFIXES]
 
 
-def _weights_fingerprint(spec: str, config, model) -> str:
+def _weight_files(local: Path) -> list[Path]:
+    return [local / "config.json", *_loaded_weight_files(local)]
+
+
+def _files_fingerprint(files: list[Path], memo: Optional[Path]) -> str:
+    """The files' identity: their hub blob names when all are hub cache links (nothing read), else
+    their bytes' sha256, read once per state of the files and remembered in `memo`."""
+    blobs = [hub_blob_name(f) for f in files]
+    if files and all(blobs):
+        names = json.dumps([[f.name, b] for f, b in zip(files, blobs)])
+        return "hub-blobs:" + hashlib.sha256(names.encode()).hexdigest()
+    return "sha256:" + remembered_sha256_files(files, memo)
+
+
+def _weights_fingerprint(spec: str, config, model, memo: Optional[Path] = None) -> str:
     local = Path(spec).expanduser()
     if local.is_dir():
-        return "sha256:" + sha256_files([local / "config.json", *_loaded_weight_files(local)])
+        return _files_fingerprint(_weight_files(local), memo)
     commit = getattr(config, "_commit_hash", None)
     if commit:
         return f"hub:{spec}@{commit}"
@@ -169,6 +196,53 @@ def _weights_fingerprint(spec: str, config, model) -> str:
         h.update(name.encode() + b"\0")
         h.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
     return "state-sha256:" + h.hexdigest()
+
+
+def _hub_snapshot(spec: str) -> Optional[Path]:
+    """The hub cache's snapshot folder of a hub id, found without the network, or None."""
+    if _looks_like_path(spec):
+        return None
+    try:
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(spec, local_files_only=True))
+    except Exception:  # not cached, or no huggingface_hub: the model is loaded to know what it is
+        return None
+
+
+def model_identity(spec: str, *, dtype: torch.dtype, quantization: Optional[str] = None, random_init: bool = False,
+                   seed: int = 0, trust_remote_code: bool = False, max_length: Optional[int] = None,
+                   memo: Optional[Path] = None) -> Optional[dict]:
+    """What a load of `spec` with these options depends on, from its files alone (the model is not loaded).
+
+    Every file transformers reads (config, tokenizer, code, the weights actually loaded) by its
+    remembered fingerprint, the options, and the transformers and tokenizers versions (which turn
+    the same files into a tokenizer and a model). Equal identities give equal vectors, so that a
+    re-run finds its caches without loading (or reading) a model. None for word encoders and for
+    hub ids that are not in the local hub cache.
+    """
+    from importlib import metadata
+
+    if word_encoder_kind(spec) is not None:
+        return None
+    local = Path(spec).expanduser()
+    folder = local if local.is_dir() else _hub_snapshot(spec)
+    if folder is None or not (folder / "config.json").is_file():
+        return None
+    weights = set(_loaded_weight_files(folder))
+    others = sorted(p for p in folder.iterdir() if p.is_file() and p not in weights and p.suffix not in WEIGHT_SUFFIXES)
+    versions = {}
+    for pkg in ("transformers", "tokenizers"):
+        try:
+            versions[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            versions[pkg] = None
+    return {"files": _files_fingerprint(others, memo),
+            # A random-init model reads no weights: its config (in "files") and seed make it.
+            "weights": None if random_init else _files_fingerprint(_weight_files(folder), memo),
+            "dtype": str(dtype), "quantization": quantization, "random_init": random_init,
+            "seed": seed if random_init else None, "trust_remote_code": trust_remote_code,
+            "max_length": max_length, "versions": versions}
 
 
 def _tokenizer_fingerprint(tokenizer) -> str:
@@ -215,15 +289,76 @@ def _max_content(tokenizer, config, template: Template, max_length: Optional[int
     return content
 
 
+def _random_model(cls, config, seed: int, dtype: torch.dtype, trust_remote_code: bool):
+    """The architecture with freshly initialised weights, drawn on the CPU with `seed` (the same on any device)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        if dtype == torch.float32:  # as before dtype was an option: the float32 draws are unchanged
+            if hasattr(cls, "from_config"):  # Auto classes
+                return cls.from_config(config, trust_remote_code=trust_remote_code)
+            return cls(config)  # concrete classes (T5EncoderModel...) initialise their weights in the constructor
+        # Drawn in the asked-for dtype: a bfloat16 random 7B model needs 14 GB of host memory, not 28.
+        if hasattr(cls, "from_config"):
+            return cls.from_config(config, trust_remote_code=trust_remote_code, dtype=dtype)
+        return cls._from_config(config, dtype=dtype)
+
+
+def _dispatch(model, device_map: DeviceMap, dtype: torch.dtype):
+    """Place a model built in memory (the random-init twin) over devices as `device_map` says, with accelerate."""
+    require_accelerate(f"device_map {device_map!r}")
+    from accelerate import dispatch_model, infer_auto_device_map
+
+    if isinstance(device_map, str):
+        if device_map in DEVICE_MAP_NAMES:
+            device_map = infer_auto_device_map(model, no_split_module_classes=model._no_split_modules or [], dtype=dtype)
+        else:
+            device_map = {"": device_map}
+    model = dispatch_model(model, device_map=device_map, offload_dir=offload_folder(device_map))
+    model.hf_device_map = device_map
+    return model
+
+
+def _input_device(model, fallback: torch.device) -> torch.device:
+    """Where a dispatched model takes its inputs: its input embeddings' execution device."""
+    emb = model.get_input_embeddings()
+    hook = getattr(emb, "_hf_hook", None)
+    device = getattr(hook, "execution_device", None)
+    if device is None:
+        device = next((p.device for p in emb.parameters() if p.device.type != "meta"), fallback)
+    return torch.device(f"cuda:{device}" if isinstance(device, int) else device)
+
+
+def _json_device_map(device_map) -> Optional[dict]:
+    return None if device_map is None else {str(k): str(v) for k, v in dict(device_map).items()}
+
+
 def load_model(spec: str, *, device: torch.device, dtype: torch.dtype = torch.float32, random_init: bool = False,
-               seed: int = 0, trust_remote_code: bool = False, max_length: Optional[int] = None) -> LoadedModel:
-    """Open `spec` (word encoder, local directory or hub id) on a device, ready for extraction."""
+               seed: int = 0, trust_remote_code: bool = False, max_length: Optional[int] = None,
+               device_map: DeviceMap = None, quantization: Optional[str] = None,
+               fingerprint_memo: Optional[Path] = None) -> LoadedModel:
+    """Open `spec` (word encoder, local directory or hub id) on a device, ready for extraction.
+
+    Weights are read in `dtype`; with `device_map` (accelerate) they are placed over devices as
+    they load, and with `quantization` ("8bit", "4bit"; CUDA only) quantized by bitsandbytes (see
+    ``probes.extract.load_options``). Weight files are hashed once per state of the files
+    (`fingerprint_memo`, default ``$PROBES_CACHE/fingerprints.json``).
+    """
+    if word_encoder_kind(spec) is not None:
+        asked = [what for what, on in (("dtype " + str(dtype).removeprefix("torch."), dtype != torch.float32),
+                                       (f"device_map {device_map!r}", device_map is not None),
+                                       (f"quantization {quantization!r}", quantization is not None)) if on]
+        if asked:
+            raise ProbesError(f"{spec}: {', '.join(asked)} applies to transformers models only; the suite's ELMo and "
+                              "Transformer-XL run in float32 on one device")
     encoder = open_word_encoder(spec, random_init=random_init, seed=seed)
     if encoder is not None:
         encoder = encoder.to(device)
         fingerprint = encoder.fingerprint + (f"|random-init:{seed}" if random_init else "")
         return LoadedModel(name=encoder.name, fingerprint=fingerprint, num_layers=encoder.num_layers,
                            dim=encoder.dim, word_encoder=encoder, device=device, dtype=torch.float32)
+    if random_init and quantization is not None:
+        raise ProbesError(f"{spec}: quantization {quantization!r} applies to loading a checkpoint; the random-init "
+                          "baseline builds its weights in memory: leave quantization unset for it")
 
     import transformers
 
@@ -236,21 +371,28 @@ def load_model(spec: str, *, device: torch.device, dtype: torch.dtype = torch.fl
     cls, take_encoder = _model_class(config)
     name = spec.rstrip("/")
     if random_init:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            if hasattr(cls, "from_config"):  # Auto classes
-                model = cls.from_config(config, trust_remote_code=trust_remote_code)
-            else:  # concrete classes (T5EncoderModel...) initialise their weights in the constructor
-                model = cls(config)
+        model = _random_model(cls, config, seed, dtype, trust_remote_code)
         config_hash = hashlib.sha256(config.to_json_string(use_diff=False).encode()).hexdigest()
         fingerprint = f"random-init:{seed}:config:{config_hash}"
         name += ":random-init"
+        if device_map is not None:
+            model = _dispatch(model.eval(), device_map, dtype)
     else:
-        model = _from_pretrained(cls.from_pretrained, spec, trust_remote_code=trust_remote_code)
-        fingerprint = _weights_fingerprint(spec, config, model)
+        kwargs = pretrained_kwargs(dtype, device, device_map, quantization)
+        model = _from_pretrained(cls.from_pretrained, spec, trust_remote_code=trust_remote_code, **kwargs)
+        fingerprint = _weights_fingerprint(spec, config, model, fingerprint_memo)
+    placed = None
+    if device_map is not None or quantization is not None:
+        # Placed while loading (transformers records a map only when it spans several devices).
+        placed = getattr(model, "hf_device_map", None) or {"": str(next(model.parameters()).device)}
     if take_encoder:
         model = model.get_encoder()
-    model = model.to(device=device, dtype=dtype).eval()
+    if placed is None:
+        # Weights loaded in `dtype` already; the random-init float32 draws are cast here.
+        model = model.to(device=device, dtype=dtype) if random_init else model.to(device)
+    else:  # moving a model that accelerate placed would undo its placement: never .to() it
+        device = _input_device(model, device)
+    model = model.eval()
 
     template = _template(tokenizer)
     params = inspect.signature(model.forward).parameters
@@ -265,14 +407,17 @@ def load_model(spec: str, *, device: torch.device, dtype: torch.dtype = torch.fl
         use_position_ids="position_ids" in params,
         forward_options={k: False for k in ("use_cache", "use_mems") if k in params},
         tokenizer_fingerprint=_tokenizer_fingerprint(tokenizer),
-        device=device, dtype=dtype)
-    # One tiny forward pass tells the layer count and size for every architecture alike.
-    ids = torch.tensor([template.prefix + [pad_id] + template.suffix], device=device)
-    with torch.inference_mode():
-        out = model(input_ids=ids, attention_mask=torch.ones_like(ids), output_hidden_states=True)
-    hidden = out.hidden_states
-    loaded.num_layers, loaded.dim = len(hidden), int(hidden[-1].shape[-1])
+        device=device, dtype=dtype, quantization=quantization, device_map=_json_device_map(placed))
+    # One small forward pass tells the layer count and size, and where each layer can be read.
+    content = list(tokenizer("Hello world, this is a test", add_special_tokens=False)["input_ids"])[:6] or [pad_id]
+    content += [pad_id] * (4 - len(content))  # rows longer than the batch of 2: (length, batch) cannot pass for (batch, length)
+    ids = torch.tensor([template.prefix + content + template.suffix,
+                        template.prefix + content[::-1] + template.suffix], device=device)
+    inputs = {"input_ids": ids, "attention_mask": torch.ones_like(ids), **loaded.forward_options}
+    loaded.blocks, loaded.num_layers, loaded.dim = find_blocks(model, inputs)
     loaded.causal = _is_causal(model, tokenizer, template, device)
+    loaded.identity = model_identity(spec, dtype=dtype, quantization=quantization, random_init=random_init, seed=seed,
+                                     trust_remote_code=trust_remote_code, max_length=max_length, memo=fingerprint_memo)
     return loaded
 
 

@@ -43,28 +43,31 @@ def select_pairs(tok: np.ndarray, method: str) -> np.ndarray:
     return change
 
 
-def pool(hidden: Sequence[torch.Tensor], sub: torch.Tensor, tok: torch.Tensor, n_tok: int, method: str) -> torch.Tensor:
-    """Pool K layers of (N, D) flat subword states into (K, n_tok, D) float32 token vectors.
+def pool_layer(h: torch.Tensor, sub: torch.Tensor, tok: torch.Tensor, n_tok: int, method: str) -> torch.Tensor:
+    """Pool one layer's (N, D) flat subword states into (n_tok, D) float32 token vectors, on h's device.
 
     `sub`/`tok` are the pairs (flat subword index, token row), already filtered by select_pairs.
     Tokens without any pair get a zero vector.
     """
     import torch
 
-    k, d = len(hidden), hidden[0].shape[-1]
-    out = torch.zeros(k, n_tok, d, dtype=torch.float32, device=hidden[0].device)
+    out = torch.zeros(n_tok, h.shape[-1], dtype=torch.float32, device=h.device)
     if sub.numel() == 0:
         return out
-    # Layer by layer, gather only the aligned subwords: no copy of padding, no stack of whole layers.
-    for i, h in enumerate(hidden):
-        picked = h.index_select(0, sub)
-        if picked.dtype != torch.float32:
-            picked = picked.float()
-        if method == "mean":
-            out[i].index_add_(0, tok, picked)
-        else:
-            out[i].index_copy_(0, tok, picked)
+    # Only the aligned subwords are gathered: no copy of padding, no stack of whole layers.
+    picked = h.index_select(0, sub)
+    if picked.dtype != torch.float32:
+        picked = picked.float()
     if method == "mean":
-        counts = torch.bincount(tok, minlength=n_tok).clamp_(min=1).to(out.dtype)
-        out /= counts.view(1, -1, 1)
+        out.index_add_(0, tok, picked)
+        out /= torch.bincount(tok, minlength=n_tok).clamp_(min=1).to(out.dtype).view(-1, 1)
+    else:
+        out.index_copy_(0, tok, picked)
     return out
+
+
+def pool(hidden: Sequence[torch.Tensor], sub: torch.Tensor, tok: torch.Tensor, n_tok: int, method: str) -> torch.Tensor:
+    """Pool K layers of (N, D) flat subword states into (K, n_tok, D) float32 token vectors (see pool_layer)."""
+    import torch
+
+    return torch.stack([pool_layer(h, sub, tok, n_tok, method) for h in hidden])
