@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from probes.errors import ProbesError
-from probes.fingerprint import sha256_files
+from probes.fingerprint import remembered_sha256_files
 from probes.encoders.elmo_chars import MAX_CHARS, N_CHAR_SYMBOLS, batch_char_ids
 from probes.encoders import find_elmo_files  # defined there: a config check finds ELMo folders without torch
 
@@ -274,7 +274,7 @@ class ElmoEncoder:
             load_elmo_weights(model, weights_path)
         # A random-init twin never reads the weights (the loader adds the seed to the identity).
         files = [opts_path] if random_init else [opts_path, weights_path]
-        return cls(model, name=name, fingerprint=sha256_files(files), **options)
+        return cls(model, name=name, fingerprint=remembered_sha256_files(files), **options)
 
     def to(self, device: torch.device) -> "ElmoEncoder":
         """Move the weights to a device."""

@@ -36,7 +36,7 @@ import torch
 from torch import nn
 
 from probes.errors import ProbesError
-from probes.fingerprint import sha256_files
+from probes.fingerprint import remembered_sha256_files
 from probes.encoders.safe_pickle import safe_load_file
 
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
@@ -456,7 +456,7 @@ class TransfoXLEncoder:
         vocab = TransfoXLVocab.from_file(vocab_path)
         # A random-init twin never reads the weights (the loader adds the seed to the identity).
         files = [os.path.join(path, "config.json"), vocab_path] + ([] if random_init else [weights])
-        fingerprint = sha256_files(files)
+        fingerprint = remembered_sha256_files(files)
         return cls(model, vocab, name=name, fingerprint=fingerprint, **options)
 
     def to(self, device: torch.device) -> "TransfoXLEncoder":

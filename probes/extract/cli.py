@@ -24,6 +24,15 @@ def _layers(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"--layers takes comma-separated layer numbers, got {text!r}") from None
 
 
+def _device_map(text: str):
+    from probes.extract.load_options import parse_device_map
+
+    try:
+        return parse_device_map(text)
+    except ProbesError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--device-map: ")) from None
+
+
 def register(subparsers) -> None:
     """Add the extract, info and export sub-commands."""
     p = subparsers.add_parser("extract", help="per-layer word vectors of a corpus into a cache directory",
@@ -39,7 +48,13 @@ def register(subparsers) -> None:
                         "there (don't = do + n't), else the token's vector; token = all on the token's vector")
     p.add_argument("--batch-size", type=int, default=32, help="sequences per forward pass (default 32)")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
-    p.add_argument("--dtype", default="float32", help="model compute dtype: float32, float16, bfloat16")
+    p.add_argument("--dtype", choices=("float32", "bfloat16", "float16"), default="float32",
+                   help="precision the weights are loaded and run in (default float32; bfloat16 halves the memory)")
+    p.add_argument("--device-map", type=_device_map, default=None,
+                   help="spread the model over devices with accelerate (probes[big]): auto, balanced, sequential, "
+                        "a device, or a JSON object of module -> device, e.g. '{\"\": \"cuda:1\"}'")
+    p.add_argument("--quantization", choices=("8bit", "4bit"), default=None,
+                   help="load the weights in 8 or 4 bits with bitsandbytes (probes[quant]; CUDA GPUs only)")
     p.add_argument("--cache-dtype", choices=("float16", "float32"), default="float16", help="stored vectors (default float16)")
     p.add_argument("--random-init", action="store_true", help="same architecture with re-initialised weights (baseline)")
     p.add_argument("--seed", type=int, default=0, help="seed of --random-init (default 0)")
@@ -91,7 +106,8 @@ def run_extract(args) -> int:
                     batch_size=args.batch_size, device=args.device, dtype=args.dtype,
                     cache_dtype=args.cache_dtype, random_init=args.random_init, seed=args.seed,
                     trust_remote_code=args.trust_remote_code, max_length=args.max_length,
-                    progress=not args.quiet, multiword=args.multiword)
+                    progress=not args.quiet, multiword=args.multiword, device_map=args.device_map,
+                    quantization=args.quantization)
     if cache.summary is not None:
         for line in cache.summary.lines():
             print(line)

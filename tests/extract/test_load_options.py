@@ -113,3 +113,22 @@ def test_word_encoders_refuse_half_precision():
     elmo = Path(__file__).resolve().parents[1] / "fixtures" / "elmo_a"
     with pytest.raises(ProbesError, match="dtype bfloat16 applies to transformers models only"):
         load_model(f"elmo:{elmo}", device=torch.device("cpu"), dtype=torch.bfloat16)
+
+
+def test_cli_takes_dtype_and_device_map(tiny, tmp_path, capsys):
+    pytest.importorskip("accelerate")
+    from probes import cli
+
+    data = tmp_path / "s.txt"
+    data.write_text("\n".join(CORPUS[:4]) + "\n", encoding="utf-8")
+    out = tmp_path / "c"
+    args = ["extract", "--model", tiny("llama"), "--data", str(data), "--out", str(out), "--quiet",
+            "--dtype", "bfloat16", "--device-map", '{"": "cpu"}', "--layers", "1"]
+    assert cli.main(args) == 0
+    from probes.extract.cache import VectorCache
+
+    meta = VectorCache.open(out).meta
+    assert meta["load"]["dtype"] == "bfloat16" and meta["load"]["device_map"] == {"": "cpu"} and meta["layers"] == [1]
+    with pytest.raises(SystemExit):
+        cli.main(args + ["--device-map", "{oops"])
+    assert "--device-map: not a JSON object" in capsys.readouterr().err
