@@ -82,12 +82,14 @@ def _remember(memo: Path, key: str, digest: str) -> None:
         pass  # a read-only cache: the fingerprint is still right, only computed again next time
 
 
-def remembered_sha256_files(paths: Iterable[str | Path], memo: str | Path | None = None) -> str:
+def remembered_sha256_files(paths: Iterable[str | Path], memo: str | Path | None = None, *,
+                            read: bool = True) -> str | None:
     """``sha256_files(paths)``, read once per state of the files and remembered in the memo file.
 
     The memo (default ``default_memo()``) maps the files' names, real paths, sizes, mtimes and
     inodes to the digest, so that a re-run of a study with 100 GB of weights decides in
-    milliseconds, by ``stat`` alone, that they did not change.
+    milliseconds, by ``stat`` alone, that they did not change. ``read=False``: None instead of
+    reading files whose digest is not remembered.
     """
     paths = [Path(p) for p in paths]
     memo = Path(memo) if memo is not None else default_memo()
@@ -95,6 +97,8 @@ def remembered_sha256_files(paths: Iterable[str | Path], memo: str | Path | None
     entry = _read_memo(memo).get(key)
     if isinstance(entry, dict) and isinstance(entry.get("sha256"), str):
         return entry["sha256"]
+    if not read:
+        return None
     digest = sha256_files(paths)
     if _identity(paths) == key:  # not remembered if a file changed while it was being read
         _remember(memo, key, digest)

@@ -70,3 +70,13 @@ def test_hub_blob_names_are_content_addresses(tmp_path):
     assert fp.hub_blob_name(snap / "plain.bin") is None
     (snap / "odd").symlink_to(snap / "plain.bin")  # a link, but not into blobs/
     assert fp.hub_blob_name(snap / "odd") is None
+
+
+def test_lookup_only_reads_nothing(tmp_path, reads):
+    w = tmp_path / "w.bin"
+    w.write_bytes(b"x" * 10)
+    memo = tmp_path / fp.MEMO_FILE
+    assert fp.remembered_sha256_files([w], memo, read=False) is None
+    assert reads == [] and not memo.exists()
+    digest = fp.remembered_sha256_files([w], memo)
+    assert fp.remembered_sha256_files([w], memo, read=False) == digest

@@ -243,19 +243,20 @@ def find_extracted(model: str, sentences: Iterable[Sentence], out: str | Path, *
                    cache_dtype: str = "float16", random_init: bool = False, seed: int = 0,
                    trust_remote_code: bool = False, max_length: Optional[int] = None, multiword: str = "split",
                    quantization: Optional[str] = None, fingerprint_memo: Optional[Path] = None,
-                   open_cache: bool = True):
+                   open_cache: bool = True, read_weights: bool = True):
     """The complete cache in `out` that extracting `sentences` with `model` and these options would
     make, found from the model's files alone (no model is loaded, no weight file read when its
     fingerprint is remembered); None when there is none, or when only loading the model could tell.
 
-    With ``open_cache=False`` nothing is opened or written: True when found, else None (for plans).
+    With ``open_cache=False`` nothing is opened or written: True when found, else None; with
+    ``read_weights=False`` no file is read whose fingerprint is not remembered (for plans).
     """
     meta = read_meta(Path(out))
     if meta is None or not meta.get("complete") or meta.get("damaged") or not meta.get("quick_key"):
         return None
     identity = model_identity(model, dtype=resolve_dtype(dtype), quantization=quantization, random_init=random_init,
                               seed=seed, trust_remote_code=trust_remote_code, max_length=max_length,
-                              memo=fingerprint_memo)
+                              memo=fingerprint_memo, read=read_weights)
     if identity is None:
         return None
     try:

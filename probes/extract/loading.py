@@ -173,14 +173,16 @@ def _weight_files(local: Path) -> list[Path]:
     return [local / "config.json", *_loaded_weight_files(local)]
 
 
-def _files_fingerprint(files: list[Path], memo: Optional[Path]) -> str:
+def _files_fingerprint(files: list[Path], memo: Optional[Path], read: bool = True) -> Optional[str]:
     """The files' identity: their hub blob names when all are hub cache links (nothing read), else
-    their bytes' sha256, read once per state of the files and remembered in `memo`."""
+    their bytes' sha256, read once per state of the files and remembered in `memo` (``read=False``:
+    None when not remembered)."""
     blobs = [hub_blob_name(f) for f in files]
     if files and all(blobs):
         names = json.dumps([[f.name, b] for f, b in zip(files, blobs)])
         return "hub-blobs:" + hashlib.sha256(names.encode()).hexdigest()
-    return "sha256:" + remembered_sha256_files(files, memo)
+    digest = remembered_sha256_files(files, memo, read=read)
+    return None if digest is None else "sha256:" + digest
 
 
 def _weights_fingerprint(spec: str, config, model, memo: Optional[Path] = None) -> str:
@@ -212,14 +214,15 @@ def _hub_snapshot(spec: str) -> Optional[Path]:
 
 def model_identity(spec: str, *, dtype: torch.dtype, quantization: Optional[str] = None, random_init: bool = False,
                    seed: int = 0, trust_remote_code: bool = False, max_length: Optional[int] = None,
-                   memo: Optional[Path] = None) -> Optional[dict]:
+                   memo: Optional[Path] = None, read: bool = True) -> Optional[dict]:
     """What a load of `spec` with these options depends on, from its files alone (the model is not loaded).
 
     Every file transformers reads (config, tokenizer, code, the weights actually loaded) by its
     remembered fingerprint, the options, and the transformers and tokenizers versions (which turn
     the same files into a tokenizer and a model). Equal identities give equal vectors, so that a
-    re-run finds its caches without loading (or reading) a model. None for word encoders and for
-    hub ids that are not in the local hub cache.
+    re-run finds its caches without loading (or reading) a model. None for word encoders, for
+    hub ids that are not in the local hub cache, and (``read=False``) where a fingerprint is not
+    remembered yet.
     """
     from importlib import metadata
 
@@ -237,9 +240,12 @@ def model_identity(spec: str, *, dtype: torch.dtype, quantization: Optional[str]
             versions[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
             versions[pkg] = None
-    return {"files": _files_fingerprint(others, memo),
-            # A random-init model reads no weights: its config (in "files") and seed make it.
-            "weights": None if random_init else _files_fingerprint(_weight_files(folder), memo),
+    files = _files_fingerprint(others, memo, read)
+    # A random-init model reads no weights: its config (in "files") and seed make it.
+    weights = None if random_init else _files_fingerprint(_weight_files(folder), memo, read)
+    if files is None or (weights is None and not random_init):
+        return None
+    return {"files": files, "weights": weights,
             "dtype": str(dtype), "quantization": quantization, "random_init": random_init,
             "seed": seed if random_init else None, "trust_remote_code": trust_remote_code,
             "max_length": max_length, "versions": versions}
