@@ -59,6 +59,9 @@ class ModelSpec:
     batch_size: int = 32
     trust_remote_code: bool = False
     multiword: str = "split"         # split | token: words of a multiword token (see probes.extract.alignment)
+    dtype: str = "float32"           # float32 | bfloat16 | float16: precision the weights load and run in
+    device_map: Any = None           # accelerate placement: auto, balanced, sequential, a device, {module: device}
+    quantization: Optional[str] = None  # 8bit | 4bit (bitsandbytes, CUDA only)
 
 
 @dataclass
@@ -258,8 +261,8 @@ def parse_config(data: dict, *, path: Path | str = "<config>", base: Optional[Pa
     for i, m in enumerate(models_raw):
         key = f"models[{i}]"
         _expect(isinstance(m, dict), path, key, "expected a table")
-        _check_keys(m, {"name", "source", "layers", "pooling", "batch_size", "trust_remote_code", "multiword"}, path,
-                    f"{key}.")
+        _check_keys(m, {"name", "source", "layers", "pooling", "batch_size", "trust_remote_code", "multiword",
+                        "dtype", "device_map", "quantization"}, path, f"{key}.")
         _expect(isinstance(m.get("name"), str) and re.fullmatch(r"[\w.\-]+", m.get("name") or ""), path,
                 f"{key}.name", "expected a name of letters, digits, '.', '_' or '-'")
         _expect(isinstance(m.get("source"), str) and m["source"], path, f"{key}.source",
@@ -276,8 +279,9 @@ def parse_config(data: dict, *, path: Path | str = "<config>", base: Optional[Pa
             except ProbesError as exc:
                 raise ConfigError(path, f"{key}.source", str(exc)) from None
         layers = m.get("layers")
-        _expect(layers is None or (isinstance(layers, list) and all(isinstance(x, int) and x >= 0 for x in layers)),
-                path, f"{key}.layers", "expected a list of layer numbers (0 = embeddings)")
+        _expect(layers is None or (isinstance(layers, list) and layers
+                                   and all(isinstance(x, int) and x >= 0 for x in layers)),
+                path, f"{key}.layers", "expected a non-empty list of layer numbers (0 = embeddings)")
         pooling = m.get("pooling", "mean")
         _expect_choice(pooling, POOLINGS, path, f"{key}.pooling", "pooling")
         bs = m.get("batch_size", 32)
@@ -288,7 +292,7 @@ def parse_config(data: dict, *, path: Path | str = "<config>", base: Optional[Pa
         _expect_choice(mw, ("split", "token"), path, f"{key}.multiword", "multiword mode",
                        " (split: each word of a multiword token on its own characters, where its form is found "
                        "there; token: every word on the token's vector)")
-        models.append(ModelSpec(m["name"], source, layers, pooling, bs, trc, mw))
+        models.append(ModelSpec(m["name"], source, layers, pooling, bs, trc, mw, *_load_options(m, path, key)))
     names = [m.name for m in models]
     _expect(len(set(names)) == len(names), path, "models", "model names must be distinct")
 
@@ -384,6 +388,24 @@ def parse_config(data: dict, *, path: Path | str = "<config>", base: Optional[Pa
                             seeds=seeds, device=device, cache_dir=cache, path=Path(path), raw=data,
                             similarity=_similarity_spec(data.get("similarity", {}), path),
                             amnesic=_amnesic_spec(data.get("amnesic"), tasks, path))
+
+
+def _load_options(m: dict, path, key: str) -> tuple:
+    """A [[models]] table's dtype, device_map and quantization (see probes.extract.load_options)."""
+    from probes.extract.load_options import DTYPES, QUANTIZATIONS, check_device_map
+
+    dtype = m.get("dtype", "float32")
+    _expect_choice(dtype, DTYPES, path, f"{key}.dtype", "dtype",
+                   " (bfloat16 loads the weights in half the memory of float32)")
+    try:
+        device_map = check_device_map(m.get("device_map"), "device_map")
+    except ProbesError as exc:
+        raise ConfigError(path, f"{key}.device_map", str(exc).removeprefix("device_map: ")) from None
+    quantization = m.get("quantization")
+    if quantization is not None:
+        _expect_choice(quantization, QUANTIZATIONS, path, f"{key}.quantization", "quantization",
+                       " (bitsandbytes' LLM.int8 or NF4; CUDA GPUs only)")
+    return dtype, device_map, quantization
 
 
 def _amnesic_spec(raw: Any, tasks: list, path) -> Optional[AmnesicSpec]:
