@@ -243,13 +243,15 @@ def find_extracted(model: str, sentences: Iterable[Sentence], out: str | Path, *
                    cache_dtype: str = "float16", random_init: bool = False, seed: int = 0,
                    trust_remote_code: bool = False, max_length: Optional[int] = None, multiword: str = "split",
                    quantization: Optional[str] = None, fingerprint_memo: Optional[Path] = None,
-                   open_cache: bool = True, read_weights: bool = True):
+                   open_cache: bool = True, read_weights: bool = True, corpus: Optional[tuple[str, int]] = None):
     """The complete cache in `out` that extracting `sentences` with `model` and these options would
     make, found from the model's files alone (no model is loaded, no weight file read when its
     fingerprint is remembered); None when there is none, or when only loading the model could tell.
 
     With ``open_cache=False`` nothing is opened or written: True when found, else None; with
     ``read_weights=False`` no file is read whose fingerprint is not remembered (for plans).
+    `corpus`: the sentences' (fingerprint, split words) when known (a shard's whole data set),
+    instead of reading `sentences`.
     """
     meta = read_meta(Path(out))
     if meta is None or not meta.get("complete") or meta.get("damaged") or not meta.get("quick_key"):
@@ -261,10 +263,12 @@ def find_extracted(model: str, sentences: Iterable[Sentence], out: str | Path, *
         return None
     try:
         keep = _resolve_layers(layers, int(meta.get("num_model_layers", 0)))
-        survey = _survey(sentences, multiword)
+        if corpus is None:
+            survey = _survey(sentences, multiword)
+            corpus = (survey.fingerprint, survey.split)
     except ProbesError:
         return None  # a layer this model lacks, a malformed sentence: the ordinary path says so
-    if quick_key(identity, survey.fingerprint, survey.split, keep, pooling, cache_dtype) != meta["quick_key"]:
+    if quick_key(identity, *corpus, keep, pooling, cache_dtype) != meta["quick_key"]:
         return None
     if not open_cache:
         return True
@@ -272,7 +276,7 @@ def find_extracted(model: str, sentences: Iterable[Sentence], out: str | Path, *
         cache = VectorCache.open(out)
     except (CacheDamaged, ProbesError):
         return None  # marked damaged: the ordinary path rebuilds it
-    return _found_complete(cache, len(survey.offsets) - 1)
+    return _found_complete(cache, cache.n_sentences)
 
 
 def _found_complete(cache: VectorCache, n_sentences: int) -> VectorCache:
