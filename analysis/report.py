@@ -18,6 +18,11 @@ it again on DIR/results.csv (plus DIR/manifest.json and DIR/extras.json when pre
   ``analysis.significance.layer_significance_table``.
 * ``"reference"``: a results-format table drawn with the Figure 1/2 code in its own section,
   e.g. ``analysis.reference.load_reference()`` (the paper's published numbers).
+* ``"neuron_profiles"``: per (model, task) of the ``neurons`` kind, ``NeuronRanking.profile()`` with
+  ``model`` and ``task`` added (the top neurons of each layer and each label's mean activation on
+  them), for the label-activation figure.
+* ``"amnesic_notes"``: sentences on what the amnesic job could not measure and why (e.g. a
+  checkpoint without its LM head), each starting with ``<model>:``.
 
 Extras are saved as DIR/extras.json so that a re-render draws them again.
 """
@@ -454,6 +459,15 @@ def write_report(results: pd.DataFrame, out_dir, *, config: dict | None = None, 
     for model in base_models(scored):
         sections.append(Section(f"Model: {model}", _model_sections(o, agg, sel_all, summary, exp, model, skipped, asked),
                                 anchor=_slug("model", model)))
+    # Beyond the layer curves (issue 13): each section only where its rows exist.
+    from analysis.beyond_layers import amnesic_section, conditional_section, neuron_section
+
+    amnesic_notes = list(dict.fromkeys(list(extras.get("amnesic_notes") or []) + [
+        str(s) for s in manifest.get("probe_kinds_not_run") or [] if "amnesic" in str(s)]))
+    for section in (neuron_section(o, scored, extras), conditional_section(o, agg, exp),
+                    amnesic_section(o, agg, amnesic_notes, cfg)):
+        if section is not None:
+            sections.append(section)
     if extras.get("structural"):
         sections.append(Section("Structural probe: a chosen sentence", _structural_blocks(o, list(extras["structural"])),
                                 anchor="structural"))

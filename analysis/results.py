@@ -26,7 +26,10 @@ NON_SCORE_METRICS = {"mix_weight", "mix_gamma", "selectivity", "codelength_bits"
                      "vinfo_bits", "cond_vinfo_bits",
                      # amnesic probing (probe "amnesic"): accuracies around an erasure, LM-loss changes
                      "accuracy_clean", "accuracy_erased", "accuracy_erased_random", "majority", "lm_loss_clean",
-                     "lm_loss_delta", "lm_loss_delta_random", "lm_loss_delta_vs_random"}
+                     "lm_loss_delta", "lm_loss_delta_random", "lm_loss_delta_vs_random",
+                     # other tasks at later layers with the amnesic task erased at layer <l> (metric suffix :<l>)
+                     "other_accuracy_clean", "other_accuracy_erased", "other_accuracy_erased_random",
+                     "other_accuracy_delta_vs_random"}
 
 
 def metric_base(metrics: pd.Series) -> pd.Series:

@@ -133,8 +133,8 @@ def plot_ablation_curves(df: pd.DataFrame, *, model: str, task: str, probe: Opti
         ax.minorticks_off()
         ax.set_title(title)
         ax.grid(color="#e5e5e5", lw=0.5)
-    for ax in axes[-1]:
-        ax.set_xlabel("neurons kept (k)")
+    for col in range(ncols):  # under the lowest drawn panel of each column (the last row may be short)
+        axes[(len(shown) - 1 - col) // ncols, col].set_xlabel("neurons kept (k)")
     for ax in axes[:, 0]:
         ax.set_ylabel("accuracy")
     ranking = str(probe).removeprefix("neurons-")
@@ -148,12 +148,17 @@ def plot_ablation_curves(df: pd.DataFrame, *, model: str, task: str, probe: Opti
 
 def plot_label_activations(ranking, *, layer: int, n_top: int = 12, title: Optional[str] = None):
     """Heatmap: the layer's ``n_top`` highest-ranked neurons (columns, in rank order) by label (rows):
-    mean activation of the label's training items, in standard deviations from the neuron's mean."""
-    if layer not in ranking.layers:
-        raise ProbesError(f"layer {layer} is not ranked (have {ranking.layers})")
-    m = ranking.layers.index(layer)
-    cols = ranking.order[m, :n_top]
-    Z = ranking.class_means[m][:, cols]
+    mean activation of the label's training items, in standard deviations from the neuron's mean.
+
+    ``ranking``: a ``NeuronRanking`` or its ``profile()`` (the JSON a study keeps in extras.json)."""
+    prof = ranking if isinstance(ranking, dict) else ranking.profile(n_top)
+    layers = [int(l) for l in prof["layers"]]
+    if layer not in layers:
+        raise ProbesError(f"layer {layer} is not ranked (have {layers})")
+    m = layers.index(layer)
+    cols = np.asarray(prof["neurons"][m])[:n_top]
+    Z = np.asarray(prof["class_means"][m], dtype=float)[:, :len(cols)]
+    labels, counts, method = prof["labels"], prof["counts"], prof["method"]
     C, k = Z.shape
     fig, ax = style.new_figure(min(6.9, 1.6 + 0.32 * k), min(8.0, max(2.0, 0.9 + 0.2 * C)))
     lim = max(0.5, float(np.nanmax(np.abs(Z))))
@@ -161,8 +166,8 @@ def plot_label_activations(ranking, *, layer: int, n_top: int = 12, title: Optio
     ax.set_xticks(range(k))
     ax.set_xticklabels([str(int(j)) for j in cols], rotation=90 if k > 16 else 0)
     ax.set_yticks(range(C))
-    ax.set_yticklabels([f"{lab} ({int(n)})" for lab, n in zip(ranking.labels, ranking.counts)])
-    ax.set_xlabel(f"neuron (top {k} by {ranking.method}, most important left)")
+    ax.set_yticklabels([f"{lab} ({int(n)})" for lab, n in zip(labels, counts)])
+    ax.set_xlabel(f"neuron (top {k} by {method}, most important left)")
     ax.set_ylabel("label (training items)")
     ax.tick_params(length=0)
     for s in ax.spines.values():

@@ -160,6 +160,17 @@ class NeuronRanking:
             raise ProbesError(f"label {label!r} is not among the ranked labels {self.labels}")
         return self.label_order[m, self.labels.index(label), :k]
 
+    def profile(self, n_top: int = 12, decimals: Optional[int] = None) -> dict:
+        """What the label-activation figure draws, as plain JSON: per layer the ``n_top`` highest-ranked
+        neurons (overall) and each label's mean activation on them (sd from the neuron's mean,
+        rounded to ``decimals`` when given, to keep a saved copy small)."""
+        k = min(int(n_top), self.order.shape[1])
+        top = self.order[:, :k]
+        return {"method": self.method, "layers": [int(l) for l in self.layers], "labels": list(self.labels),
+                "counts": [int(c) for c in self.counts], "neurons": top.tolist(),
+                "class_means": [(Z if decimals is None else np.round(Z, decimals)).tolist()
+                                for Z in (self.class_means[m][:, top[m]] for m in range(len(self.layers)))]}
+
 
 def _descending(score: np.ndarray) -> np.ndarray:
     """Indices sorting the last axis by score, highest first; ties by the lower neuron id (stable)."""

@@ -6,7 +6,8 @@ import pandas as pd
 
 from analysis.figures.structural import gold_tree_svg, predicted_tree_svg
 from analysis.report import write_report
-from tests.analysis.synthetic import MODEL, make_results_table, make_structural_extra
+from tests.analysis.synthetic import (MODEL, make_beyond_layers_table, make_neuron_profile, make_results_table,
+                                      make_structural_extra)
 
 SCRIPT = "<script>alert(1)</script>"
 IMG = "<img src=x onerror=alert(2)>"
@@ -70,3 +71,25 @@ def test_tree_svgs_escape_words_tags_and_labels():
     assert "&lt;script&gt;" in gold and "&lt;img src=x" in gold
     pred = predicted_tree_svg(words, [(0, 1), (1, 2)], [2, 0, 2])
     assert live(pred) == [] and "&lt;img" in pred
+
+
+def test_payloads_in_the_neurons_conditional_and_amnesic_sections_are_escaped(tmp_path):
+    df = make_beyond_layers_table(lm_loss=False)
+    df["model"] = f"m{IMG}"
+    df["task"] = df["task"].str.replace("upos", f"pos{SCRIPT}", regex=False)
+    df["eval_set"] = f"test{SVG}"
+    df["covers"] = df["covers"] + SCRIPT  # captions quote what the intervals cover
+    profile = make_neuron_profile(f"pos{SCRIPT}")
+    profile.update(model=f"m{IMG}", labels=[SCRIPT, IMG, SVG])
+    path = write_report(df, tmp_path, config={"name": "r", "probe": {"kinds": ["neurons", "conditional"]}},
+                        extras={"neuron_profiles": [profile], "amnesic_notes": [f"m{IMG}: amnesic LM loss not "
+                                                                               f"measured: {SVG}"]},
+                        formats=("png",))
+    page = path.read_text(encoding="utf-8")
+    assert live(page) == []
+    for anchor in ("neurons", "conditional", "amnesic"):
+        assert f'<section id="{anchor}">' in page
+    assert "No LM-loss change is reported: amnesic LM loss not measured: &quot;&gt;&lt;svg onload=alert(3)&gt;" in page
+    conditional = page[page.index('<section id="conditional">'):page.index('<section id="amnesic">')]
+    assert "given layer 0)&lt;script&gt;alert(1)" in conditional  # the baseline read from the rows' covers, escaped
+    assert any("label-activations" in p.name for p in (tmp_path / "figures").glob("*.png"))
