@@ -33,3 +33,12 @@ def resolve_dtype(name: str = "float32") -> torch.dtype:
         return _DTYPES[name]
     except KeyError:
         raise ProbesError(f"unknown dtype {name!r}: choose one of {', '.join(sorted(_DTYPES))}") from None
+
+
+def release_memory() -> None:
+    """Give freed models' memory back: collect reference cycles (accelerate's hooks hold some), empty CUDA's cache."""
+    import gc
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
