@@ -46,8 +46,9 @@ def _errorbar(ax, x, r: pd.DataFrame, color, marker, gid, label=None, ms=4):
     lo = (r["value"] - r["ci_low"]).clip(lower=0).to_numpy(dtype=float)
     hi = (r["ci_high"] - r["value"]).clip(lower=0).to_numpy(dtype=float)
     err = np.vstack([np.nan_to_num(lo), np.nan_to_num(hi)])
-    return ax.errorbar(x, r["value"], yerr=err, fmt=marker, ms=ms, color=color, capsize=2, lw=1.0, label=label,
-                       gid=gid)
+    cont = ax.errorbar(x, r["value"], yerr=err, fmt=marker, ms=ms, color=color, capsize=2, lw=1.0, label=label)
+    cont.lines[0].set_gid(gid)  # the data line (not its caps) carries the id
+    return cont
 
 
 def plot_erasure_accuracy(agg: pd.DataFrame, *, model: str):
