@@ -83,16 +83,38 @@ def models_below(path: Path, depth: int = _SEARCH_DEPTH) -> list[Path]:
     return found
 
 
+# What a tokenizer is read from: a fast tokenizer's tokenizer.json, tokenizer_config.json (also the
+# whole tokenizer of byte/character-level models such as ByT5), or a vocabulary (vocab.txt, vocab.json +
+# merges.txt, a SentencePiece model).
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json", "merges.txt")
+TOKENIZER_PATTERNS = ("*.model", "*.spm", "vocab.*")
+
+
+def missing_tokenizer(path: Path) -> bool:
+    """True when a transformers model folder holds no tokenizer file at all (see TOKENIZER_FILES)."""
+    if any((path / name).is_file() for name in TOKENIZER_FILES):
+        return False
+    return not any(glob.glob(os.path.join(glob.escape(str(path)), pattern)) for pattern in TOKENIZER_PATTERNS)
+
+
 def check_model_dir(spec: str) -> None:
     """Refuse a local model folder that holds no model, before transformers fails on it with a traceback.
 
     A folder is a model when it holds config.json (transformers, Transformer-XL) or ELMo's
     options.json + weights.hdf5. Otherwise the error says what a model folder needs and, when a
     subfolder one or two levels down holds a model (an unpacked archive, a hub cache's
-    ``snapshots/<hash>``), names it.
+    ``snapshots/<hash>``), names it. A transformers folder without any tokenizer file is refused
+    too: transformers would build a tokenizer of special tokens only, and every word would be [UNK].
     """
     local = Path(spec).expanduser()
-    if not local.is_dir() or _holds_model(local):
+    if not local.is_dir():
+        return
+    if _holds_model(local):
+        if (local / "config.json").is_file() and not _is_transfo_xl_dir(str(local)) and missing_tokenizer(local):
+            raise ProbesError(f"model folder {spec} has config.json but no tokenizer files: it needs tokenizer.json, "
+                              "or tokenizer_config.json with the model's vocabulary (vocab.txt; vocab.json + "
+                              "merges.txt; a SentencePiece .model file); copy them from where the model came from "
+                              "(save_pretrained of its tokenizer writes them)")
         return
     below = models_below(local)
     hint = ""

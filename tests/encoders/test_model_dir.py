@@ -11,9 +11,11 @@ NEEDS = ("a Hugging Face model folder needs config.json, plus its weights (model
          "and its tokenizer files (tokenizer.json, or the vocabulary files)")
 
 
-def _model(folder) -> None:
+def _model(folder, tokenizer: str | None = "tokenizer.json") -> None:
     folder.mkdir(parents=True)
     (folder / "config.json").write_text("{}", encoding="utf-8")
+    if tokenizer:
+        (folder / tokenizer).write_text("", encoding="utf-8")
 
 
 def test_a_folder_with_config_json_or_elmo_files_passes(tmp_path):
@@ -25,6 +27,25 @@ def test_a_folder_with_config_json_or_elmo_files_passes(tmp_path):
     check_model_dir(str(tmp_path / "elmo"))
     check_model_dir("bert-base-cased")  # a hub id (no such folder here) is the loader's business
     check_model_dir(f"elmo:{tmp_path}")
+
+
+@pytest.mark.parametrize("tokenizer", ["tokenizer.json", "tokenizer_config.json", "vocab.txt", "spiece.model",
+                                       "sentencepiece.bpe.model", "vocab.json"])
+def test_any_tokenizer_file_will_do(tmp_path, tokenizer):
+    _model(tmp_path / "m", tokenizer)
+    check_model_dir(str(tmp_path / "m"))
+
+
+def test_config_json_without_tokenizer_files_is_refused_naming_them(tmp_path):
+    # transformers would build a BertTokenizer of 5 special tokens from such a folder: every word [UNK]
+    _model(tmp_path / "m", tokenizer=None)
+    (tmp_path / "m" / "model.safetensors").write_text("", encoding="utf-8")
+    with pytest.raises(ProbesError) as exc:
+        check_model_dir(str(tmp_path / "m"))
+    assert str(exc.value).startswith(f"model folder {tmp_path / 'm'} has config.json but no tokenizer files: it needs "
+                                     "tokenizer.json, or tokenizer_config.json with the model's vocabulary")
+    (tmp_path / "m" / "config.json").write_text('{"model_type": "transfo-xl"}', encoding="utf-8")
+    check_model_dir(str(tmp_path / "m"))  # Transformer-XL: the suite's own reader, its vocabulary checked there
 
 
 def test_an_empty_folder_says_what_a_model_folder_holds(tmp_path):
