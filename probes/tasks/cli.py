@@ -53,6 +53,19 @@ def run(args: argparse.Namespace) -> int:
             raise ProbesError(f"--option {item!r}: expected KEY=VALUE")
         options[key.strip()] = int(value) if value.strip().lstrip("-").isdigit() else \
             {"true": True, "false": False}.get(value.strip().lower(), value.strip())
+    # An option is given to the named tasks that take it; one that none of them takes is refused.
+    specs = {name: get_spec(name) for name in names}
+    for key in options:
+        if not any(key in spec.options for spec in specs.values()):
+            from difflib import get_close_matches
+
+            valid = sorted({k for spec in specs.values() for k in spec.options})
+            close = get_close_matches(key, valid, n=1, cutoff=0.6)
+            raise ProbesError(f"--option {key}: no task named here takes it"
+                              + (f" (did you mean {close[0]}?)" if close else "")
+                              + (f"; their options: " + ", ".join(
+                                  f"{k} ({', '.join(n for n, sp in specs.items() if k in sp.options)})" for k in valid)
+                                 if valid else f"; {', '.join(specs)} take{'s' if len(specs) == 1 else ''} no options"))
     train_sents = load_corpus(args.data, trees=args.trees, format=args.format, **read)
     eval_sents = load_corpus(args.eval_data, format=args.format, **read) if args.eval_data else None
     for name in names:

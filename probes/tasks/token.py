@@ -55,10 +55,23 @@ def _getter(name: str) -> tuple[Callable[[Sentence], list[str]], str, str]:
     raise ProbesError(f"unknown token task {name!r}")
 
 
+def _features_hint(feature: str, sentences: Sequence[Sentence]) -> str:
+    """' (did you mean Number?); its features: ...' from the FEATS keys the corpus does have."""
+    from difflib import get_close_matches
+
+    have = sorted({k for s in sentences if s.feats for f in s.feats if f for k in f})
+    if not have:
+        return " (no word of it has any FEATS)"
+    close = get_close_matches(feature, have, n=1, cutoff=0.6) or [k for k in have if k.lower() == feature.lower()]
+    shown = ", ".join(have[:30]) + (f" and {len(have) - 30} more" if len(have) > 30 else "")
+    return (f" (did you mean feats:{close[0]}?)" if close else "") + f"; its features: {shown}"
+
+
 def build_token_task(name: str, sentences: Sequence[Sentence], *, train: Optional[TaskData] = None
                      ) -> TaskData:
     """A token task: one class per labelled word (global rows in ``index``)."""
     rows, labels, notes = word_labels(name, sentences)
     if name.startswith("feats:") and train is None and all(lab == NO_FEATURE for lab in labels):
-        raise ProbesError(f"task {name!r}: feature {name[6:]!r} does not occur in this corpus")
+        raise ProbesError(f"task {name!r}: feature {name[6:]!r} does not occur in this corpus"
+                          + _features_hint(name[6:], sentences))
     return labelled_task(name, "token", "accuracy", sentences, labels, train, notes, index=rows)

@@ -117,6 +117,18 @@ test = ["{en}"]
         Experiment(cfg, tmp_path / "out", cache_dir=tmp_path / "cache", progress=False).run()
 
 
+def test_a_misspelt_feature_is_named_with_the_corpus_features_before_any_model_loads(tmp_path):
+    en = SAMPLE / "en.conllu"
+    path = tmp_path / "bad.toml"
+    model = tmp_path / "no-such-model"
+    path.write_text(f'name = "bad"\n[[models]]\nname = "m"\nsource = "{model}"\n'
+                    f'[[tasks]]\nname = "feats:Numbr"\ntrain = "{en}"\ntest = ["{en}"]\n', encoding="utf-8")
+    with pytest.raises(ProbesError, match=r"feature 'Numbr' does not occur .*\(did you mean feats:Number\?\); its "
+                                          r"features: Case, Definite, .*Number"):
+        Experiment(load_config(path), tmp_path / "out", cache_dir=tmp_path / "cache", progress=False).run()
+    assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").rglob("meta.json"))
+
+
 def test_config_validates_task_names_and_options(tmp_path):
     en = SAMPLE / "en.conllu"
     path = tmp_path / "c.toml"

@@ -52,6 +52,10 @@ def test_token_tasks_global_rows_and_classes(dog, cats):
     assert [r.classes[c] for c in r.y] == ["nsubj", "aux", "root", "obj"]
     with pytest.raises(ProbesError, match="does not occur"):
         build_task("feats:Gender", [dog])
+    with pytest.raises(ProbesError) as exc:
+        build_task("feats:Numbr", [dog, cats])
+    assert str(exc.value) == ("task 'feats:Numbr': feature 'Numbr' does not occur in this corpus (did you mean "
+                              "feats:Number?); its features: Definite, Degree, Number, Tense, VerbForm")
 
 
 def test_unseen_labels_are_minus_one_and_counted(dog, cats):

@@ -36,3 +36,13 @@ def test_tasks_lists_options_and_builds_semantic_tasks(capsys):
     out = capsys.readouterr().out
     assert "consts: span, 25 items, 5 classes" in out
     assert "coref: span, 18 items, 2 classes, metric positive_f1" in out
+
+
+def test_an_option_no_named_task_takes_is_refused_naming_the_valid_ones(tmp_path, capsys):
+    p = tmp_path / "c.conllu"
+    p.write_text("1\tDogs\t_\tNOUN\t_\t_\t2\tnsubj\t_\t_\n2\tbark\t_\tVERB\t_\t_\t0\troot\t_\t_\n", encoding="utf-8")
+    assert cli.main(["tasks", "--data", str(p), "--task", "coref", "--task", "upos", "--option", "windw=2"]) == 2
+    assert capsys.readouterr().err == ("probes tasks: error: --option windw: no task named here takes it (did you mean "
+                                       "window?); their options: negatives (coref), window (coref)\n")
+    assert cli.main(["tasks", "--data", str(p), "--task", "upos", "--option", "window=2"]) == 2
+    assert capsys.readouterr().err == "probes tasks: error: --option window: no task named here takes it; upos takes no options\n"
