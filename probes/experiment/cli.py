@@ -53,8 +53,10 @@ def demo_command(args: argparse.Namespace) -> int:
 
 
 def _run(cfg, out: Path, args) -> int:
+    from probes.experiment.outdir import check_out_dir
     from probes.experiment.runner import Experiment
 
+    check_out_dir(out)  # before any work: a folder of other files is never written into
     t0 = time.perf_counter()
     outcome = Experiment(cfg, out, cache_dir=Path(args.cache_dir) if args.cache_dir else None,
                          progress=not args.quiet).run()
