@@ -394,8 +394,9 @@ def load_model(spec: str, *, device: torch.device, dtype: torch.dtype = torch.fl
     if take_encoder:
         model = model.get_encoder()
     if placed is None:
-        # Weights loaded in `dtype` already; the random-init float32 draws are cast here.
-        model = model.to(device=device, dtype=dtype) if random_init else model.to(device)
+        # Weights are in `dtype` already (read or drawn so); a cast here would also round the buffers a
+        # model keeps in float32 (rotary frequencies), unlike the same model placed by a device map.
+        model = model.to(device)
     else:  # moving a model that accelerate placed would undo its placement: never .to() it
         device = _input_device(model, device)
     model = model.eval()

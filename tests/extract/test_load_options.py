@@ -132,3 +132,12 @@ def test_cli_takes_dtype_and_device_map(tiny, tmp_path, capsys):
     with pytest.raises(SystemExit):
         cli.main(args + ["--device-map", "{oops"])
     assert "--device-map: not a JSON object" in capsys.readouterr().err
+
+
+def test_random_init_twin_over_a_device_map_gives_the_same_vectors(tiny, tmp_path):
+    pytest.importorskip("accelerate")
+    opts = dict(random_init=True, seed=1, dtype="bfloat16", progress=False, cache_dtype="float32")
+    plain = extract(tiny("llama"), SENTENCES, tmp_path / "plain", **opts)
+    placed = extract(tiny("llama"), SENTENCES, tmp_path / "placed", device_map=SPLIT_MAP, **opts)
+    assert placed.meta["load"]["device_map"] == SPLIT_MAP
+    assert np.array_equal(np.asarray(placed.vectors), np.asarray(plain.vectors))
