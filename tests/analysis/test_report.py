@@ -75,7 +75,7 @@ def test_report_html_is_self_contained_and_complete(report):
     for name in [p.stem for p in (out / "tables").glob("*.md")]:
         caption = (out / "tables" / f"{name}.md").read_text().splitlines()[0].strip("*")
         assert html.escape(caption) in page, name
-    assert page.count('<table class="tbl">') == len(list((out / "tables").glob("*.md")))
+    assert page.count('<table class="tbl sortable"') == len(list((out / "tables").glob("*.md")))
     assert "demo-run" in page and "9.9-test" in page and "matplotlib" in page
     assert "<title>demo-run</title>" in page
 

@@ -1,10 +1,12 @@
 """Every string that reaches report.html is escaped: a markup payload in each field stays text."""
 
+import re
 from html.parser import HTMLParser
 
 import pandas as pd
 
 from analysis.figures.structural import gold_tree_svg, predicted_tree_svg
+from analysis.html import CSS, sort_css
 from analysis.report import write_report
 from tests.analysis.synthetic import (MODEL, make_beyond_layers_table, make_neuron_profile, make_results_table,
                                       make_structural_extra)
@@ -14,13 +16,20 @@ IMG = "<img src=x onerror=alert(2)>"
 SVG = '"><svg onload=alert(3)>'
 
 
+# The only inline styles the page writes itself: a table row's sort ranks and a sortable table's grid.
+OWN_STYLES = {"tr": re.compile(r"(--[rn]\d+:\d+;)*"),
+              "table": re.compile(r"grid-template-columns:repeat\(\d+,minmax\(min-content,max-content\)\)")}
+
+
 class _Live(HTMLParser):
-    """The markup a payload could have made live: script tags, event-handler attributes, images
-    that are not the report's own embedded PNGs, nested <svg> openings carrying attributes."""
+    """The markup a payload could have made live: script tags (the page has none: its tables sort by
+    CSS alone), event-handler attributes, images that are not the report's own embedded PNGs, inline
+    styles other than the table sorting's own, and any <style> element after the page's one."""
 
     def __init__(self, text: str):
         super().__init__()
         self.found: list = []
+        self.styles = 0
         self.feed(text)
 
     def handle_starttag(self, tag, attrs):
@@ -29,10 +38,26 @@ class _Live(HTMLParser):
             self.found.append((tag, attrs))
         if tag == "img" and not dict(attrs).get("src", "").startswith("data:image/png;base64,"):
             self.found.append((tag, attrs))
+        style = dict(attrs).get("style")
+        if style is not None and not (tag in OWN_STYLES and OWN_STYLES[tag].fullmatch(style)) and tag != "svg":
+            self.found.append((tag, attrs))  # the dependency-tree <svg> sets its own fixed style
+        if tag == "style":
+            self.styles += 1
+            if self.styles > 1:
+                self.found.append((tag, attrs))
 
 
 def live(text: str) -> list:
     return _Live(text).found
+
+
+def max_table_columns(page: str) -> int:
+    return max((int(n) for n in re.findall(r"grid-template-columns:repeat\((\d+),", page)), default=0)
+
+
+def test_a_forged_style_or_script_would_be_found():
+    assert live('<tr style="--r0:1;">') == [] and live('<tr style="--r0:1;background:url(x)">') != []
+    assert live("<style>a{}</style><style>b{}</style>") != [] and live("<script>x</script>") != []
 
 
 def _poisoned_results() -> pd.DataFrame:
@@ -58,6 +83,8 @@ def test_payload_in_every_field_is_escaped_in_report(tmp_path):
                         extras={"structural": [extra], "cka": cka}, title=None, formats=("png",))
     page = path.read_text(encoding="utf-8")
     assert live(page) == []
+    # the one <style> is the page's own stylesheet and sorting rules, nothing from the results in it
+    assert re.findall(r"<style>(.*?)</style>", page, re.S) == [CSS + sort_css(max_table_columns(page))]
     # The payloads are there, as text.
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "&lt;img src=x onerror=alert(2)&gt;" in page
@@ -87,6 +114,8 @@ def test_payloads_in_the_neurons_conditional_and_amnesic_sections_are_escaped(tm
                         formats=("png",))
     page = path.read_text(encoding="utf-8")
     assert live(page) == []
+    # the one <style> is the page's own stylesheet and sorting rules, nothing from the results in it
+    assert re.findall(r"<style>(.*?)</style>", page, re.S) == [CSS + sort_css(max_table_columns(page))]
     for anchor in ("neurons", "conditional", "amnesic"):
         assert f'<section id="{anchor}">' in page
     assert "No LM-loss change is reported: amnesic LM loss not measured: &quot;&gt;&lt;svg onload=alert(3)&gt;" in page
