@@ -15,6 +15,7 @@ from probes.paths import unsafe_name
 PROBE_KINDS = ("linear", "mlp", "mix", "cumulative", "edge", "structural", "mdl", "neurons", "conditional")
 DATA_FORMATS = ("conllu", "ptb", "conll2012", "jiant", "senteval", "spacy", "text")
 POOLINGS = ("mean", "first", "last")
+CONDITIONAL_BASELINES = ("layer0", "previous")  # [probe.options] conditional_on: what the conditional kind is given
 
 
 class ConfigError(ProbesError):
@@ -104,6 +105,9 @@ class AmnesicSpec:
     task: str
     layers: list[int]
     lm_loss: bool = True  # also the model's own LM loss with the layer erased in its forward pass
+    # the other token tasks probed at later layers with the erasure inside the model: True = all of them,
+    # False = none, or a list of task names (each costs two extractions of its data sets per erased layer)
+    other_tasks: bool | list[str] = True
 
 
 @dataclass
@@ -368,6 +372,12 @@ def parse_config(data: dict, *, path: Path | str = "<config>", base: Optional[Pa
             known |= probe_parameters("linear" if k in ("mdl", "neurons", "conditional") else k)
             if k == "structural":
                 known |= probe_parameters("structural-depth")
+        if "conditional" in set(kinds).union(*[t.kinds or [] for t in tasks]):
+            known.add("conditional_on")
+            if "conditional_on" in options:
+                _expect_choice(options["conditional_on"], CONDITIONAL_BASELINES, path, "probe.options.conditional_on",
+                               "baseline", " (layer0: what a layer adds beyond the embeddings, Hewitt et al.'s "
+                                           "default; previous: beyond the layer below it)")
         for key in options:
             _expect(key in known, path, f"probe.options.{key}",
                     f"no probe kind of this study ({', '.join(kinds)}) takes it{_did_you_mean(key, sorted(known))}; "
@@ -412,7 +422,7 @@ def _amnesic_spec(raw: Any, tasks: list, path) -> Optional[AmnesicSpec]:
     if raw is None:
         return None
     _expect(isinstance(raw, dict), path, "amnesic", "expected an [amnesic] table with task and layers")
-    _check_keys(raw, {"task", "layers", "lm_loss"}, path, "amnesic.")
+    _check_keys(raw, {"task", "layers", "lm_loss", "other_tasks"}, path, "amnesic.")
     names = [t.name for t in tasks]
     task = raw.get("task")
     _expect(isinstance(task, str) and task in names, path, "amnesic.task",
@@ -424,7 +434,20 @@ def _amnesic_spec(raw: Any, tasks: list, path) -> Optional[AmnesicSpec]:
             path, "amnesic.layers", "expected a non-empty list of layer numbers (0 = embeddings)")
     lm = raw.get("lm_loss", True)
     _expect(isinstance(lm, bool), path, "amnesic.lm_loss", "expected true or false")
-    return AmnesicSpec(task, list(dict.fromkeys(layers)), lm)
+    other = raw.get("other_tasks", True)
+    if not isinstance(other, bool):
+        from probes.tasks.registry import get_spec
+
+        others = [n for n in names if n != task]
+        _expect(isinstance(other, list) and all(isinstance(x, str) for x in other), path, "amnesic.other_tasks",
+                "expected true (every other token task), false (none) or a list of task names")
+        for x in other:
+            _expect(x in others, path, "amnesic.other_tasks", f"expected names of this study's other tasks "
+                    f"({', '.join(others) or 'none'}), got {x!r}{_did_you_mean(x, others)}")
+            _expect(get_spec(x).kind == "token", path, "amnesic.other_tasks",
+                    f"{x} is a {get_spec(x).kind} task; the erased model's later layers are probed for token tasks")
+        other = list(dict.fromkeys(other))
+    return AmnesicSpec(task, list(dict.fromkeys(layers)), lm, other)
 
 
 def _similarity_spec(raw: Any, path) -> SimilaritySpec:

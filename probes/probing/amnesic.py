@@ -354,3 +354,88 @@ def lm_loss_rows(lm: LanguageModel, sentences: Sequence[Sequence[str]], layer: i
     values = [("lm_loss_clean", clean[keep]), ("lm_loss_delta", (erased - clean)[keep]),
               ("lm_loss_delta_random", (randomly - clean)[keep]), ("lm_loss_delta_vs_random", (erased - randomly)[keep])]
     return _interval_rows(key, layer, values, counts, n[keep], covers)
+
+
+# ----- other tasks downstream of an erasure --------------------------------------------------------
+
+@dataclass
+class LayerView:
+    """Some layers of a cache, or vectors extracted in memory: what ``task_inputs`` reads as a split's vectors."""
+
+    vectors: object          # (len(layers), n_words, dim)
+    layers: list[int]
+    sentence_offsets: np.ndarray
+
+
+def later_layers(cache, layer: int) -> LayerView:
+    """The layers of a cache after ``layer`` (a view of its memory map, nothing read)."""
+    pos = [i for i, l in enumerate(cache.layers) if l > layer]
+    if not pos:
+        raise ProbesError(f"no layer after {layer} in the cache (it holds layers {cache.layers})")
+    if pos != list(range(pos[0], pos[-1] + 1)):
+        raise ProbesError(f"the cache's layers {cache.layers} are not in increasing order")
+    if hasattr(cache, "verify"):
+        cache.verify()
+    return LayerView(cache.vectors[pos[0]:pos[-1] + 1], [cache.layers[i] for i in pos],
+                     np.asarray(cache.sentence_offsets))
+
+
+def downstream_rows(variants: Mapping[str, tuple], erased_task: str, erased_layer: int, seed: int = 0,
+                    model: str = "model", task: Optional[str] = None, train_set: str = "train", n_boot: int = 1000,
+                    ci_seed: int = 0, device: str = "auto", **hyper) -> list[ResultRow]:
+    """Another task's linear probe at the layers after an erasure, clean and with the erasure inside the model.
+
+    ``variants``: {"clean" | "erased" | "erased_random": (train, tests, dev)}, each split a
+    (vectors, TaskData) whose vectors hold the same later layers (``LayerView``); ``clean`` is
+    required. Per variant a probe is trained on its own vectors (dev early stopping on its own dev
+    vectors) and scored on its own test vectors, so each number is what a probe of that model reads.
+    Rows (probe ``amnesic``, the probed layer as ``layer``): ``other_accuracy_<variant>:<erased_layer>``
+    and the paired difference ``other_accuracy_delta_vs_random:<erased_layer>`` (LEACE minus random,
+    on the same sentence resamples), word accuracy on each test set.
+    """
+    from probes.probing.api import task_inputs
+
+    if "clean" not in variants:
+        raise ProbesError("downstream_rows needs the clean vectors as a reference")
+    layers = None
+    correct: dict[str, dict] = {}
+    first = None
+    for name, (train, tests, dev) in variants.items():
+        tr = task_inputs(*train)
+        if train[1].Y is not None:
+            raise ProbesError(f"task {train[1].name}: downstream accuracy needs one label per item")
+        ids = list(tr.layers)
+        if layers is None:
+            layers, first = ids, (tr, train[1])
+        elif ids != layers:
+            raise ProbesError(f"the {name} vectors hold layers {ids}, the clean ones {layers}")
+        classes = np.unique(tr.y)
+        dv = task_inputs(*dev, classes=classes) if dev is not None else None
+        est = LinearProbe(device=device, random_state=seed, **hyper).fit(
+            tr.X, tr.y, None if dv is None else dv.X,
+            None if dv is None else np.where(dv.y >= 0, classes[np.maximum(dv.y, 0)], -1), groups=tr.sent)
+        for ev, split in tests.items():
+            te = task_inputs(*split, classes=classes)
+            pred = np.asarray(est.predict(te.X)).reshape(len(layers), -1)
+            gold = np.where(te.y >= 0, classes[np.maximum(te.y, 0)], np.iinfo(np.int64).min)
+            per_sent = np.stack([np.bincount(te.sent, weights=(p == gold), minlength=te.n_sentences) for p in pred], 1)
+            den = np.bincount(te.sent, minlength=te.n_sentences).astype(float)
+            correct.setdefault(ev, {})[name] = (per_sent, den, te.n_sentences)
+    task = task or first[1].name
+    rows = []
+    covers = (f"test sentences; {erased_task} erased at layer {erased_layer} inside the model (LEACE, or a random "
+              f"subspace of the same rank, seed {seed}), each variant's probe trained on its own vectors")
+    for ev, by_variant in correct.items():
+        n_sent = next(iter(by_variant.values()))[2]
+        counts = resample_counts(n_sent, n_boot, ci_seed)
+        den = next(iter(by_variant.values()))[1]
+        values = [(f"other_accuracy_{name}:{erased_layer}", per_sent) for name, (per_sent, _, _) in by_variant.items()]
+        if "erased" in by_variant and "erased_random" in by_variant:
+            values.append((f"other_accuracy_delta_vs_random:{erased_layer}",
+                           by_variant["erased"][0] - by_variant["erased_random"][0]))
+        for metric, per_sent in values:
+            point, reps = ratio_replicates(per_sent, den, counts)
+            lo, hi = percentile_interval(reps)
+            rows += [ResultRow(model, task, "amnesic", int(l), train_set, ev, seed, metric, float(point[m]),
+                               float(lo[m]), float(hi[m]), covers) for m, l in enumerate(layers)]
+    return rows

@@ -840,7 +840,7 @@ def neuron_rows(train: tuple, tests: Mapping[str, tuple], dev: Optional[tuple] =
                 ks: Optional[Sequence[int]] = None, seeds: Sequence[int] = (0,), model: str = "model",
                 task: Optional[str] = None, train_set: str = "train", n_boot: int = 1000, ci_seed: int = 0,
                 device: str = "auto", ranking_params: Optional[Mapping] = None, fraction: float = 0.95,
-                **hyper) -> list[ResultRow]:
+                ranked=None, **hyper) -> list[ResultRow]:
     """Ablation curves of a ranking per layer: accuracy of a linear probe retrained on k neurons.
 
     Probe ``neurons-<ranking>``; metrics ``neuron_acc_top:<k>``, ``neuron_acc_bottom:<k>``,
@@ -850,7 +850,8 @@ def neuron_rows(train: tuple, tests: Mapping[str, tuple], dev: Optional[tuple] =
     ``seeds[0]`` and sentence-bootstrap intervals (min_k95: the smallest k on each resample);
     random rows are the mean over ``seeds`` (seed -1 with two or more seeds), the interval over seeds
     (neuron draws) and sentences by the multi-bootstrap. ``hyper`` goes to the LinearProbe,
-    ``ranking_params`` to the ranking (e.g. alpha, l1_ratio of the elastic net).
+    ``ranking_params`` to the ranking (e.g. alpha, l1_ratio of the elastic net). ``ranked``: that
+    ranking already fitted on ``train`` (``rank_neurons``), e.g. to keep it; it is then not refitted.
     """
     from probes.probing.neurons import ablation_predictions, min_k
     task = task or train[1].name
@@ -860,7 +861,11 @@ def neuron_rows(train: tuple, tests: Mapping[str, tuple], dev: Optional[tuple] =
     _check_hyper("linear", hyper)
     tr = _neuron_inputs(train)
     _require_layer0(tr.layers, f"train set of {train[1].name}")
-    ranked = _rank_inputs(tr, train[1], ranking, device, dict(ranking_params or {}))  # train split only
+    if ranked is None:
+        ranked = _rank_inputs(tr, train[1], ranking, device, dict(ranking_params or {}))  # train split only
+    elif ranked.method != ranking or list(ranked.layers) != list(tr.layers) or ranked.order.shape[1] != tr.X.shape[2]:
+        raise ProbesError(f"the given ranking ({ranked.method}, layers {ranked.layers}, {ranked.order.shape[1]} "
+                          f"neurons) is not a {ranking} ranking of this training set's layers {tr.layers}")
     classes = np.unique(tr.y)
     evals = {name: _neuron_inputs(split, classes) for name, split in tests.items()}
     dv = _neuron_inputs(dev, classes) if dev is not None else None

@@ -10,6 +10,8 @@ sees nothing for H_V(Y), which is then the cross-entropy of the training label f
   (``baseline="layer0"``, the paper's choice: what contextualisation adds), the previous layer in the
   cache (``"previous"``: what layer l adds beyond l-1), or a layer of another model's cache.
 
+At layer 0 with ``layer0`` or ``previous`` the layer is its own baseline, and ``cond_vinfo_bits`` is
+0 by definition (no joint probe is scored there).
 Both sides of each difference are scored on the same bootstrap resamples of test sentences, so the
 interval is that of the difference. Test items whose label never occurs in training have no finite
 cross-entropy; they are left out of every term and counted in ``covers``.
@@ -157,6 +159,11 @@ def conditional_rows(train: tuple, tests: Mapping[str, tuple], dev: Optional[tup
         else:
             h_b = np.concatenate([h_x[:1], h_x[:-1]])
         h_bx = _bits(joint, paired(Xte, Bte)[:, known], yk)
+        if not isinstance(baseline, Baseline):
+            # Layer 0 given layer 0 (the first layer of both baselines): [B; X] is X twice, and linear
+            # probes of X twice are the linear probes of X, so I(X -> Y | X) = 0 by definition; the
+            # joint probe's estimate would differ only by how its regulariser treats the copy.
+            h_bx[0] = h_b[0]
         covers = "test sentences" + (f"; {n_unseen} test items with labels unseen in training left out" if n_unseen else "")
         for metric, gain in (("vinfo_bits", h_prior - h_x), ("cond_vinfo_bits", h_b - h_bx)):
             point, reps = ratio_replicates(_per_sentence(gain, sent, te.n_sentences), den, counts)

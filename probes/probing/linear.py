@@ -26,6 +26,7 @@ class LinearProbe(StackedClassifier):
 
     _streams = True
     _multilabel = True
+    _loss_dtype = None  # the loss is summed in the parameters' dtype; a subclass may ask for float64
 
     def __init__(self, weight_decay: float = 1e-4, max_iter: int = 500, tol: float = 1e-5,
                  early_stopping: bool = True, validation_fraction: float = 0.1, n_iter_no_change: int = 4,
@@ -89,7 +90,7 @@ class LinearProbe(StackedClassifier):
 
         def fun(params: torch.Tensor, idx: torch.Tensor):
             W, b = self._unpack(params)
-            loss = torch.zeros(params.shape[0], dtype=params.dtype, device=params.device)
+            loss = torch.zeros(params.shape[0], dtype=self._loss_dtype or params.dtype, device=params.device)
             gW = torch.zeros_like(W)
             gb = torch.zeros_like(b)
             # One 2-D matmul per running layer and row chunk: batched bmm over row slices of the
@@ -101,17 +102,17 @@ class LinearProbe(StackedClassifier):
                     z = (Xc @ Wk).float() + b[k]
                     if multilabel:  # one sigmoid per label: binary cross-entropy, gradient sigmoid(z) - Y
                         Yc = y[a:a + chunk]
-                        loss[k] += (torch.nn.functional.softplus(z) - Yc * z).sum()
+                        loss[k] += (torch.nn.functional.softplus(z) - Yc * z).sum(dtype=loss.dtype)
                         G = torch.sigmoid(z) - Yc
                     else:
                         yc = y[a:a + chunk, None]
                         logp = torch.log_softmax(z, -1)
-                        loss[k] -= logp.gather(1, yc).sum()
+                        loss[k] -= logp.gather(1, yc).sum(dtype=loss.dtype)
                         G = logp.exp()
                         G.scatter_add_(1, yc, torch.full_like(yc, -1.0, dtype=G.dtype))
                     gb[k] += G.sum(0)
                     gW[k] += (Xc.T @ G.to(mm)).float()
-            loss = loss / n + 0.5 * wd * (W * W).sum((1, 2))
+            loss = loss / n + 0.5 * wd * (W * W).sum((1, 2), dtype=loss.dtype)
             grad = torch.cat([(gW / n + wd * W).flatten(1), gb / n], dim=1)
             return loss, grad
 

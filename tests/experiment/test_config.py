@@ -186,3 +186,42 @@ def test_a_model_folder_without_config_json_is_refused_with_the_config(config_di
         f"tokenizer files (tokenizer.json, or the vocabulary files); did you mean {snapshot}?")
     study.write_text(MINIMAL.replace("path/to/model-dir-or-hub-id", "models/minilm/snapshot"), encoding="utf-8")
     assert load_config(study).models[0].source == str(snapshot)
+
+
+def _with_amnesic(tasks_extra: str, amnesic: str) -> dict:
+    import tomllib
+
+    text = MINIMAL.replace("[probe]", tasks_extra + "\n[probe]") + "\n[amnesic]\n" + amnesic
+    return tomllib.loads(text)
+
+
+DISTANCE = '[[tasks]]\nname = "distance"\ntrain = "t.conllu"\ntest = ["t.conllu"]\n'
+XPOS = '[[tasks]]\nname = "xpos"\ntrain = "t.conllu"\ntest = ["t.conllu"]\n'
+
+
+def test_amnesic_other_tasks_are_checked():
+    ok = parse_config(_with_amnesic(XPOS, 'task = "upos"\nlayers = [2]\nother_tasks = ["xpos"]\n'), check_files=False)
+    assert ok.amnesic.other_tasks == ["xpos"]
+    off = parse_config(_with_amnesic(XPOS, 'task = "upos"\nlayers = [2]\nother_tasks = false\n'), check_files=False)
+    assert off.amnesic.other_tasks is False
+    assert parse_config(_with_amnesic("", 'task = "upos"\nlayers = [2]\n'), check_files=False).amnesic.other_tasks is True
+    with pytest.raises(ConfigError, match=r"amnesic.other_tasks: .*'xpoz' \(did you mean xpos\?\)"):
+        parse_config(_with_amnesic(XPOS, 'task = "upos"\nlayers = [2]\nother_tasks = ["xpoz"]\n'), check_files=False)
+    with pytest.raises(ConfigError, match=r"amnesic.other_tasks: distance is a distance task"):
+        parse_config(_with_amnesic(DISTANCE, 'task = "upos"\nlayers = [2]\nother_tasks = ["distance"]\n'),
+                     check_files=False)
+    with pytest.raises(ConfigError, match=r"amnesic.other_tasks: expected true"):
+        parse_config(_with_amnesic("", 'task = "upos"\nlayers = [2]\nother_tasks = "xpos"\n'), check_files=False)
+
+
+def test_conditional_on_is_a_named_option_of_the_conditional_kind():
+    import tomllib
+
+    def cfg(kinds, value):
+        return tomllib.loads(MINIMAL.replace('kinds = ["linear"]', f"kinds = {kinds}\noptions = {{ conditional_on = {value} }}"))
+
+    assert parse_config(cfg('["conditional"]', '"previous"'), check_files=False).probe.options["conditional_on"] == "previous"
+    with pytest.raises(ConfigError, match=r"probe.options.conditional_on: unknown baseline 'prev' \(did you mean previous\?\)"):
+        parse_config(cfg('["conditional"]', '"prev"'), check_files=False)
+    with pytest.raises(ConfigError, match=r"probe.options.conditional_on: no probe kind of this study"):
+        parse_config(cfg('["linear"]', '"previous"'), check_files=False)

@@ -154,3 +154,37 @@ def test_vectors_extracted_through_an_erased_model_are_erased_at_that_layer(tmp_
     from probes.probing.amnesic import check_hook
 
     assert check_hook(loaded.model, loaded.tokenizer, 2, 0) is not None  # the embeddings' output is found too
+
+
+def test_downstream_rows_compare_each_variant_s_own_probe_on_the_same_sentences():
+    from probes.probing.amnesic import LayerView, downstream_rows
+
+    X, y = planted_signal(n=2400)
+    Xt, yt = planted_signal(n=1200, seed=1)
+
+    def split(V, labels):
+        n = len(labels)
+        off = np.arange(0, n + 1, 10)
+        task = TaskData(name="other", kind="token", metric="accuracy", classes=["a", "b", "c"], y=labels,
+                        index=np.arange(n), sentence_offsets=off)
+        return LayerView(np.asarray(V, dtype=np.float32), [2, 3], off), task
+
+    def two_layers(Z):
+        return np.stack([Z, 0.5 * Z])
+
+    clean = (split(two_layers(X.numpy()), y), {"test": split(two_layers(Xt.numpy()), yt)}, None)
+    gone = lambda Z: np.concatenate([np.random.default_rng(4).normal(size=(len(Z), 2)), Z[:, 2:]], 1)  # noqa: E731
+    erased = (split(two_layers(gone(X.numpy())), y), {"test": split(two_layers(gone(Xt.numpy())), yt)}, None)
+    rows = downstream_rows({"clean": clean, "erased": erased, "erased_random": clean}, "upos", 1, n_boot=200,
+                           device="cpu", model="m", train_set="tr")
+    got = {(r.metric, r.layer): r for r in rows}
+    assert {r.layer for r in rows} == {2, 3} and {r.probe for r in rows} == {"amnesic"}
+    for layer in (2, 3):
+        c, e, rnd = (got[(f"other_accuracy_{v}:1", layer)] for v in ("clean", "erased", "erased_random"))
+        assert c.value > 0.7 and e.value < 0.45  # the label's coordinates replaced by noise: near chance (1/3)
+        assert rnd.value == c.value and (rnd.ci_low, rnd.ci_high) == (c.ci_low, c.ci_high)  # same vectors, same probe
+        d = got[("other_accuracy_delta_vs_random:1", layer)]
+        assert d.value == pytest.approx(e.value - rnd.value) and d.ci_high < 0
+        assert "upos erased at layer 1" in d.covers and c.model == "m" and c.train_set == "tr"
+    with pytest.raises(ProbesError, match="clean vectors"):
+        downstream_rows({"erased": erased}, "upos", 1, device="cpu")
