@@ -1,8 +1,8 @@
 """Which neurons carry a property: an elastic-net probe, neuron rankings and ablation curves.
 
 * ``ElasticNetProbe``: multinomial logistic regression with an L1 + L2 penalty on standardised
-  inputs, one model per layer, all layers at once (FISTA: a gradient step on the smooth part,
-  then the L1 soft-threshold).
+  inputs, one model per layer, all layers at once (OWL-QN by default; FISTA, a gradient step on the
+  smooth part then the L1 soft-threshold, as ``solver="fista"``).
 * Rankings of the neurons of each layer, fitted on the training split only:
   ``lca`` (linguistic correlation analysis, Dalvi et al. 2019 / NeuroX): by the elastic-net
   probe's weights; overall by the per-class weight-mass sweep of NeuroX's
@@ -32,7 +32,8 @@ RANKINGS = ("lca", "probeless")
 
 # ----- the elastic-net probe -----------------------------------------------------------------------
 class ElasticNetProbe(LinearProbe):
-    """Multinomial logistic regression with an elastic-net penalty, one per layer, trained by FISTA.
+    """Multinomial logistic regression with an elastic-net penalty, one per layer, solved by OWL-QN
+    (``solver="owlqn"``, see ``_train_owlqn``) or by FISTA (``solver="fista"``, below).
 
     Objective per layer, on inputs standardised with the training rows' mean and sd:
     mean cross-entropy + alpha * (l1_ratio * ||W||_1 + (1 - l1_ratio) / 2 * ||W||_2^2), bias not

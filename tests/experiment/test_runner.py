@@ -254,17 +254,45 @@ def test_neurons_and_conditional_kinds_write_their_rows_and_skip_what_they_do_no
     assert ((cond.ci_low <= cond.value) & (cond.value <= cond.ci_high)).all()
     # The distance task is structural: neither kind applies, and the probe stage says so.
     assert not df[(df.task == "distance") & df.probe.isin(["neurons-lca", "conditional"])].size
-    assert (tmp_path / "out" / "report.html").is_file()
+    page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert '<section id="neurons">' in page and '<section id="conditional">' in page
+    assert 'id="amnesic"' not in page  # not asked for: no section, nothing said missing
+    # The neurons job kept its ranking's profile; the report drew the best layer's top neurons from it.
+    extras = json.loads((tmp_path / "out" / "extras.json").read_text(encoding="utf-8"))
+    (prof,) = extras["neuron_profiles"]
+    assert prof["task"] == "upos" and prof["layers"] == [0, 1, 2] and len(prof["neurons"][0]) == 12
+    full = neu[(neu.eval_set == "en") & (neu.metric == "neuron_acc_top:32") & (neu.seed == 0)]
+    best = int(full.loc[full.value.idxmax(), "layer"])
+    assert (tmp_path / "out" / "figures" / f"tiny-upos-neurons-lca-label-activations-{best}.png").is_file()
+    assert (tmp_path / "out" / "figures" / "tiny-conditional.png").is_file()
+
+
+def test_conditional_on_the_previous_layer(tmp_path, tiny_model):
+    from probes.experiment.config import ConfigError
+
+    config = write_upos_linear_study(tmp_path, tiny_model)
+    text = config.read_text(encoding="utf-8").replace('kinds = ["linear"]', 'kinds = ["conditional"]')
+    config.write_text(text.replace("[probe]\n", '[probe]\noptions = { conditional_on = "previous" }\n'), encoding="utf-8")
+    df = Experiment(load_config(config), out=tmp_path / "out", cache_dir=tmp_path / "cache", progress=False).run().results
+    cond = df[(df.metric == "cond_vinfo_bits") & (df.eval_set == "en")].set_index("layer")
+    assert cond.covers.str.endswith("(given the previous layer)").all()
+    assert cond.loc[0, "value"] == 0.0  # layer 0 has no layer below it: conditioned on itself
+    config.write_text(text.replace("[probe]\n", '[probe]\noptions = { conditional_on = "layer1" }\n'), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"probe.options.conditional_on: unknown baseline 'layer1'.*layer0, previous"):
+        load_config(config)
 
 
 def test_amnesic_section_erases_the_task_and_says_why_no_lm_loss_was_measured(tmp_path, tiny_model, capsys):
     config = write_study(tmp_path, tiny_model)
     text = config.read_text(encoding="utf-8").replace('kinds = ["linear", "cumulative"]',
                                                       'kinds = ["linear"]\ncontrol = false\nrandom_init = false')
+    xpos = ('[[tasks]]\nname = "xpos"\ntrain = { path = "data/en.conllu", sentences = "1-40" }\n'
+            'test = [{ path = "data/en.conllu", sentences = "181-200", name = "en" }]\n\n[[tasks]]\nname = "distance"')
+    text = text.replace('[[tasks]]\nname = "distance"', xpos)
     config.write_text(text + '\n[amnesic]\ntask = "upos"\nlayers = [1, 2]\n', encoding="utf-8")
     exp = Experiment(load_config(config), out=tmp_path / "out", cache_dir=tmp_path / "cache", progress=False)
     df = exp.run().results
-    am = df[df.probe == "amnesic"]
+    am = df[(df.probe == "amnesic") & (df.task == "upos")]
     assert sorted(set(am.layer)) == [1, 2] and set(am.eval_set) == {"en", "de"}
     at = am[(am.eval_set == "en") & (am.layer == 2)].set_index("metric")
     got = at.value
@@ -276,6 +304,28 @@ def test_amnesic_section_erases_the_task_and_says_why_no_lm_loss_was_measured(tm
     # The tiny BERT was saved without its masked-LM head: no LM-loss rows, and the run says why.
     assert not am.metric.str.startswith("lm_loss").any()
     assert any("amnesic LM loss not measured" in s and "language-modelling head" in s for s in exp.skipped_jobs)
+    # (c) xpos at the layers after the erased one, re-extracted through the erased model: after layer 1,
+    # layer 2; after layer 2 (the last) nothing, and the run says so.
+    other = df[(df.probe == "amnesic") & (df.task == "xpos")].set_index("metric")
+    assert set(other.layer) == {2} and set(other.eval_set) == {"en"}
+    assert set(other.index) == {f"other_accuracy_{v}:1" for v in ("clean", "erased", "erased_random", "delta_vs_random")}
+    # the clean variant is the xpos linear probe of seed 0 at layer 2 (same vectors, data and settings)
+    lin = df[(df.task == "xpos") & (df.probe == "linear") & (df.layer == 2) & (df.eval_set == "en")
+             & (df.seed == 0) & (df.metric == "accuracy")]
+    assert other.loc["other_accuracy_clean:1", "value"] == pytest.approx(lin.value.iloc[0], abs=1e-9)
+    d = other.loc["other_accuracy_delta_vs_random:1"]
+    assert d.value == pytest.approx(other.loc["other_accuracy_erased:1", "value"]
+                                    - other.loc["other_accuracy_erased_random:1", "value"])
+    assert d.ci_low <= d.value <= d.ci_high and "upos erased at layer 1" in d.covers
+    assert any("amnesic other tasks not probed after layer 2" in s for s in exp.skipped_jobs)
+    page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert '<section id="amnesic">' in page and "No LM-loss change is reported: amnesic LM loss not measured" in page
+    assert (tmp_path / "out" / "figures" / "tiny-amnesic-other-tasks.png").is_file()
+    # Taken from the cache, the job says again what it could not measure (the report too).
+    again = Experiment(load_config(config), out=tmp_path / "out2", cache_dir=tmp_path / "cache", progress=False)
+    out = again.run()
+    assert out.probed == 0 and any("amnesic LM loss not measured" in s for s in again.skipped_jobs)
+    assert "No LM-loss change is reported" in (tmp_path / "out2" / "report.html").read_text(encoding="utf-8")
 
 
 def test_amnesic_section_is_checked_with_the_config(tmp_path, tiny_model):
