@@ -175,6 +175,7 @@ def test_a_bad_task_is_refused_by_the_cli_before_any_model_loads(config_dir, cap
 def test_a_model_folder_without_config_json_is_refused_with_the_config(config_dir):
     (config_dir / "models" / "minilm" / "snapshot").mkdir(parents=True)
     (config_dir / "models" / "minilm" / "snapshot" / "config.json").write_text("{}", encoding="utf-8")
+    (config_dir / "models" / "minilm" / "snapshot" / "tokenizer.json").write_text("{}", encoding="utf-8")
     study = config_dir / "study.toml"
     study.write_text(MINIMAL.replace("path/to/model-dir-or-hub-id", "models"), encoding="utf-8")
     with pytest.raises(ConfigError) as exc:
