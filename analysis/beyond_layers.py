@@ -5,6 +5,7 @@ tables and captions, and its captions say what every interval covers."""
 
 from __future__ import annotations
 
+import re
 from typing import Optional
 
 import numpy as np
@@ -22,6 +23,11 @@ def _covers(rows: pd.DataFrame) -> str:
     """The distinct ``covers`` texts of some rows, joined (what their intervals cover)."""
     found = [str(c) for c in dict.fromkeys(rows["covers"]) if isinstance(c, str) and c]
     return "; ".join(found) if found else "not stated by the rows"
+
+
+def _without_paths(text: str) -> str:
+    """A note with each absolute file path shortened to its last part (the report names files, not machine paths)."""
+    return re.sub(r"(?<![\w.])/(?:[^\s:/]+/)+([^\s:/]+)", r"\1", text)
 
 
 def _wide(rows: pd.DataFrame, index: list[str], metrics: list[str]) -> pd.DataFrame:
@@ -157,7 +163,8 @@ def conditional_section(o: _Out, agg: pd.DataFrame, exp: Optional[pd.DataFrame])
             o, cfig.plot_conditional(agg, model=model, exp=exp), _slug(model, "conditional"),
             f"{model}: V-information (Hewitt et al. 2021; V = linear probes) of layer l about each task in bits "
             f"per word, alone and given {base} (what layer l adds beyond it), on the task's main evaluation "
-            f"set; bands: 95% intervals over {_covers(rows)}, both terms of each difference on the same "
+            f"set; bands: 95% intervals over {_covers(rows[rows['metric'] == 'cond_vinfo_bits'])}, both terms of "
+            "each difference on the same "
             "resamples. "
             + ("Right: Tenney et al.'s differential score Δ(l) (the cumulative probe's score at l minus at l−1, "
                "× 100; a difference of point estimates, no interval) on the same layer axis."
@@ -202,7 +209,7 @@ def _lm_reason(model: str, notes: list[str], cfg: dict) -> str:
         return "The LM loss was not asked for ([amnesic] lm_loss = false)."
     mine = [n for n in notes if n.startswith(f"{model}:") and "LM loss" in n]
     if mine:
-        return "No LM-loss change is reported: " + " ".join(n.removeprefix(f"{model}: ") for n in mine)
+        return "No LM-loss change is reported: " + " ".join(_without_paths(n.removeprefix(f"{model}: ")) for n in mine)
     return "No LM-loss rows for this model in the results, and the run recorded no reason."
 
 
@@ -235,16 +242,16 @@ def amnesic_section(o: _Out, agg: pd.DataFrame, notes: list[str], cfg: dict) -> 
         else:
             blocks.append(Block("text", f"{model}: {_lm_reason(model, notes, cfg)}"))
         if "other_tasks" in tables:
-            other = rows[rows["metric"].astype(str).str.startswith("other_accuracy_")]
             blocks.append(_figure(
                 o, afig.plot_downstream(agg, model=model), _slug(model, "amnesic-other-tasks"),
                 f"{model}: each other task's linear probe at the layers after the erased one, retrained and scored "
                 f"on vectors extracted with {task} erased inside the forward pass (LEACE, or a random subspace of "
-                f"the same rank), against the clean vectors. Whiskers: 95% intervals over {_covers(other)}; the "
+                "the same rank), against the clean vectors; each variant's probe is trained on its own vectors. "
+                "Whiskers: 95% intervals over resampled test sentences (the rows' covers column says more); the "
                 "table adds the paired difference LEACE minus random (delta_vs_random) with its interval."))
         down_notes = [n for n in notes if n.startswith(f"{model}:") and "other tasks" in n]
         for n in down_notes:
-            blocks.append(Block("text", n))
+            blocks.append(Block("text", _without_paths(n)))
         captions = {"accuracy": f"{model}: {task} probe per erased layer (lo/hi: 95% intervals over resampled test "
                                 "sentences)",
                     "lm_loss": f"{model}: LM loss (nats per token) and its change per erased layer (lo/hi: 95% "

@@ -12,7 +12,7 @@ from tests.analysis.synthetic import (AMNESIC, COND_VINFO, CUMULATIVE, DOWNSTREA
                                       make_beyond_layers_table, make_neuron_profile, make_results_table)
 from probes.records import RESULT_COLUMNS
 
-NOTE = f"{MODEL}: amnesic LM loss not measured: the checkpoint has no trained language-modelling head"
+NOTE = f"{MODEL}: amnesic LM loss not measured: /home/me/models/tiny: the checkpoint has no trained language-modelling head"
 
 
 def _with_baselines(df: pd.DataFrame) -> pd.DataFrame:
@@ -86,7 +86,8 @@ def test_without_lm_loss_rows_the_report_says_why(tmp_path):
     df = _with_baselines(make_beyond_layers_table(lm_loss=False, downstream=False))
     page = write_report(df, tmp_path / "a", config={"name": "r"}, extras={"amnesic_notes": [NOTE]},
                         formats=("png",)).read_text(encoding="utf-8")
-    assert "No LM-loss change is reported: amnesic LM loss not measured: the checkpoint has no trained" in page
+    assert "No LM-loss change is reported: amnesic LM loss not measured: tiny: the checkpoint has no trained" in page
+    assert "/home/me" not in page.split('id="run"')[0]  # the section names the model folder, not its machine path
     assert not (tmp_path / "a" / "figures" / f"{MODEL}-amnesic-lm-loss.png").exists()
     assert not (tmp_path / "a" / "figures" / f"{MODEL}-amnesic-other-tasks.png").exists()
     # The same note from an older run's manifest, and a study that did not ask for the LM loss.
