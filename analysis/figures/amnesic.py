@@ -6,7 +6,6 @@ results table (probe ``amnesic``, rows of ``probes.probing.amnesic`` and the stu
 
 from __future__ import annotations
 
-import math
 import re
 from typing import Optional
 
@@ -61,12 +60,7 @@ def plot_erasure_accuracy(agg: pd.DataFrame, *, model: str):
     main = main_eval_set(rows)
     sets = [main] + [s for s in sets if s != main][:3]
     layers = sorted(rows["layer"].unique())
-    ncols = min(2, len(sets))
-    nrows = math.ceil(len(sets) / ncols)
-    fig, axes = style.plt.subplots(nrows, ncols, figsize=(6.9 if ncols > 1 else 3.6, 2.3 * nrows + 0.5),
-                                   squeeze=False, sharey=True)
-    for ax in axes.flat[len(sets):]:
-        ax.set_visible(False)
+    fig, axes = style.panel_grid(len(sets), 2, 2.3, single_width=3.6, sharey=True)
     pos = {l: i for i, l in enumerate(layers)}
     handles = {}
     for ax, ev in zip(axes.flat, sets):
@@ -92,10 +86,7 @@ def plot_erasure_accuracy(agg: pd.DataFrame, *, model: str):
     for ax in axes[:, 0]:
         ax.set_ylabel("probe accuracy")
     fig.suptitle(f"{model}: {task} probe before and after erasing {task} (LEACE)", fontsize=9)
-    strip = (0.16 * math.ceil(len(handles) / 2) + 0.12) / fig.get_figheight()
-    fig.tight_layout(rect=(0, strip, 1, 1))
-    fig.legend(list(handles.values()), list(handles.keys()), loc="lower center", ncol=min(4, len(handles)),
-               frameon=False, bbox_to_anchor=(0.5, 0.0))
+    style.legend_below(fig, handles, 4, pad=0.12)
     return fig
 
 
@@ -137,9 +128,7 @@ def plot_lm_loss_change(agg: pd.DataFrame, *, model: str):
         a.set_xlabel("layer erased")
         a.grid(axis="y", color="#e5e5e5", lw=0.5)
     fig.suptitle(f"{model}: the model's own LM loss with {task} erased inside its forward pass", fontsize=9)
-    fig.tight_layout(rect=(0, 0.28 / fig.get_figheight(), 1, 1))
-    fig.legend(list(handles.values()), [f"erased: {k}" for k in handles], loc="lower center", ncol=len(handles),
-               frameon=False, bbox_to_anchor=(0.5, 0.0))
+    style.legend_below(fig, {f"erased: {k}": h for k, h in handles.items()}, len(handles), pad=0.12)
     return fig
 
 
@@ -189,8 +178,5 @@ def plot_downstream(agg: pd.DataFrame, *, model: str, erased: Optional[str] = No
     for ax in axes[-1]:
         ax.set_xlabel("layer probed")
     fig.suptitle(f"{model}: other tasks after erasing {erased} inside the forward pass", fontsize=9)
-    strip = 0.3 / fig.get_figheight()
-    fig.tight_layout(rect=(0, strip, 1, 1))
-    fig.legend(list(handles.values()), list(handles.keys()), loc="lower center", ncol=len(handles), frameon=False,
-               bbox_to_anchor=(0.5, 0.0))
+    style.legend_below(fig, handles, len(handles), pad=0.14)
     return fig

@@ -110,8 +110,5 @@ def plot_conditional(agg: pd.DataFrame, *, model: str, exp: Optional[pd.DataFram
         ax.set_xlabel("layer")
     fig.suptitle(f"{model}: what each layer adds (Hewitt et al. 2021)"
                  + (" beside Tenney et al.'s differential scores" if two else ""), fontsize=9)
-    strip = 0.3 / fig.get_figheight()
-    fig.tight_layout(rect=(0, strip, 1, 1))
-    fig.legend(list(legend.values()), list(legend.keys()), loc="lower center", ncol=len(legend), frameon=False,
-               bbox_to_anchor=(0.5, 0.0))
+    style.legend_below(fig, legend, len(legend), pad=0.14)
     return fig

@@ -91,11 +91,7 @@ def plot_ablation_curves(df: pd.DataFrame, *, model: str, task: str, probe: Opti
     maj = df[(df["model"] == model) & (df["task"] == task) & (df["probe"] == "majority") & (df["eval_set"] == eval_set)
              & (df["metric"] == "accuracy")]
     ncols = min(4, len(shown))
-    nrows = math.ceil(len(shown) / ncols)
-    fig, axes = style.plt.subplots(nrows, ncols, figsize=(6.9 if ncols > 1 else 3.4, 1.9 * nrows + 0.5),
-                                   squeeze=False, sharey=True)
-    for ax in axes.flat[len(shown):]:
-        ax.set_visible(False)
+    fig, axes = style.panel_grid(len(shown), ncols, 1.9, sharey=True)
     legend = {}
     width = int(table["k"].max())
     for ax, layer in zip(axes.flat, shown):
@@ -139,10 +135,7 @@ def plot_ablation_curves(df: pd.DataFrame, *, model: str, task: str, probe: Opti
         ax.set_ylabel("accuracy")
     ranking = str(probe).removeprefix("neurons-")
     fig.suptitle(f"{model}: {task} on {eval_set}, neurons ranked by {ranking}", fontsize=9)
-    strip = (0.16 * math.ceil(len(legend) / 3) + 0.1) / fig.get_figheight()
-    fig.tight_layout(rect=(0, strip, 1, 1))
-    fig.legend(list(legend.values()), list(legend.keys()), loc="lower center", ncol=min(3, len(legend)),
-               frameon=False, bbox_to_anchor=(0.5, 0.0))
+    style.legend_below(fig, legend, 3)
     return fig
 
 

@@ -40,6 +40,30 @@ def new_figure(width: float, height: float, **kwargs):
     return plt.subplots(figsize=(width, height), **kwargs)
 
 
+def panel_grid(n: int, ncols: int, panel_height: float, single_width: float = 3.4, extra_height: float = 0.5,
+               **kwargs):
+    """(figure, axes (rows, columns)) for ``n`` panels, ``ncols`` to a row, on a double-column page
+    (one column wide for a single panel); the unused axes of the last row are hidden."""
+    ncols = max(1, min(ncols, n))
+    nrows = -(-n // ncols)
+    width = 6.9 if ncols > 1 else single_width
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width, panel_height * nrows + extra_height), squeeze=False,
+                             **kwargs)
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    return fig, axes
+
+
+def legend_below(fig, handles: dict, ncol: int, line: float = 0.16, pad: float = 0.1) -> None:
+    """Lay the panels out above a strip that holds one legend of ``handles`` ({label: artist}) in
+    ``ncol`` columns, so that the legend never covers data or axis labels."""
+    ncol = max(1, min(ncol, len(handles)))
+    strip = (line * -(-len(handles) // ncol) + pad) / fig.get_figheight()
+    fig.tight_layout(rect=(0, strip, 1, 1))
+    fig.legend(list(handles.values()), list(handles.keys()), loc="lower center", ncol=ncol, frameon=False,
+               bbox_to_anchor=(0.5, 0.0))
+
+
 def save_figure(fig, out_dir, name: str, formats=FORMATS) -> dict[str, Path]:
     """Write the figure as out_dir/name.<fmt> for each format; return the paths by format."""
     out_dir = Path(out_dir)
