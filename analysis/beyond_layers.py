@@ -99,7 +99,7 @@ def neuron_section(o: _Out, scored: pd.DataFrame, extras: dict) -> Optional[Sect
                 rand = t[t["metric"].str.startswith("neuron_acc_random:")]
                 fixed = t[t["metric"].str.startswith("neuron_acc_top:")]
                 blocks.append(_figure(
-                    o, nfig.plot_ablation_curves(scored, model=model, task=task, probe=probe),
+                    o, lambda: nfig.plot_ablation_curves(scored, model=model, task=task, probe=probe),
                     _slug(model, task, probe, "ablation"),
                     f"{model}, {task}: accuracy of a linear probe retrained on the k neurons ranked first (top), "
                     f"last (bottom) or drawn at random of each layer ({ranking} ranking, fitted on the training "
@@ -107,7 +107,7 @@ def neuron_section(o: _Out, scored: pd.DataFrame, extras: dict) -> Optional[Sect
                     f"cover {_covers(fixed)}; random covers {_covers(rand)}. Dashed: 95% of the full layer's "
                     "accuracy; dotted vertical: the smallest k whose top-k probe reaches it; dotted "
                     "horizontal: the majority class."))
-            blocks.append(_figure(o, nfig.plot_min_k_map(scored, model=model, probe=probe),
+            blocks.append(_figure(o, lambda: nfig.plot_min_k_map(scored, model=model, probe=probe),
                                   _slug(model, probe, "min-k-map"),
                                   f"{model}: the smallest k whose top-k probe reaches 95% of the full layer's "
                                   f"accuracy, per task (rows, with the layer's width) and layer (point estimates; "
@@ -120,7 +120,7 @@ def neuron_section(o: _Out, scored: pd.DataFrame, extras: dict) -> Optional[Sect
                 if prof is None or layer is None or layer not in prof.get("layers", []):
                     continue
                 blocks.append(_figure(
-                    o, nfig.plot_label_activations(prof, layer=layer,
+                    o, lambda: nfig.plot_label_activations(prof, layer=layer,
                                                    title=f"{model}, {task}, layer {layer}: top neurons per label"),
                     _slug(model, task, probe, "label-activations", layer),
                     f"{model}, {task}: the 12 neurons of layer {layer} (the layer with the best full-layer accuracy) "
@@ -160,7 +160,7 @@ def conditional_section(o: _Out, agg: pd.DataFrame, exp: Optional[pd.DataFrame])
         base = cfig.baseline_name(rows)
         has_delta = any(cfig.differential(exp, model, t) is not None for t in view)
         blocks.append(_figure(
-            o, cfig.plot_conditional(agg, model=model, exp=exp), _slug(model, "conditional"),
+            o, lambda: cfig.plot_conditional(agg, model=model, exp=exp), _slug(model, "conditional"),
             f"{model}: V-information (Hewitt et al. 2021; V = linear probes) of layer l about each task in bits "
             f"per word, alone and given {base} (what layer l adds beyond it), on the task's main evaluation "
             f"set; bands: 95% intervals over {_covers(rows[rows['metric'] == 'cond_vinfo_bits'])}, both terms of "
@@ -225,7 +225,7 @@ def amnesic_section(o: _Out, agg: pd.DataFrame, notes: list[str], cfg: dict) -> 
         own = rows[rows["task"] == task]
         acc = own[own["metric"].isin(ACC_METRICS)]
         blocks.append(_figure(
-            o, afig.plot_erasure_accuracy(agg, model=model), _slug(model, "amnesic-accuracy"),
+            o, lambda: afig.plot_erasure_accuracy(agg, model=model), _slug(model, "amnesic-accuracy"),
             f"{model}: a linear probe for {task} retrained and scored on one layer's vectors before and after "
             f"LEACE erased {task} from that layer (Elazar et al. 2021; Belrose et al. 2023), and after erasing a "
             f"random subspace of the same rank; LEACE's guarantee puts the erased probe at the majority class "
@@ -234,7 +234,7 @@ def amnesic_section(o: _Out, agg: pd.DataFrame, notes: list[str], cfg: dict) -> 
         if afig.has_lm_loss(agg, model):
             lm = own[own["metric"].isin(LM_METRICS)]
             blocks.append(_figure(
-                o, afig.plot_lm_loss_change(agg, model=model), _slug(model, "amnesic-lm-loss"),
+                o, lambda: afig.plot_lm_loss_change(agg, model=model), _slug(model, "amnesic-lm-loss"),
                 f"{model}: change of the model's own language-modelling loss when {task} is erased from one layer "
                 "inside the forward pass (erased minus clean, nats per predicted token), for LEACE and for a random "
                 "subspace of the same rank, and their paired difference (right). Whiskers: 95% intervals over "
@@ -243,7 +243,7 @@ def amnesic_section(o: _Out, agg: pd.DataFrame, notes: list[str], cfg: dict) -> 
             blocks.append(Block("text", f"{model}: {_lm_reason(model, notes, cfg)}"))
         if "other_tasks" in tables:
             blocks.append(_figure(
-                o, afig.plot_downstream(agg, model=model), _slug(model, "amnesic-other-tasks"),
+                o, lambda: afig.plot_downstream(agg, model=model), _slug(model, "amnesic-other-tasks"),
                 f"{model}: each other task's linear probe at the layers after the erased one, retrained and scored "
                 f"on vectors extracted with {task} erased inside the forward pass (LEACE, or a random subspace of "
                 "the same rank), against the clean vectors; each variant's probe is trained on its own vectors. "

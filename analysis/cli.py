@@ -15,7 +15,14 @@ def register(subparsers) -> None:
                                           "(plus DIR/manifest.json and DIR/extras.json when present).")
     p.add_argument("dir", help="an experiment directory holding results.csv")
     p.add_argument("--out", help="write the report here instead of DIR")
-    p.add_argument("--formats", default="png,svg", help="figure formats besides the PNG (comma-separated: png,svg,pdf)")
+    p.add_argument("--formats", default="png,svg,pdf",
+                   help="figure formats (comma-separated from png, svg, pdf; default png,svg,pdf as a study writes; "
+                        "the PNG is always written: report.html shows it)")
+    p.add_argument("--paper-sizes", action="store_true",
+                   help="also every figure at both paper widths, 3.3 in (one column) and 6.9 in (two columns), "
+                        "as its vector formats in figures/paper/single-column/ and double-column/ (about twice "
+                        "the drawing time)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
     p.add_argument("--reference", metavar="CSV", help="also draw the published per-layer table "
                                                       "(e.g. ../shared/data/reference/tenney2019_cumulative_f1.csv)")
     p.set_defaults(func=run)
@@ -26,6 +33,7 @@ def run(args) -> int:
     from analysis.reference import load_reference
     from analysis.report import load_extras, write_report
     from analysis.results import read_results
+    from probes.progress import Progress
 
     d = Path(args.dir)
     if not d.is_dir():
@@ -48,7 +56,10 @@ def run(args) -> int:
     if bad:
         raise ProbesError(f"--formats: unknown format(s) {bad}; choose from png, svg, pdf")
     out = Path(args.out) if args.out else d
-    path = write_report(results, out, manifest=manifest, extras=extras or None, formats=formats,
-                        write_results=out.resolve() != d.resolve())
+    reporter = Progress(enabled=not args.quiet)
+    reporter.say(f"[report]       {len(results)} result rows -> {out}")
+    with reporter.stage("[report]"):
+        path = write_report(results, out, manifest=manifest, extras=extras or None, formats=formats,
+                            write_results=out.resolve() != d.resolve(), paper_sizes=args.paper_sizes)
     print(path)
     return 0

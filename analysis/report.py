@@ -63,6 +63,7 @@ class _Out:
     formats: tuple
     figures: list
     tables: list
+    paper_sizes: bool = False  # also figures/paper/{single,double}-column/ (vector formats only)
 
 
 def _slug(*parts) -> str:
@@ -70,15 +71,43 @@ def _slug(*parts) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in s)
 
 
-def _figure(o: _Out, fig, name: str, caption: str) -> Block:
-    from analysis.figures import style
+def _figure(o: _Out, draw, name: str, caption: str) -> Block:
+    """Save a figure (a Figure, or a function drawing one) as figures/<name>.<format> and return its block.
 
+    With paper sizes asked for, a function is called again for each paper column, its panels and legend
+    reflowed to that width (``style.paper_column``), and saved fitted to exactly that width."""
+    from analysis.figures import style
+    from probes import progress
+
+    progress.step(f"drawing {name}")
+    fig = draw() if callable(draw) else draw
     try:
         paths = style.save_figure(fig, o.out_dir / "figures", name, tuple(dict.fromkeys(("png",) + o.formats)))
     finally:
         style.close(fig)
+    vector = tuple(f for f in o.formats if f in style.VECTOR_FORMATS)
+    if o.paper_sizes and vector and callable(draw):
+        for column in style.PAPER_WIDTHS:
+            with style.paper_column(column):
+                fig = draw()
+            try:
+                style.save_paper_copy(fig, o.out_dir / "figures" / "paper" / f"{column}-column", name, column, vector)
+            finally:
+                style.close(fig)
     o.figures.append(name)
     return Block("png", paths["png"].read_bytes(), caption)
+
+
+def _paper_note(o: _Out) -> str:
+    from analysis.figures import style
+
+    vector = [f for f in o.formats if f in style.VECTOR_FORMATS]
+    if not vector:
+        return ""
+    if not o.paper_sizes:
+        return ("; the same at both paper widths, 3.3 and 6.9 in, with `probes report DIR --paper-sizes`")
+    return (f"; figures/paper/single-column/ and figures/paper/double-column/: each as {', '.join(vector)}, "
+            "exactly 3.3 and 6.9 in wide")
 
 
 def _table(o: _Out, df: pd.DataFrame, name: str, caption: str, floatfmt: str = ".3f", folded: bool = True) -> Block:
@@ -138,14 +167,14 @@ def _model_sections(o: _Out, agg: pd.DataFrame, sel: pd.DataFrame, summary: pd.D
     if len(m_exp):
         blocks.append(Block("list", expected_layer_lines(m_exp), "Where each task is resolved (rows in the paper's order)"))
         label = "F1" if set(m_exp["metric"]) <= {"micro_f1", ""} else "score"
-        blocks.append(_figure(o, pipeline.plot_expected_layers(m_exp, score_label=label, title=model),
+        blocks.append(_figure(o, lambda: pipeline.plot_expected_layers(m_exp, score_label=label, title=model),
                               _slug(model, "fig1-expected-layers"),
                               "Figure 1 (Tenney et al. 2019 style): blue bar = center of gravity E_s of the scalar-mix "
                               "weights, lavender bar = expected layer E_Δ from cumulative scores, whisker = its 95% "
                               "interval over resampled test sentences; left: score of the layer-0 and all-layers "
                               "cumulative probes (x100). Rows in the paper's order (POS, Consts., Deps., Entities, SRL, "
                               "Coref., SPR, Relations)."))
-        blocks.append(_figure(o, pipeline.plot_layer_weights(m_exp, title=model), _slug(model, "fig2-layer-weights"),
+        blocks.append(_figure(o, lambda: pipeline.plot_layer_weights(m_exp, title=model), _slug(model, "fig2-layer-weights"),
                               "Figure 2 style: blue = mixing weights s_l, outlined = differential scores Δ(l) "
                               "(orange where negative); K(s), K(Δ) = KL from uniform in bits."))
         blocks.append(_table(o, m_exp[EXPECTED_VIEW].reset_index(drop=True), _slug(model, "expected-layers"),
@@ -154,7 +183,7 @@ def _model_sections(o: _Out, agg: pd.DataFrame, sel: pd.DataFrame, summary: pd.D
         skipped.append(f"{model}: Figures 1 and 2 (no 'mix' mixing weights and no 'cumulative' scores)")
     tasks = curves.curve_tasks(agg, model)
     if tasks:
-        blocks.append(_figure(o, curves.plot_layer_curves(agg, model=model, tasks=tasks), _slug(model, "layer-curves"),
+        blocks.append(_figure(o, lambda: curves.plot_layer_curves(agg, model=model, tasks=tasks), _slug(model, "layer-curves"),
                               "Score by layer with 95% bands; dashed = control task, dotted = random-init model, "
                               "horizontal = majority class and scalar mix of all layers."))
         per_layer = agg[(agg["model"] == model) & (agg["layer"] >= 0) & score_mask(agg["metric"])
@@ -162,19 +191,19 @@ def _model_sections(o: _Out, agg: pd.DataFrame, sel: pd.DataFrame, summary: pd.D
         probes_ = list(dict.fromkeys(per_layer["probe"]))
         probe = "linear" if "linear" in probes_ else (probes_[0] if probes_ else None)
         if probe:
-            blocks.append(_figure(o, curves.plot_layer_task_heatmap(agg, model=model, probe=probe),
+            blocks.append(_figure(o, lambda: curves.plot_layer_task_heatmap(agg, model=model, probe=probe),
                                   _slug(model, "heatmap", probe), f"Layer x task heatmap of the {probe} probe's scores."))
     else:
         skipped.append(f"{model}: layer curves and heatmap (no per-layer score rows)")
     if len(sel[(sel["model"] == model) & (sel["layer"] >= 0)]):
-        blocks.append(_figure(o, curves.plot_selectivity(agg, model=model, sel=sel), _slug(model, "selectivity"),
+        blocks.append(_figure(o, lambda: curves.plot_selectivity(agg, model=model, sel=sel), _slug(model, "selectivity"),
                               "Selectivity = task score minus control-task score (Hewitt & Liang 2019), on each "
                               "task's evaluation set in its training language; every set is in the selectivity "
                               "table."))
     elif asked is None or "control" in asked:
         skipped.append(f"{model}: selectivity (no <task>:control rows)")
     if len(agg[(agg["model"] == model) & (agg["probe"] == "mdl") & (agg["metric"] == "codelength_bits")]):
-        blocks.append(_figure(o, curves.plot_codelength(agg, model=model), _slug(model, "mdl-codelength"),
+        blocks.append(_figure(o, lambda: curves.plot_codelength(agg, model=model), _slug(model, "mdl-codelength"),
                               "Online codelength (Voita & Titov 2020) by layer; control tasks dashed."))
     elif asked is not None and "mdl" in asked:
         skipped.append(f"{model}: MDL codelength (asked for, but no 'mdl' codelength_bits rows)")
@@ -345,7 +374,7 @@ def _transfer_blocks(o: _Out, agg: pd.DataFrame, model: str, skipped: list[str])
     vals = np.concatenate([m.to_numpy(dtype=float).ravel() for p in panels.values() for m in p.values()])
     vals = vals[np.isfinite(vals)]
     trains = list(dict.fromkeys(language_of(s) for v in views.values() for s in v["train_set"]))
-    blocks = [_figure(o, tfig.plot_transfer_matrix(panels, title=f"{model}: cross-lingual transfer"),
+    blocks = [_figure(o, lambda: tfig.plot_transfer_matrix(panels, title=f"{model}: cross-lingual transfer"),
                       _slug(model, "transfer"),
                       f"Cross-lingual transfer: one panel per task (its headline probe and metric under the task name; the "
                       f"other probes' transfer scores are in aggregated.csv), rows = "
@@ -353,7 +382,7 @@ def _transfer_blocks(o: _Out, agg: pd.DataFrame, model: str, skipped: list[str])
                       f"{', '.join(trains)}, so {trains[0]} is in-language and the others zero-shot); one colour "
                       f"scale for all panels ({vals.min():.2f} to {vals.max():.2f}). Control tasks are left out.")]
     for lang in trains:
-        blocks.append(_figure(o, tfig.plot_zero_shot_panels(views, train_language=lang, majority=majority, random_init=rnd,
+        blocks.append(_figure(o, lambda: tfig.plot_zero_shot_panels(views, train_language=lang, majority=majority, random_init=rnd,
                                                             title=f"{model}: trained on {lang}, scored in every language"),
                               _slug(model, "zero-shot", lang),
                               f"Score by layer per evaluation language for probes trained on {lang}, with 95% bands; "
@@ -412,7 +441,7 @@ def _structural_blocks(o: _Out, items: list[dict]) -> list[Block]:
         blocks.append(Block("svg", structural.predicted_tree_svg(it["words"], it["predicted_edges"], it["gold_heads"]),
                             "Predicted tree: minimum spanning tree over the probe's distances, undirected; "
                             f"✓ = gold edge, ✗ = not in the gold tree.{punct}"))
-        blocks.append(_figure(o, structural.plot_distance_matrices(it["predicted_distances"], it["words"], it["gold_heads"],
+        blocks.append(_figure(o, lambda: structural.plot_distance_matrices(it["predicted_distances"], it["words"], it["gold_heads"],
                                                                    it.get("gold_distances"), title=where),
                               _slug("structural", it.get("model", ""), it.get("layer", ""), it.get("sent_id", k)),
                               "Predicted squared distances beside gold tree distances, on one colour scale "
@@ -422,18 +451,28 @@ def _structural_blocks(o: _Out, items: list[dict]) -> list[Block]:
 
 def write_report(results: pd.DataFrame, out_dir, *, config: dict | None = None, manifest: dict | None = None,
                  extras: dict | None = None, formats=("png", "svg", "pdf"), title: str | None = None,
-                 write_results: bool = True) -> Path:
+                 write_results: bool = True, paper_sizes: bool = False) -> Path:
     """Write results.csv, aggregated.csv, summary.csv, expected_layers.csv, selectivity.csv (when control
-    rows exist), figures/, tables/, extras.json and a self-contained report.html; return its path."""
+    rows exist), figures/, tables/, extras.json and a self-contained report.html; return its path.
+
+    Each figure is written in every format of `formats` (the PNG is the one in report.html) at the
+    size the report shows it: one or two paper columns wide, fonts at print size. ``paper_sizes``
+    also writes every figure in its vector formats at both paper widths, exactly 3.3 in (one column)
+    and 6.9 in (two columns) wide, into figures/paper/single-column/ and figures/paper/double-column/:
+    each drawn again with its panels and legend reflowed (one panel per row in one column), which
+    roughly doubles the time spent drawing, hence off by default."""
     from analysis.figures import pipeline, transfer as tfig
 
     df = validate_results(results, "results")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     extras = dict(extras or {})
-    o = _Out(out, tuple(formats), [], [])
+    o = _Out(out, tuple(formats), [], [], paper_sizes=paper_sizes)
     if write_results:
         df.to_csv(out / "results.csv", index=False)
+    from probes import progress
+
+    progress.step("statistics: seeds aggregated, summary, selectivity, expected layers")
     scored, skipped = split_missing_values(df)
     if scored.empty:
         raise ProbesError("results: every row lacks a value (NaN); nothing to report")
@@ -475,7 +514,7 @@ def write_report(results: pd.DataFrame, out_dir, *, config: dict | None = None, 
         cka = pd.DataFrame(extras["cka"])
         blocks = []
         for model, g in cka.groupby("model", sort=False) if "model" in cka else [("", cka)]:
-            blocks.append(_figure(o, tfig.plot_cka(g, title=f"{model}: linear CKA on parallel sentences" if model else None),
+            blocks.append(_figure(o, lambda: tfig.plot_cka(g, title=f"{model}: linear CKA on parallel sentences" if model else None),
                                   _slug(model, "cka"), _cka_caption(g)))
         blocks.append(_table(o, cka, "cka", "Linear CKA between languages"))
         sections.append(Section("Cross-lingual similarity (CKA)", blocks, anchor="cka"))
@@ -495,11 +534,11 @@ def write_report(results: pd.DataFrame, out_dir, *, config: dict | None = None, 
             r = rexp[rexp["model"] == model]
             if r.empty:
                 continue
-            blocks.append(_figure(o, pipeline.plot_expected_layers(r, title=f"{model} (published scores)"),
+            blocks.append(_figure(o, lambda: pipeline.plot_expected_layers(r, title=f"{model} (published scores)"),
                                   _slug("reference", model, "fig1"),
                                   "Figure 1 redrawn from the published per-layer scores; E_s needs mixing weights, "
                                   "which the published table does not have, so only E_Δ is drawn."))
-            blocks.append(_figure(o, pipeline.plot_layer_weights(r, title=f"{model} (published scores)"),
+            blocks.append(_figure(o, lambda: pipeline.plot_layer_weights(r, title=f"{model} (published scores)"),
                                   _slug("reference", model, "fig2"), "Figure 2 redrawn from the published scores (Δ(l) only)."))
             blocks.append(_table(o, r[EXPECTED_VIEW].reset_index(drop=True), _slug("reference", model, "expected-layers"),
                                  f"{model}: expected layers from the published scores"))
@@ -523,12 +562,13 @@ def write_report(results: pd.DataFrame, out_dir, *, config: dict | None = None, 
                               folded=len(nan) > 5))
     info.append(Block("text", f"Files: results.csv, aggregated.csv (means over seeds per layer), summary.csv, "
                               f"expected_layers.csv{', selectivity.csv' if len(sel_all) else ''}, figures/ ({len(o.figures)} "
-                              f"figures as {', '.join(dict.fromkeys(('png',) + o.formats))}), tables/ "
-                              f"({len(o.tables)} tables as Markdown and LaTeX)."))
+                              f"figures as {', '.join(dict.fromkeys(('png',) + o.formats))}"
+                              f"{_paper_note(o)}), tables/ ({len(o.tables)} tables as Markdown and LaTeX)."))
     sections.append(Section("Run", info, anchor="run"))
     if extras:
         (out / "extras.json").write_text(json.dumps(_jsonable(extras), indent=1), encoding="utf-8")
     n_rows = len(df)
+    progress.step("writing report.html")
     page = render_page(title or str(manifest.get("name") or (config or {}).get("name") or out.resolve().name),
                        sections, subtitle=f"{n_rows} result rows, {len(base_models(df))} model(s), "
                                           f"{len(base_tasks(df))} task(s)")

@@ -45,6 +45,14 @@ def step(text: str) -> None:
         _active._step = text
 
 
+def warn(message: str) -> None:
+    """A warning on the running stage's reporter, or on stderr where none runs (a worker process)."""
+    if _active is not None:
+        _active.warn(message)
+    else:
+        print(message, file=sys.stderr, flush=True)
+
+
 def duration(seconds: float) -> str:
     """12.3 s, 4 min 05 s, 1 h 02 min."""
     if seconds < 60:
@@ -194,20 +202,28 @@ class Progress:
             with self._lock:
                 st.job = None
             raise
-        now = time.perf_counter()
-        seconds = now - st.job_t0
         with self._lock:
             st.job = None
+            self._fit_label, self._step = None, None
+            fits = self._fits_text(st.fits)
+        self.finished(name, time.perf_counter() - st.job_t0, weight, reused=info["reused"],
+                      note="; ".join(x for x in (info["note"], fits) if x))
+
+    def finished(self, name: str, seconds: float, weight: float = 1.0, *, reused: bool = False,
+                 note: str = "") -> None:
+        """Count a job of the stage that ran elsewhere (another process, a cluster) and took `seconds`."""
+        st = self._stage
+        if st is None:
+            return
+        now = time.perf_counter()
+        with self._lock:
             st.done_weight += weight
             st.done_count += 1
-            self._fit_label, self._step = None, None
-            if info["reused"]:
+            if reused:
                 st.reused += 1
                 return
             st.computed_weight += weight
             st.computed_s += seconds
-            fits = self._fits_text(st.fits)
-        note = "; ".join(x for x in (info["note"], fits) if x)
         self.say(f"{'':15}{name}: {duration(seconds)}{f' ({note})' if note else ''} · "
                  f"{st.done_count}/{st.count} {st.unit}{self._left_text(st, now)}")
 

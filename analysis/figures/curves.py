@@ -21,9 +21,10 @@ NOT_CURVES = {"mix", "mdl", "majority"}
 def _grid(n: int, ncols: int = 2, panel_h: float = 2.4):
     # Two panels per row of a double-column page (3.45 in each), so that curves a few points apart
     # stay apart; a single task gets a single-column figure.
-    ncols = min(n, ncols)
+    ncols = style.grid_columns(n, ncols)
     nrows = math.ceil(n / ncols)
-    fig, axes = style.plt.subplots(nrows, ncols, figsize=(6.9 if ncols > 1 else 3.4, panel_h * nrows), squeeze=False)
+    fig, axes = style.plt.subplots(nrows, ncols, figsize=(style.figure_width(6.9 if ncols > 1 else 3.4), panel_h * nrows),
+                                   squeeze=False)
     for ax in axes.flat[n:]:
         ax.set_visible(False)
     return fig, list(axes.flat[:n])
@@ -103,11 +104,12 @@ def plot_layer_curves(agg: pd.DataFrame, *, model: str, tasks: list[str] | None 
         if len(layers_):
             ax.set_xticks(range(0, int(layers_.max()) + 1, max(1, int(layers_.max()) // 6)))
         ax.grid(color="#e5e5e5", lw=0.5)
-    fig.suptitle(model, fontsize=9)
     # Reserve a strip at the bottom for the shared legend so it never covers the axis labels.
-    strip = (0.16 * math.ceil(len(legend) / 4) + 0.08) / fig.get_figheight()
+    ncol = style.legend_columns(4, legend, fig.get_figwidth())
+    strip = (0.16 * math.ceil(len(legend) / ncol) + 0.08) / fig.get_figheight()
     fig.tight_layout(rect=(0, strip, 1, 1))
-    fig.legend(list(legend.values()), list(legend.keys()), loc="lower center", ncol=min(4, len(legend)),
+    fig.suptitle(model, fontsize=9, y=1.0, va="bottom")  # above the top panels' titles, at any height
+    fig.legend(list(legend.values()), list(legend.keys()), loc="lower center", ncol=ncol,
                frameon=False, bbox_to_anchor=(0.5, 0.0))
     return fig
 
@@ -135,7 +137,7 @@ def layer_task_matrix(agg: pd.DataFrame, *, model: str, probe: str) -> pd.DataFr
 def plot_layer_task_heatmap(agg: pd.DataFrame, *, model: str, probe: str):
     """Heatmap of scores, one row per task and one column per layer (values printed up to 13 layers)."""
     m = layer_task_matrix(agg, model=model, probe=probe)
-    fig, ax = style.new_figure(min(6.9, 1.6 + 0.45 * m.shape[1]), 0.9 + 0.35 * m.shape[0])
+    fig, ax = style.new_figure(style.figure_width(min(6.9, 1.6 + 0.45 * m.shape[1])), 0.9 + 0.35 * m.shape[0])
     sns.heatmap(m, ax=ax, cmap=style.SEQUENTIAL, annot=m.shape[1] <= 13, fmt=".2f", annot_kws={"fontsize": 6.5},
                 cbar_kws={"label": "score", "shrink": 0.8}, linewidths=0.5, linecolor="white")
     ax.set_xlabel("layer")
@@ -181,12 +183,13 @@ def plot_selectivity(agg: pd.DataFrame, *, model: str, sel: pd.DataFrame | None 
         evs = list(dict.fromkeys(evs))
         ax.set_title(f"{task} (evaluated on {', '.join(evs)})")
         ax.grid(color="#e5e5e5", lw=0.5)
-    fig.suptitle(f"{model}: selectivity (Hewitt & Liang 2019)", fontsize=9)
-    strip = (0.16 * math.ceil(len(legend) / 4) + 0.1) / fig.get_figheight()
-    fig.tight_layout(rect=(0, strip, 1, 1))
     keys = sorted(legend, key=lambda p: probes.index(p) if p in probes else len(probes))
+    ncol = style.legend_columns(4, [f"{k} probe" for k in keys], fig.get_figwidth())
+    strip = (0.16 * math.ceil(len(legend) / ncol) + 0.1) / fig.get_figheight()
+    fig.tight_layout(rect=(0, strip, 1, 1))
+    fig.suptitle(style.wrap(f"{model}: selectivity (Hewitt & Liang 2019)"), fontsize=9, y=1.0, va="bottom")
     fig.legend([legend[k] for k in keys], [f"{k} probe" for k in keys], loc="lower center",
-               ncol=min(4, len(legend)), frameon=False, bbox_to_anchor=(0.5, 0.0))
+               ncol=ncol, frameon=False, bbox_to_anchor=(0.5, 0.0))
     return fig
 
 
@@ -195,7 +198,7 @@ def plot_codelength(agg: pd.DataFrame, *, model: str):
     r = agg[(agg["model"] == model) & (agg["probe"] == "mdl") & (agg["metric"] == "codelength_bits") & (agg["layer"] >= 0)]
     if r.empty:
         raise ProbesError(f"no MDL codelength rows for model {model}")
-    fig, ax = style.new_figure(3.4, 2.4)
+    fig, ax = style.new_figure(style.figure_width(3.4), 2.4)
     bases = list(dict.fromkeys(t[: -len(CONTROL_SUFFIX)] if is_control(t) else t for t in r["task"]))
     for task in dict.fromkeys(r["task"]):
         base = task[: -len(CONTROL_SUFFIX)] if is_control(task) else task
@@ -208,6 +211,6 @@ def plot_codelength(agg: pd.DataFrame, *, model: str):
     style.integer_layers(ax)
     ax.set_ylabel("online codelength (kbits)")
     ax.set_title(f"{model}: MDL (lower = more extractable)")
-    ax.legend(frameon=False)
+    style.outside_legend(ax)
     ax.grid(color="#e5e5e5", lw=0.5)
     return fig

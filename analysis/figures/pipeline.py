@@ -52,8 +52,10 @@ def plot_expected_layers(table: pd.DataFrame, *, n_layers: int | None = None, sc
     n = len(tasks)
     scores = table[["first_score", "last_score"]].to_numpy(dtype=float)
     percent = bool(np.all(scores[np.isfinite(scores)] <= 1.0))
-    fig = style.plt.figure(figsize=(6.9, 0.32 * n + 1.0))
-    gs = fig.add_gridspec(1, 2, width_ratios=[1.0, 4.2], wspace=0.03)
+    fig = style.plt.figure(figsize=(style.figure_width(6.9), 0.32 * n + 1.0))
+    # the score panel holds two 7 pt columns: a larger share of a narrow (single-column) figure
+    ratios = [1.0, 4.2] if style.grid_columns(2) == 2 else [1.7, 4.2]
+    gs = fig.add_gridspec(1, 2, width_ratios=ratios, wspace=0.03)
     ax_t = fig.add_subplot(gs[0])
     ax = fig.add_subplot(gs[1], sharey=ax_t)
     ys = np.arange(n)
@@ -113,8 +115,9 @@ def plot_expected_layers(table: pd.DataFrame, *, n_layers: int | None = None, sc
         # The longer bar goes behind so that both ends stay visible; when the ends are too close
         # for two labels, the longer bar's value moves just outside its end.
         ordered = sorted(bars, key=lambda b: -b[0])
-        # a bold value is ~0.25 in wide: crowded when the bar ends are closer than that on this axis
-        crowded = len(ordered) == 2 and ordered[0][0] - ordered[1][0] < 0.1 * span
+        # a bold value is ~0.3 in wide: crowded when the bar ends are closer than that on this axis
+        axis_in = fig.get_figwidth() * 0.775 * ratios[1] / sum(ratios)
+        crowded = len(ordered) == 2 and ordered[0][0] - ordered[1][0] < max(0.1, 0.32 / axis_in) * span
         for z, (v, kw, tcolor, name) in enumerate(ordered):
             ax.barh(i, v, height=height, zorder=2 + z, gid=f"{name}:{tasks[i]}", **kw)
             _bar_label(ax, i, v, color=tcolor, n_layers=n_layers, outside=crowded and z == 0)
@@ -155,16 +158,17 @@ def plot_expected_layers(table: pd.DataFrame, *, n_layers: int | None = None, sc
     if flagged:
         handles.append(Patch(facecolor="white", edgecolor=style.ORANGE_EDGE, hatch="////",
                              label="E_Δ outside 0–L (shaded): not a layer"))
-    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.02), ncol=2, frameon=False)
+    ncol = style.legend_columns(2, [h.get_label() for h in handles], fig.get_figwidth())
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.02), ncol=ncol, frameon=False)
     if notes:
-        rows_ = (len(handles) + 1) // 2
+        rows_ = -(-len(handles) // ncol)
         y0 = -(0.16 * rows_ + 0.12) / fig.get_figheight()
-        fig.text(0.13, y0, "\n".join(notes), ha="left", va="top", fontsize=6.5, color=style.ORANGE_EDGE,
+        fig.text(0.13, y0, style.wrap("\n".join(notes), 6.5), ha="left", va="top", fontsize=6.5, color=style.ORANGE_EDGE,
                  gid="E_delta_notes")
     if not has_es:
-        fig.text(0.5, -0.02 - 0.02 * (6 / max(n, 1)) - (0.11 * len(notes) / fig.get_figheight()), NO_WEIGHTS_NOTE, ha="center", va="top", fontsize=7, style="italic")
+        fig.text(0.5, -0.02 - 0.02 * (6 / max(n, 1)) - (0.11 * len(notes) / fig.get_figheight()), style.wrap(NO_WEIGHTS_NOTE, 7), ha="center", va="top", fontsize=7, style="italic")
     if title:
-        fig.suptitle(title, y=1.0 + 0.45 / fig.get_figheight(), fontsize=9)
+        fig.suptitle(style.wrap(title), y=1.0 + 0.45 / fig.get_figheight(), fontsize=9)
     return fig
 
 
@@ -186,7 +190,7 @@ def plot_layer_weights(table: pd.DataFrame, *, title: str | None = None):
         raise ProbesError("Figure 2: no task has mixing weights or cumulative scores")
     n = len(table)
     n_layers = int(np.nanmax(table["n_layers"].to_numpy(dtype=float)))
-    fig, axes = style.plt.subplots(n, 1, sharex=True, figsize=(4.8, 0.42 * n + 0.9),
+    fig, axes = style.plt.subplots(n, 1, sharex=True, figsize=(style.figure_width(4.8), 0.42 * n + 0.9),
                                    gridspec_kw={"hspace": 0.08})
     axes = np.atleast_1d(axes)
     any_w = False
@@ -231,7 +235,8 @@ def plot_layer_weights(table: pd.DataFrame, *, title: str | None = None):
                Patch(facecolor=style.ORANGE_FILL, edgecolor=style.ORANGE_EDGE, label="Δ(l) < 0")]
     if any_w:
         handles.insert(0, Patch(facecolor=style.BLUE, label="mixing weight s_l"))
-    axes[0].legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 1.02), ncol=3, frameon=False)
+    axes[0].legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 1.02),
+                   ncol=style.legend_columns(3, [h.get_label() for h in handles], fig.get_figwidth()), frameon=False)
     if title:
-        fig.suptitle(title, y=1.0 + 0.3 / fig.get_figheight(), fontsize=9)
+        fig.suptitle(style.wrap(title), y=1.0 + 0.3 / fig.get_figheight(), fontsize=9)
     return fig

@@ -155,18 +155,25 @@ def plot_distance_matrices(predicted, words, heads=None, gold=None, *, title: st
     vmax = float(max(np.nanmax(pred), np.nanmax(gold)))
     side = min(3.1, 1.2 + 0.2 * n)
     fontsize = 7 if n <= 16 else 6 if n <= 24 else 5
-    fig, axes = style.new_figure(2 * side + 1.4, side + 0.5, ncols=2,
-                                 gridspec_kw={"wspace": 0.08})
+    # Side by side; one above the other in a single paper column, too narrow for two labelled matrices.
+    beside = style.grid_columns(2) == 2
+    if beside:
+        fig, axes = style.new_figure(style.figure_width(2 * side + 1.4), side + 0.5, ncols=2,
+                                     gridspec_kw={"wspace": 0.08})
+    else:
+        fig, axes = style.new_figure(style.figure_width(side + 1.0), 2 * side + 1.4, nrows=2,
+                                     gridspec_kw={"hspace": 0.55})
     for k, (ax, mat, name) in enumerate(zip(axes, (pred, gold), ("predicted (squared distance)", "gold (tree distance)"))):
         im = ax.imshow(mat, cmap=style.SEQUENTIAL, vmin=0, vmax=vmax, gid=name)
         ax.set_xticks(range(n), words, rotation=90, fontsize=fontsize)
-        # the row labels once, on the left panel: on the right they would run into the left panel
+        # side by side, the row labels once, on the left panel: on the right they would run into it
         ax.set_yticks(range(n), words, fontsize=fontsize)
-        ax.tick_params(axis="y", labelleft=k == 0)
+        ax.tick_params(axis="y", labelleft=k == 0 or not beside)
         ax.set_title(name)
         for side_ in ("top", "right"):
             ax.spines[side_].set_visible(True)
-    fig.colorbar(im, ax=list(axes), shrink=0.8, label="distance (one scale for both panels)")
+    fig.colorbar(im, ax=list(axes), shrink=0.8, label="distance (one scale for both panels)",
+                 location="right" if beside else "bottom")
     if title:
-        fig.suptitle(title, fontsize=9)
+        fig.suptitle(style.wrap(title), fontsize=9)
     return fig

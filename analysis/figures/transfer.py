@@ -49,14 +49,14 @@ def plot_transfer_matrix(panels: dict[str, dict[int, pd.DataFrame]], *, title: s
     lo = float(vmin) if vmin is not None else (float(vals.min()) if len(vals) else 0.0)
     hi = float(vmax) if vmax is not None else (float(vals.max()) if len(vals) else 1.0)
     n = len(mats)
-    ncols = min(n, ncols)
+    ncols = style.grid_columns(n, ncols, single=2)
     nrows = math.ceil(n / ncols)
     most_rows = max(m.shape[0] for m, _ in mats.values())
     most_cols = max(m.shape[1] for m, _ in mats.values())
     cell = 0.3
     panel_w, panel_h = cell * most_cols + 0.25, cell * most_rows + 0.95
     height = panel_h * nrows + (0.3 if title else 0.05)
-    fig = style.plt.figure(figsize=(min(7.2, panel_w * ncols + 1.3), height))
+    fig = style.plt.figure(figsize=(style.figure_width(min(7.2, panel_w * ncols + 1.3)), height))
     # room above the top row for its titles, top tick labels and "evaluated on", then the suptitle
     gs = fig.add_gridspec(nrows, ncols + 1, width_ratios=[1.0] * ncols + [0.08], wspace=0.35,
                           hspace=0.95 / (cell * most_rows),
@@ -83,7 +83,7 @@ def plot_transfer_matrix(panels: dict[str, dict[int, pd.DataFrame]], *, title: s
     cb.set_label("score (shared scale)", fontsize=7)
     cb.ax.tick_params(labelsize=6.5)
     if title:
-        fig.suptitle(title, fontsize=9, y=1 - 0.05 / height, va="top")
+        fig.suptitle(style.wrap(title), fontsize=9, y=1 - 0.05 / height, va="top")
     return fig
 
 
@@ -101,9 +101,10 @@ def plot_zero_shot_panels(views: dict[str, pd.DataFrame], *, train_language: str
     if not names:
         raise ProbesError("zero-shot figure: no panels")
     n = len(names)
-    ncols = min(n, ncols)
+    ncols = style.grid_columns(n, ncols)
     nrows = math.ceil(n / ncols)
-    fig, axes = style.plt.subplots(nrows, ncols, figsize=(6.9 if ncols > 1 else 3.6, 2.2 * nrows + 0.6), squeeze=False)
+    fig, axes = style.plt.subplots(nrows, ncols, figsize=(style.figure_width(6.9 if ncols > 1 else 3.6), 2.2 * nrows + 0.6),
+                                   squeeze=False)
     for ax in axes.flat[n:]:
         ax.set_visible(False)
     colors: dict[str, tuple] = {}
@@ -146,11 +147,12 @@ def plot_zero_shot_panels(views: dict[str, pd.DataFrame], *, train_language: str
         handles.append(Line2D([], [], color="#555555", ls=":", lw=1.0, label="random-init model (same language)"))
     if "majority" in styles_used:
         handles.append(Line2D([], [], color="#555555", ls=(0, (4, 2)), lw=0.9, label="majority class (same language)"))
-    strip = (0.18 * math.ceil(len(handles) / 4) + 0.1) / fig.get_figheight()
-    fig.tight_layout(rect=(0, strip, 1, 0.97 if title else 1))
-    fig.legend(handles=handles, loc="lower center", ncol=min(4, len(handles)), frameon=False, bbox_to_anchor=(0.5, 0.0))
+    ncol = style.legend_columns(4, [h.get_label() for h in handles], fig.get_figwidth())
+    strip = (0.18 * math.ceil(len(handles) / ncol) + 0.1) / fig.get_figheight()
+    fig.tight_layout(rect=(0, strip, 1, 1))
+    fig.legend(handles=handles, loc="lower center", ncol=ncol, frameon=False, bbox_to_anchor=(0.5, 0.0))
     if title:
-        fig.suptitle(title, fontsize=9)
+        fig.suptitle(style.wrap(title), fontsize=9, y=1.0, va="bottom")  # above the top panels' titles
     return fig
 
 
@@ -162,7 +164,7 @@ def plot_zero_shot_curves(rows: pd.DataFrame, *, train_language: str, title: str
     r = rows[np.array([language_of(t) == train_language for t in rows["train_set"]], dtype=bool) & (rows["layer"] >= 0).to_numpy()]
     if r.empty:
         raise ProbesError(f"zero-shot figure: no rows trained on language {train_language!r}")
-    fig, ax = style.new_figure(3.4, 2.4)
+    fig, ax = style.new_figure(style.figure_width(3.4), 2.4)
     langs = list(dict.fromkeys(language_of(e) for e in r["eval_set"]))
     langs = [train_language] + [l for l in langs if l != train_language] if train_language in langs else langs
     for i, lang in enumerate(langs):
@@ -179,7 +181,7 @@ def plot_zero_shot_curves(rows: pd.DataFrame, *, train_language: str, title: str
     style.integer_layers(ax)
     ax.set_ylabel(r["metric"].iloc[0])
     ax.set_title(title or f"trained on {train_language}")
-    ax.legend(frameon=False, fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))  # never over the curves
+    style.outside_legend(ax)  # never over the curves
     ax.grid(color="#e5e5e5", lw=0.5)
     return fig
 
@@ -190,7 +192,7 @@ def plot_cka(cka: pd.DataFrame, *, title: str | None = None):
     need = {"layer", "lang_a", "lang_b", "cka"}
     if not need <= set(cka.columns):
         raise ProbesError(f"CKA figure: need columns {sorted(need)}, got {list(cka.columns)}")
-    fig, ax = style.new_figure(3.4, 2.4)
+    fig, ax = style.new_figure(style.figure_width(3.4), 2.4)
     has_null = {"null_low", "null_high"} <= set(cka.columns) and cka["null_low"].notna().any()
     for i, ((a, b), g) in enumerate(cka.groupby(["lang_a", "lang_b"], sort=False)):
         g = g.sort_values("layer")
@@ -213,6 +215,6 @@ def plot_cka(cka: pd.DataFrame, *, title: str | None = None):
     ax.set_title(title or "parallel sentences across languages")
     if has_null:
         ax.fill_between([], [], [], color="#9a9a9a", alpha=0.35, lw=0, label="95% null (shuffled pairs)")
-    ax.legend(frameon=False, fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    style.outside_legend(ax)
     ax.grid(color="#e5e5e5", lw=0.5)
     return fig

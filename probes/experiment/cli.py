@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from probes.errors import ProbesError
 from probes.experiment.config import load_config
 
 if TYPE_CHECKING:  # pandas is heavy; `probes --help` imports this module, the commands import pandas
@@ -19,6 +20,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("config", help="the study's TOML config (see README: config reference)")
     p.add_argument("--out", help="output directory (default: runs/<name>)")
     p.add_argument("--cache-dir", help="where vectors and probe results are cached (default: $PROBES_CACHE or ~/.cache/probes)")
+    p.add_argument("--plan", action="store_true",
+                   help="dry run: the caches and probe jobs the study would compute, which are cached already, "
+                        "and the disk each cache takes; nothing is extracted, fitted or written")
+    _executor_options(p)
     _quiet_option(p)
     p.set_defaults(func=run_command)
 
@@ -27,6 +32,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     d.add_argument("--cache-dir", help="cache directory (default: $PROBES_CACHE or ~/.cache/probes)")
     _quiet_option(d)
     d.set_defaults(func=demo_command)
+
+
+def _executor_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--executor", choices=("local", "ray"), default="local",
+                        help="where the jobs run: local (this process; one extraction process per GPU when "
+                             "several are visible) or ray (a Ray cluster; needs probes[ray]) (default: local)")
+    parser.add_argument("--address", help="the Ray cluster to join, e.g. ray://head:10001 or auto "
+                                          "(default with --executor ray: a Ray instance on this machine)")
+    parser.add_argument("--shard-sentences", type=int, metavar="N",
+                        help="extract data sets of more than N sentences in shards of N, side by side "
+                             "(0: never; default: the config's shard_sentences, else 8192 where extraction "
+                             "runs in parallel and no shards otherwise)")
 
 
 def _quiet_option(parser: argparse.ArgumentParser) -> None:
@@ -39,7 +56,22 @@ def run_command(args: argparse.Namespace) -> int:
     """probes run CONFIG."""
     cfg = load_config(args.config)
     out = Path(args.out) if args.out else Path("runs") / cfg.name
+    if args.plan:
+        return _plan(cfg, out, args)
     return _run(cfg, out, args)
+
+
+def _plan(cfg, out: Path, args) -> int:
+    """probes run CONFIG --plan."""
+    from probes.experiment.executors import LocalExecutor
+    from probes.experiment.plan import plan_study
+    from probes.experiment.runner import Experiment
+
+    exp = Experiment(cfg, out, cache_dir=Path(args.cache_dir) if args.cache_dir else None, progress=not args.quiet,
+                     executor=LocalExecutor(), shard_sentences=getattr(args, "shard_sentences", None))
+    exp.load_data()
+    print("\n".join(plan_study(exp).lines()))
+    return 0
 
 
 def demo_command(args: argparse.Namespace) -> int:
@@ -53,13 +85,25 @@ def demo_command(args: argparse.Namespace) -> int:
 
 
 def _run(cfg, out: Path, args) -> int:
+    from probes.experiment.executors import make_executor
     from probes.experiment.outdir import check_out_dir
     from probes.experiment.runner import Experiment
 
     check_out_dir(out)  # before any work: a folder of other files is never written into
     t0 = time.perf_counter()
-    outcome = Experiment(cfg, out, cache_dir=Path(args.cache_dir) if args.cache_dir else None,
-                         progress=not args.quiet).run()
+    shard = getattr(args, "shard_sentences", None)
+    if shard is not None:
+        from probes.extract.shards import check_shard_size
+
+        if check_shard_size(shard):
+            raise ProbesError(f"--shard-sentences: {check_shard_size(shard)}")
+    executor = make_executor(getattr(args, "executor", "local"), address=getattr(args, "address", None),
+                             device=cfg.device)
+    try:
+        outcome = Experiment(cfg, out, cache_dir=Path(args.cache_dir) if args.cache_dir else None,
+                             progress=not args.quiet, executor=executor, shard_sentences=shard).run()
+    finally:
+        executor.close()
     print(summary_table(outcome.results))
     print(f"\n{cfg.name}: {len(outcome.results)} result rows in {time.perf_counter() - t0:.1f} s "
           f"(computed {outcome.extracted} vector caches and {outcome.probed} probe jobs, reused {outcome.reused})")

@@ -125,6 +125,7 @@ class ExperimentConfig:
     raw: dict = field(default_factory=dict)
     similarity: SimilaritySpec = field(default_factory=SimilaritySpec)
     amnesic: Optional[AmnesicSpec] = None
+    shard_sentences: Optional[int] = None  # data sets longer than this are extracted in shards (0 = never; None = default)
 
 
 def _expect(cond: bool, path, key: str, message: str) -> None:
@@ -249,7 +250,8 @@ def parse_config(data: dict, *, path: Path | str = "<config>", base: Optional[Pa
                  check_files: bool = True) -> ExperimentConfig:
     """Validate a config dict (from TOML); every error names the key and what is expected."""
     base = base or Path(".")
-    _check_keys(data, {"name", "seeds", "models", "tasks", "probe", "device", "cache_dir", "similarity", "amnesic"},
+    _check_keys(data, {"name", "seeds", "models", "tasks", "probe", "device", "cache_dir", "similarity", "amnesic",
+                       "shard_sentences"},
                 path, "")
     name = data.get("name")
     _expect(isinstance(name, str) and re.fullmatch(r"[\w.\-]+", name or ""), path, "name",
@@ -397,7 +399,18 @@ def parse_config(data: dict, *, path: Path | str = "<config>", base: Optional[Pa
                             probe=ProbeSpec(kinds, control, random_init, boot, rank, options, ri_seeds),
                             seeds=seeds, device=device, cache_dir=cache, path=Path(path), raw=data,
                             similarity=_similarity_spec(data.get("similarity", {}), path),
-                            amnesic=_amnesic_spec(data.get("amnesic"), tasks, path))
+                            amnesic=_amnesic_spec(data.get("amnesic"), tasks, path),
+                            shard_sentences=_shard_sentences(data.get("shard_sentences"), path))
+
+
+def _shard_sentences(raw: Any, path) -> Optional[int]:
+    from probes.extract.shards import check_shard_size
+
+    if raw is None:
+        return None
+    why = check_shard_size(raw)
+    _expect(why is None, path, "shard_sentences", why or "")
+    return raw
 
 
 def _load_options(m: dict, path, key: str) -> tuple:

@@ -18,7 +18,8 @@ from probes import __version__
 from probes.errors import ProbesError
 from probes.experiment.config import DataSpec, ExperimentConfig, ModelSpec, TaskSpec
 from probes.experiment.datasets import Dataset, load_dataset
-from probes.extract.cache import write_json_atomic
+from probes.experiment.executors import Job, LocalExecutor, make_executor
+from probes.extract.cache import VectorCache, write_json_atomic
 from probes.fingerprint import sha256_file
 from probes.records import RESULT_COLUMNS, ResultRow
 from probes.paths import inside
@@ -62,6 +63,7 @@ class RunOutcome:
     extracted: int = 0          # caches computed in this run (0 on a full resume)
     probed: int = 0             # probe jobs computed in this run
     reused: int = 0             # probe jobs taken from the cache
+    shards: int = 0             # shards of long data sets extracted in this run
     report: Optional[Path] = None
 
 
@@ -74,7 +76,9 @@ class Experiment:
     """Runs one ExperimentConfig; all heavy intermediate results live under the cache directory."""
 
     def __init__(self, cfg: ExperimentConfig, out: Path, *, cache_dir: Optional[Path] = None,
-                 progress: bool | Progress = True):
+                 progress: bool | Progress = True, executor=None, shard_sentences: Optional[int] = None):
+        from probes.extract.shards import DEFAULT_SHARD, chunk_for
+
         self.cfg = cfg
         self.out = Path(out)
         self.cache = Path(cache_dir or cfg.cache_dir or default_cache_dir())
@@ -83,7 +87,12 @@ class Experiment:
         self.timer = StageTimer()
         self.datasets: dict[tuple, Dataset] = {}
         self.vectors: dict[tuple, object] = {}
-        self._loaded: dict = {}  # the one model loaded for extraction (kept while extracting, freed after)
+        # Where the jobs run (probes.experiment.executors); long data sets are cut into sentence shards
+        # when asked, or by default where extraction jobs run side by side.
+        self.executor = executor or make_executor("local", device=cfg.device)
+        shard = cfg.shard_sentences if shard_sentences is None else shard_sentences
+        self.shard_sentences = (DEFAULT_SHARD if self.executor.parallel_extraction else 0) if shard is None else shard
+        self.chunk_size = chunk_for(self.shard_sentences)
         self._built: dict[int, tuple] = {}  # id(TaskSpec) -> TaskData of its sets, shared by its probe kinds
         self.task_notes: dict[str, list[tuple[str, str]]] = {}  # task -> (data set, note) from the builders
         self.skipped_jobs: list[str] = []  # probe kinds that do not apply to a task, and why
@@ -130,59 +139,95 @@ class Experiment:
         """Vectors for every (model, data set), and the random-init twin's when baselines want it."""
         t0 = time.perf_counter()
         twins = [(False, 0)] + ([(True, d) for d in self._draws()] if self.cfg.probe.random_init else [])
-        # Grouped by loaded model: each is loaded once, used for every data set, then freed.
-        jobs = [(m, key, ri, draw) for m in self.cfg.models for ri, draw in twins for key in self.datasets]
+        caches = self.extraction_caches()
+        plans = [(c, self._extract_works(*c)) for c in caches]
+        n_jobs = sum(len(works) for _, works in plans)
         self.progress.say(
-            f"[2/4 extract]  {len(jobs)} caches ({len(self.cfg.models)} models x {len(self.datasets)} data sets"
-            f"{' x random-init twin' if len(twins) == 2 else f' x {len(twins) - 1} random-init draws' if len(twins) > 2 else ''})")
+            f"[2/4 extract]  {len(caches)} caches ({len(self.cfg.models)} models x {len(self.datasets)} data sets"
+            f"{' x random-init twin' if len(twins) == 2 else f' x {len(twins) - 1} random-init draws' if len(twins) > 2 else ''})"
+            + (f" in {n_jobs} jobs (data sets over {self.shard_sentences} sentences in shards of that many)"
+               if n_jobs > len(caches) else ""))
         # Weighted by words: what remains is estimated from the words per second extracted so far.
-        words = {key: sum(len(s) for s in ds.sentences) for key, ds in self.datasets.items()}
-        with self.progress.stage("[2/4 extract]", sum(words[j[1]] for j in jobs), count=len(jobs), unit="caches"):
-            for job in jobs:
-                self._extract_one(*job, weight=words[job[1]])
-        self._loaded.clear()
+        with self.progress.stage("[2/4 extract]", sum(w.n_words for _, works in plans for w in works),
+                                 count=n_jobs, unit="caches" if n_jobs == len(caches) else "jobs"):
+            self._extract(plans, self.executor)
         self.timer.add("extract", t0)
 
-    def _extract_one(self, model: ModelSpec, key, ri: bool, draw: int, weight: float = 1.0) -> None:
+    def extraction_caches(self) -> list[tuple]:
+        """The study's vector caches, (model, data set key, random-init, draw), in the order they are made.
+
+        Grouped by loaded model: each is loaded once, used for every data set, then freed.
+        """
+        twins = [(False, 0)] + ([(True, d) for d in self._draws()] if self.cfg.probe.random_init else [])
+        return [(m, key, ri, draw) for m in self.cfg.models for ri, draw in twins for key in self.datasets]
+
+    def _extract(self, plans: list[tuple], executor) -> None:
+        """Run the extraction jobs of (cache, works) plans on `executor`, then join each sharded cache's pieces."""
+        from probes.experiment.jobs import free_models, run_extraction
+
+        jobs = [Job(self._extract_job_name(c, w, len(works)), run_extraction, (w,), weight=w.n_words,
+                    extraction=True) for c, works in plans for w in works]
+        results = iter(executor.map(jobs, self.progress))
+        for c, works in plans:
+            self._store_cache(c, works, [next(results) for _ in works])
+        free_models()
+
+    def _extract_works(self, model: ModelSpec, key, ri: bool, draw: int) -> list:
+        """The jobs of one cache: the whole data set, or one per shard of a long one."""
+        from probes.experiment.jobs import ExtractWork
+        from probes.extract.extractor import data_fingerprint
+        from probes.extract.shards import corpus_identity, plan_shards
+
         ds = self.datasets[key]
-        twin = f" random-init{f' draw {draw}' if draw else ''}" if ri else ""
-        with self.progress.job(f"{model.name}{twin} on {ds.spec.name}", weight) as info:
-            cache = self._extract_job(model, ds, ri, draw, twin)
-            found = cache.summary is not None and cache.summary.status == "complete"
-            if not found:
-                self.outcome.extracted += 1
-            resumed = cache.summary is not None and cache.summary.status == "resumed"
-            info["reused"] = found
-            info["note"] = (f"{len(ds.sentences)} sentences, {sum(len(s) for s in ds.sentences)} words"
-                            + (f", resumed from {cache.summary.resumed_from}" if resumed else ""))
-        self.vectors[(model.name, key, ri, draw)] = cache
-
-    def _extract_job(self, model: ModelSpec, ds: Dataset, ri: bool, draw: int, twin: str):
-        self.progress.detail("importing torch and transformers")  # seconds on the first call
-        from probes.device import resolve_device
-        from probes.extract.extractor import data_fingerprint, extract
-        from probes.extract.loading import load_model
-
         # Vectors depend on the text only: an edited annotation reuses them.
         # (the default multiword mode is left out of the name, so caches from before it keep theirs)
         # (likewise the first random-init draw, seed 0)
         mw = [model.multiword] if model.multiword != "split" else []
         mw += [f"draw-{draw}"] if draw else []
-        d = inside(self.cache / "vectors", f"{model.name}{'-random-init' if ri else ''}-{ds.spec.name}-"
-                   f"{_hash(model.source, data_fingerprint(ds.sentences), model.pooling, model.layers, ri, *mw)}")
-        if (model.name, ri, draw) not in self._loaded:
-            # One loaded model at a time: the previous one's weights are freed before the next loads.
-            self._loaded.clear()
-            self.progress.detail(f"loading {model.name}{twin}")
-            self._loaded[(model.name, ri, draw)] = load_model(model.source, device=resolve_device(self.cfg.device),
-                                                              random_init=ri, seed=draw,
-                                                              trust_remote_code=model.trust_remote_code)
-        self.progress.detail(f"{len(ds.sentences)} sentences")
-        # The extractor's own bar is off: one tqdm bar per cache left a stack of bars (blank lines
-        # when not on a terminal); the stage's job lines and heartbeat say the same in one place.
-        return extract(self._loaded[(model.name, ri, draw)], ds.sentences, d, layers=model.layers,
-                       pooling=model.pooling, batch_size=model.batch_size, device=self.cfg.device,
-                       progress=False, multiword=model.multiword)
+        # (and float32 unquantized weights: the key changes with them, so they keep caches of their own)
+        mw += [model.dtype] if model.dtype != "float32" else []
+        mw += [model.quantization] if model.quantization and not ri else []
+        out = inside(self.cache / "vectors", f"{model.name}{'-random-init' if ri else ''}-{ds.spec.name}-"
+                     f"{_hash(model.source, data_fingerprint(ds.sentences), model.pooling, model.layers, ri, *mw)}")
+        shards = plan_shards(len(ds.sentences), self.shard_sentences, self.chunk_size)
+        common = dict(model=model, random_init=ri, draw=draw, device=self.cfg.device, out=out, chunk_size=self.chunk_size)
+        if len(shards) == 1:
+            return [ExtractWork(sentences=ds.sentences, **common)]
+        whole = corpus_identity(ds.sentences, model.multiword)
+        return [ExtractWork(sentences=ds.sentences[a:b], span=(a, b), whole=whole, **common) for a, b in shards]
+
+    def _extract_job_name(self, c: tuple, work, n_shards: int) -> str:
+        model, key, ri, draw = c
+        twin = f" random-init{f' draw {draw}' if draw else ''}" if ri else ""
+        shard = ""
+        if work.span is not None:
+            a, b = work.span
+            shard = f" shard {a // self.shard_sentences + 1}/{n_shards} (sentences {a + 1}-{b})"
+        return f"{model.name}{twin} on {self.datasets[key].spec.name}{shard}"
+
+    def _store_cache(self, c: tuple, works: list, results: list) -> None:
+        """The cache a job (or its shards' jobs) made, opened; the pieces of a sharded one joined first."""
+        from probes.extract.shards import found_whole, join_pieces
+
+        model, key, ri, draw = c
+        made = [r.value for r in results]
+        if works[0].span is None:
+            cache = VectorCache.open(made[0].path)
+            cache.summary = made[0].summary
+        elif any(m.whole_found for m in made):
+            cache = found_whole(works[0].out)
+        else:
+            self.progress.detail(f"joining {len(made)} shards of {works[0].out.name}")
+            pieces = []
+            for m in made:
+                pieces.append(VectorCache.open(m.path))
+                pieces[-1].summary = m.summary
+            cache = join_pieces(works[0].out, pieces, self.datasets[key].sentences)
+        if not all(r.reused for r in results):
+            self.outcome.extracted += 1
+        if works[0].span is not None:
+            self.outcome.shards += sum(not r.reused for r in results)
+        self.vectors[(model.name, key, ri, draw)] = cache
 
     def _draws(self) -> list[int]:
         """Seeds of the random-init model: one per probe seed with random_init_seeds, else one (seed 0)."""
@@ -197,35 +242,45 @@ class Experiment:
             return self.vectors[key].verify()
         except CacheDamaged as exc:
             self.progress.warn(f"               {exc.path.name}: damaged ({exc.reason}); extracting it again")
-            self._extract_one(model, key[1], random_init, draw)
-            self._loaded.clear()
+            c = (model, key[1], random_init, draw)
+            self._extract([(c, self._extract_works(*c))], LocalExecutor())
             return self.vectors[key].verify()
 
     # ---- stage 3: probe --------------------------------------------------------------------
     def probe_all(self) -> pd.DataFrame:
         """Every (model, task, probe kind) job; each job's rows are cached under its inputs' key."""
         t0 = time.perf_counter()
-        jobs = [(m, t, k) for m in self.cfg.models for t in self.cfg.tasks for k in self._kinds_for(t)]
-        if self.cfg.amnesic is not None:  # erase one task's labels from chosen layers of each model
-            erased = next(t for t in self.cfg.tasks if t.name == self.cfg.amnesic.task)
-            jobs += [(m, erased, "amnesic") for m in self.cfg.models]
+        jobs = self.probe_jobs()
         self.progress.say(f"[3/4 probe]    {len(jobs)} probe jobs x {len(self.cfg.seeds)} seeds")
         self.skipped_jobs = [s for t in self.cfg.tasks for s in self._skipped_kinds(t)]
         for line in self.skipped_jobs:
             self.progress.say(f"               {line}")
-        frames = []
         many_models = len(self.cfg.models) > 1
         # Inside a job the probing API reports each fit (role, seed) and L-BFGS its iterations.
         with self.progress.stage("[3/4 probe]", len(jobs)):
-            for model, task, kind in jobs:
-                name = f"{model.name + ' ' if many_models else ''}{task.name} {kind}"
-                with self.progress.job(name) as info:
-                    before = self.outcome.reused
-                    frames.append(self._probe_job(model, task, kind))
-                    info["reused"] = self.outcome.reused > before
+            done = self.executor.map([self._probe_job(m, t, k, f"{m.name + ' ' if many_models else ''}{t.name} {k}")
+                                      for m, t, k in jobs], self.progress)
+        frames = [r.value for r in done]
+        for r in done:
+            self.outcome.reused += r.reused
+            self.outcome.probed += not r.reused
+            self.skipped_jobs += r.notes
         self.timer.add("probe", t0)
         df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=RESULT_COLUMNS)
         return df[RESULT_COLUMNS]
+
+    def probe_jobs(self) -> list[tuple]:
+        """The study's probe jobs, (model, task, kind), in the order they run."""
+        jobs = [(m, t, k) for m in self.cfg.models for t in self.cfg.tasks for k in self._kinds_for(t)]
+        if self.cfg.amnesic is not None:  # erase one task's labels from chosen layers of each model
+            erased = next(t for t in self.cfg.tasks if t.name == self.cfg.amnesic.task)
+            jobs += [(m, erased, "amnesic") for m in self.cfg.models]
+        return jobs
+
+    def probe_path(self, model: ModelSpec, task: TaskSpec, kind: str) -> Path:
+        """Where a probe job's rows are cached (its key needs the job's vector caches in self.vectors)."""
+        return inside(self.cache / "results", f"{model.name}-{task.name.replace(':', '_')}-{kind}-"
+                      f"{self._job_key(model, task, kind)}.csv")
 
     def _kinds_for(self, task: TaskSpec) -> list[str]:
         """The configured probe kinds that apply to a task (structural tasks take the structural probe)."""
@@ -297,6 +352,8 @@ class Experiment:
         return train, dev, tests, control
 
     def _job_key(self, model: ModelSpec, task: TaskSpec, kind: str) -> str:
+        from probes.experiment.beyond_jobs import downstream_key
+
         caches = []
         for spec in [task.train, task.dev, *task.test]:
             if spec is None:
@@ -306,46 +363,32 @@ class Experiment:
         names = [task.train.name, task.dev.name if task.dev else None, [t.name for t in task.test]]
         return _hash("probe-job/4", __version__, model.name, caches, names, task.name, task.options, kind,
                      kind == self._kinds_for(task)[0], self.cfg.seeds,
-                     repr(self.cfg.amnesic) if kind == "amnesic" else None,
+                     [repr(self.cfg.amnesic), downstream_key(self, model)] if kind == "amnesic" else None,
                      self.cfg.probe.control, self.cfg.probe.random_init, self.cfg.probe.bootstrap,
                      self.cfg.probe.rank, self.cfg.probe.options,
                      [self.dataset(s).fingerprint for s in [task.train, task.dev, *task.test] if s is not None])
 
-    def _probe_job(self, model: ModelSpec, task: TaskSpec, kind: str) -> pd.DataFrame:
-        from filelock import FileLock, Timeout
+    def _probe_job(self, model: ModelSpec, task: TaskSpec, kind: str, name: str) -> Job:
+        """The job of one (model, task, kind): its rows from the cache, or its inputs, gathered when it starts."""
+        from probes.experiment.jobs import cached_rows, run_probe_job
 
-        path = inside(self.cache / "results", f"{model.name}-{task.name.replace(':', '_')}-{kind}-"
-                      f"{self._job_key(model, task, kind)}.csv")
-        if path.exists():
-            self.outcome.reused += 1
-            return pd.read_csv(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # One study computes a job at a time: another one sharing the cache waits, then reuses its rows.
-        lock = FileLock(str(path.with_suffix(".lock")))
-        try:
-            lock.acquire(timeout=0)
-        except Timeout:
-            self.progress.warn(f"               {path.name}: another study is computing this job; waiting for it")
-            lock.acquire()
-        try:
-            if path.exists():
-                self.outcome.reused += 1
-                return pd.read_csv(path)
-            return self._compute_job(model, task, kind, path)
-        finally:
-            lock.release()
+        path = self.probe_path(model, task, kind)
 
-    def _compute_job(self, model: ModelSpec, task: TaskSpec, kind: str, path: Path) -> pd.DataFrame:
-        train, dev, tests, control = self._task_data(task)
-        ri = self.cfg.probe.random_init
+        def inputs():
+            # The caches are checked in full (and a damaged one rebuilt) only for a job that runs.
+            return cached_rows(path) if path.exists() else (self._probe_work(model, task, kind, path),
+                                                             self._task_data(task))
+
+        return Job(name, run_probe_job, inputs)
+
+    def _probe_work(self, model: ModelSpec, task: TaskSpec, kind: str, path: Path):
+        from probes.experiment.jobs import AmnesicWork, ProbeWork
+
         vec = lambda spec, r=False: self.cache_of(model, spec, r)  # noqa: E731
-        tr = (vec(task.train), train)
-        te = {t.name: (vec(t), tests[t.name]) for t in task.test}
-        dv = (vec(task.dev), dev) if task.dev else None
         common = dict(seeds=self.cfg.seeds, model=model.name, task=task.name, train_set=task.train.name,
                       n_boot=self.cfg.probe.bootstrap, device=self.cfg.device)
         random_init = None
-        if ri:
+        if self.cfg.probe.random_init:
             def twin(draw):
                 return {"train": self.cache_of(model, task.train, True, draw),
                         "tests": {t.name: self.cache_of(model, t, True, draw) for t in task.test},
@@ -353,49 +396,19 @@ class Experiment:
 
             # With random_init_seeds, seed s probes the random model drawn with seed s.
             random_init = {d: twin(d) for d in self._draws()} if self.cfg.probe.random_init_seeds else twin(0)
-        if kind == "amnesic":
-            rows = self._amnesic_rows(model, task, tr, te, dv, common)
-            return self._save_rows(rows, path)
+        amnesic = None
+        if kind == "amnesic":  # the LM loss is measured on the first test set
+            heldout = task.test[0]
+            from probes.experiment.beyond_jobs import downstream_work
+
+            down, notes = downstream_work(self, model)
+            amnesic = AmnesicWork(self.cfg.amnesic, model.source, heldout.name,
+                                  [s.words for s in self.dataset(heldout).sentences], down, notes)
         # The majority baseline does not depend on the probe: report it with the task's first kind only.
-        majority = kind == self._kinds_for(task)[0]
-        rows = run_probe(kind, tr, te, dv, control=control, random_init=random_init, majority=majority,
-                         rank=self.cfg.probe.rank, options=self.cfg.probe.options, **common)
-        return self._save_rows(rows, path)
-
-    def _save_rows(self, rows, path: Path) -> pd.DataFrame:
-        df = pd.DataFrame([r.as_dict() for r in rows], columns=RESULT_COLUMNS)
-        tmp = path.with_suffix(".tmp")
-        df.to_csv(tmp, index=False)
-        tmp.replace(path)
-        self.outcome.probed += 1
-        return df
-
-    def _amnesic_rows(self, model: ModelSpec, task: TaskSpec, tr, te, dv, common: dict) -> list:
-        """Amnesic probing of one model: per erased layer, the probe before/after LEACE and a random
-        erasure of the same rank, and the model's own LM loss on the first test set with the layer erased."""
-        from probes.device import resolve_device
-        from probes.probing.amnesic import LanguageModel, erased_probe_rows, lm_loss_rows
-
-        spec = self.cfg.amnesic
-        seed = self.cfg.seeds[0]
-        args = dict(model=model.name, task=task.name, train_set=task.train.name, n_boot=common["n_boot"],
-                    device=common["device"])
-        lm, rows = None, []
-        heldout = task.test[0]
-        sentences = [s.words for s in self.dataset(heldout).sentences]
-        if spec.lm_loss:
-            try:
-                lm = LanguageModel.load(model.source, device=str(resolve_device(self.cfg.device)))
-            except ProbesError as exc:  # e.g. a checkpoint saved without its LM head: say so, probe anyway
-                self.skipped_jobs.append(f"{model.name}: amnesic LM loss not measured: {exc}")
-                self.progress.warn(f"               {self.skipped_jobs[-1]}")
-        for layer in spec.layers:
-            r, leace, rand = erased_probe_rows(tr, te, layer, dv, seed=seed, **args)
-            rows += r
-            if lm is not None:
-                rows += lm_loss_rows(lm, sentences, layer, leace, rand, eval_set=heldout.name, seed=seed,
-                                     **{k: args[k] for k in ("model", "task", "train_set", "n_boot")})
-        return rows
+        return ProbeWork(kind, path, vec(task.train), {t.name: vec(t) for t in task.test},
+                         vec(task.dev) if task.dev else None, random_init, common,
+                         majority=kind == self._kinds_for(task)[0], rank=self.cfg.probe.rank,
+                         options=self.cfg.probe.options, amnesic=amnesic)
 
     # ---- stage 4: analyze + report ---------------------------------------------------------
     def cross_lingual_cka(self) -> list[dict]:
@@ -455,7 +468,7 @@ class Experiment:
         models = {}
         for (name, key, ri, draw), cache in self.vectors.items():
             entry = models.setdefault(name + (":random-init" if ri else "") + (f" (draw {draw})" if draw else ""), {})
-            entry.update({k: cache.meta.get(k) for k in ("model", "model_fingerprint", "pooling", "dtype")
+            entry.update({k: cache.meta.get(k) for k in ("model", "model_fingerprint", "pooling", "dtype", "load")
                           if k in cache.meta})
             entry.setdefault("caches", {})[self.datasets[key].spec.name] = str(cache.path)
         return {"name": self.cfg.name, "config": self.cfg.raw, "config_file": str(self.cfg.path),
@@ -466,7 +479,8 @@ class Experiment:
                           for task in self.cfg.tasks],
                 "probe_kinds_not_run": self.skipped_jobs,
                 "timings_s": {k: round(v, 3) for k, v in self.timer.seconds.items()},
-                "recomputed": {"caches": self.outcome.extracted, "probe_jobs": self.outcome.probed,
+                "recomputed": {"caches": self.outcome.extracted, "shards": self.outcome.shards,
+                               "probe_jobs": self.outcome.probed,
                                "probe_jobs_reused": self.outcome.reused}}
 
     def run(self, extras: Optional[dict] = None) -> RunOutcome:
@@ -486,6 +500,11 @@ class Experiment:
             structural = self.structural_example(results)
             if structural:
                 extras["structural"] = structural
+            from probes.experiment.beyond_jobs import neuron_profiles
+
+            profiles = neuron_profiles(self)  # the neurons jobs' top neurons per label, for the report
+            if profiles:
+                extras["neuron_profiles"] = profiles
             self.timer.add("analyze", t0)
             t0 = time.perf_counter()
             manifest = self.manifest()
@@ -556,6 +575,7 @@ def run_probe(kind: str, train, tests, dev, *, control, random_init, rank, optio
     # [probe] options are shared by the kinds of a study: each kind takes the ones it knows (the
     # config has checked that every option is known to some kind it runs).
     names = api.probe_parameters("linear" if kind in ("mdl", "neurons", "conditional") else kind)
+    conditional_on = options.get("conditional_on", "layer0")
     options = {k: v for k, v in options.items() if k in names}
     if kind in CLASSIFIER_KINDS or kind == "edge":
         return api.probe_layers(train, tests, dev, probe=kind, control=control, random_init=random_init,
@@ -572,10 +592,11 @@ def run_probe(kind: str, train, tests, dev, *, control, random_init, rank, optio
     if kind == "conditional":
         from probes.probing.conditional import conditional_rows
 
-        # What each layer adds beyond layer 0 (Hewitt et al. 2021); the linear probes are
-        # deterministic given the data split, so one run with the first seed.
+        # What each layer adds beyond layer 0 (Hewitt et al. 2021), or beyond the layer below it
+        # ([probe.options] conditional_on = "previous"); the linear probes are deterministic given the
+        # data split, so one run with the first seed.
         cond = {k: v for k, v in common.items() if k != "seeds"}
-        return conditional_rows(train, tests, dev, baseline="layer0", seed=common["seeds"][0], **cond, **options)
+        return conditional_rows(train, tests, dev, baseline=conditional_on, seed=common["seeds"][0], **cond, **options)
     raise ProbesError(f"unknown probe kind {kind!r}")
 
 

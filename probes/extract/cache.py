@@ -81,6 +81,10 @@ class VectorCache:
             raise CacheDamaged(path, f"unreadable: {exc}") from None
         return cache
 
+    def __reduce__(self):
+        # Sent to another process (an executor's worker) as its path, reopened there, never as its arrays.
+        return (_reopen, (str(self.path), self._verified))
+
     def verify(self) -> "VectorCache":
         """Check every layer against its checksum and for NaN/Inf (once per opened cache); raise CacheDamaged."""
         if not self._verified:
@@ -128,6 +132,13 @@ class VectorCache:
         """All kept layers of sentence i: (n_layers_kept, len_i, dim)."""
         a, b = self.sentence_offsets[i], self.sentence_offsets[i + 1]
         return self.vectors[:, a:b]
+
+
+def _reopen(path: str, verified: bool) -> VectorCache:
+    """A cache opened again in another process (the quick check runs again; a full one already done holds)."""
+    cache = VectorCache.open(path)
+    cache._verified = verified
+    return cache
 
 
 CACHE_FILES = ("meta.json", "vectors.npy", "offsets.npy", "missing.npy", "done.npy")

@@ -135,3 +135,22 @@ def test_probes_report_bad_manifest(tmp_path, capsys):
     (tmp_path / "manifest.json").write_text("{not json")
     assert cli.main(["report", str(tmp_path)]) == 2
     assert "manifest.json: not valid JSON" in capsys.readouterr().err
+
+
+def test_probes_report_says_its_stage_and_time_and_quiet_says_nothing(tmp_path, capsys):
+    make_results_table().to_csv(tmp_path / "results.csv", index=False)
+    assert cli.main(["report", str(tmp_path), "--formats", "png"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == f"[report]       {len(make_results_table())} result rows -> {tmp_path}"
+    assert re.fullmatch(r"\[report\]       done in \d+\.\d s", err[-1])
+    assert cli.main(["report", str(tmp_path), "--formats", "png", "-q"]) == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_probes_report_writes_pdf_as_a_study_does_and_refuses_unknown_formats(tmp_path, capsys):
+    make_results_table().to_csv(tmp_path / "results.csv", index=False)
+    assert cli.main(["report", str(tmp_path), "-q"]) == 0
+    figs = tmp_path / "figures"
+    assert {p.stem for p in figs.glob("*.pdf")} == {p.stem for p in figs.glob("*.svg")} == {p.stem for p in figs.glob("*.png")}
+    assert cli.main(["report", str(tmp_path), "--formats", "png,eps"]) == 2
+    assert "unknown format(s) ['eps']; choose from png, svg, pdf" in capsys.readouterr().err

@@ -1,0 +1,82 @@
+"""Figures at paper sizes: every figure also drawn for one column (3.3 in) and two (6.9 in), its panels and
+legend reflowed to fit, saved as SVG and PDF exactly that wide with the fonts embedded."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from analysis.figures import curves, style
+from analysis.report import write_report
+from analysis.results import aggregate_seeds
+from tests.analysis.synthetic import MODEL, make_results_table, make_structural_extra
+
+
+def _svg_width_in(path) -> float:
+    return float(re.search(r'<svg[^>]* width="([\d.]+)pt"', path.read_text(encoding="utf-8")).group(1)) / 72
+
+
+def test_every_figure_at_both_paper_widths_as_svg_and_pdf(tmp_path):
+    write_report(make_results_table(), tmp_path, extras={"structural": [make_structural_extra()]}, paper_sizes=True)
+    figs = tmp_path / "figures"
+    stems = {p.stem for p in figs.glob("*.png")}
+    for column, width in style.PAPER_WIDTHS.items():
+        folder = figs / "paper" / f"{column}-column"
+        assert {p.stem for p in folder.glob("*.svg")} == {p.stem for p in folder.glob("*.pdf")} == stems
+        widths = {p.stem: _svg_width_in(p) for p in folder.glob("*.svg")}
+        # exactly the column's width (1%), or a little narrower where text sets the width (never wider)
+        assert all(0.9 * width <= w <= 1.01 * width for w in widths.values()), (column, sorted(widths.items()))
+        assert abs(widths[f"{MODEL}-layer-curves"] - width) <= 0.01 * width
+        assert b"/FontFile2" in (folder / f"{MODEL}-layer-curves.pdf").read_bytes()  # TrueType embedded
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "figures/paper/single-column/ and figures/paper/double-column/" in page
+
+
+def test_paper_sizes_are_off_by_default_and_said_how_to_get(tmp_path):
+    write_report(make_results_table(), tmp_path)
+    assert not (tmp_path / "figures" / "paper").exists()
+    assert "with `probes report DIR --paper-sizes`" in (tmp_path / "report.html").read_text(encoding="utf-8")
+
+
+def test_a_single_column_has_one_panel_per_row_and_a_legend_that_fits(results):
+    agg = aggregate_seeds(results)
+    screen = curves.plot_layer_curves(agg, model=MODEL)
+    with style.paper_column("single"):
+        single = curves.plot_layer_curves(agg, model=MODEL)
+    lefts = lambda fig: sorted({round(a.get_position().x0, 3) for a in fig.axes if a.get_visible()})  # noqa: E731
+    assert len(lefts(screen)) == 2 and len(lefts(single)) == 1
+    assert len(single.axes) == len([a for a in screen.axes if a.get_visible()])  # no empty cell in one column
+    (legend,) = single.legends
+    assert legend._ncols <= 2
+    style.fit_width(single, style.PAPER_WIDTHS["single"])
+    box = legend.get_window_extent(single.canvas.get_renderer())
+    assert box.width / single.dpi <= style.PAPER_WIDTHS["single"]
+    style.close(screen)
+    style.close(single)
+
+
+def test_legend_columns_count_what_fits():
+    labels = ["structural-distance, random-init model", "linear", "cumulative, control task", "majority class"]
+    assert style.legend_columns(4, labels, 6.9) == 4  # on screen: as asked
+    with style.paper_column("single"):
+        assert style.legend_columns(4, labels, 3.3) == 1
+        assert style.legend_columns(4, ["en", "de", "es", "zh"], 3.3) == 4
+    with style.paper_column("double"):
+        assert style.legend_columns(4, labels, 6.9) == 4  # one row of four fits across two columns
+        assert style.legend_columns(4, labels * 2, 6.9) in (2, 3)  # two rows of four would not
+    with pytest.raises(ValueError):
+        with style.paper_column("triple"):
+            pass
+
+
+def test_fit_width_reaches_the_width_or_stops_where_text_sets_it():
+    fig, ax = style.new_figure(5.0, 2.0)
+    ax.plot(np.arange(5), np.arange(5))
+    box = style.fit_width(fig, 3.3)
+    assert abs(box.width - 3.3) <= 0.033
+    fig.suptitle("a title far wider than one column of a paper could ever hold, in nine point type", fontsize=9)
+    box = style.fit_width(fig, 3.3)
+    assert box.width > 3.3 and fig.get_figwidth() > 1.0  # the axes were not squeezed to nothing
+    style.close(fig)
