@@ -45,12 +45,22 @@ def test_elastic_net_agrees_with_sklearn_saga():
     y = (X @ W + rng.normal(size=(n, 3))).argmax(1)
     Xs = (X - X.mean(0)) / X.std(0)  # our probe standardises with the population sd of the training rows
     c, r = 0.05, 0.5
-    sk = LogisticRegression(C=c, l1_ratio=r, solver="saga", tol=1e-10, max_iter=100000).fit(Xs, y)
+    sk = LogisticRegression(C=c, l1_ratio=r, solver="saga", tol=1e-10, max_iter=100000, random_state=0).fit(Xs, y)
     est = ElasticNetProbe(alpha=1 / (c * n), l1_ratio=r, tol=1e-9, max_iter=20000, device="cpu").fit(X, y)
     assert est.converged_.all()
     coef = est.coef_[0]
-    assert np.abs(coef - sk.coef_).max() < 1e-4
-    assert np.abs(est._unpack(est.params_)[1].numpy()[0] - sk.intercept_).max() < 1e-4
+    intercept = est._unpack(est.params_)[1].numpy()[0]
+
+    def objective(w, b):  # saga's objective: C * log-loss + l1_ratio * |w|_1 + (1 - l1_ratio) / 2 * |w|^2
+        z = Xs @ np.asarray(w, np.float64).T + b
+        z -= z.max(1, keepdims=True)
+        nll = -(z[np.arange(n), y] - np.log(np.exp(z).sum(1))).sum()
+        return c * nll + r * np.abs(w).sum() + (1 - r) / 2 * (np.asarray(w, np.float64) ** 2).sum()
+
+    # both reach the same minimum; the float32 weights sit within float32 noise of it along flat directions
+    assert objective(coef, intercept) == pytest.approx(objective(sk.coef_, sk.intercept_), rel=1e-7)
+    assert np.abs(coef - sk.coef_).max() < 3e-4
+    assert np.abs(intercept - sk.intercept_).max() < 3e-4
     # the L1 part zeroes exactly the weights saga zeroes, and some weights are zero
     assert ((coef == 0) == (sk.coef_ == 0)).all() and (coef == 0).sum() >= 8
     assert est.score(X, y) == pytest.approx(sk.score(Xs, y))
