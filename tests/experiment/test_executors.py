@@ -1,0 +1,112 @@
+"""Every executor gives the local executor's results row for row: Ray on a local 2-CPU cluster, the
+one-process-per-device pool, and a study whose data sets are extracted in sentence shards."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from probes.cli import main
+from probes.errors import ProbesError
+from probes.experiment.config import load_config
+from probes.experiment.executors import LocalExecutor, make_executor
+from probes.experiment.runner import Experiment
+from tests.experiment.test_runner import tiny_model, write_study  # noqa: F401  (tiny_model is a fixture)
+
+KEYS = ["model", "task", "probe", "metric", "layer", "seed", "train_set", "eval_set"]
+
+
+def _study(tmp_path: Path, model: Path) -> Path:
+    """The tiny study (upos + distance, control task, random-init twin) with the linear probe only."""
+    config = write_study(tmp_path, model)
+    config.write_text(config.read_text(encoding="utf-8").replace('kinds = ["linear", "cumulative"]',
+                                                                 'kinds = ["linear"]'), encoding="utf-8")
+    return config
+
+
+def _results(config: Path, out: Path, cache: Path, **kwargs) -> pd.DataFrame:
+    outcome = Experiment(load_config(config), out, cache_dir=cache, progress=False, **kwargs).run()
+    return outcome, pd.read_csv(out / "results.csv").sort_values(KEYS).reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def local(tmp_path_factory, tiny_model):  # noqa: F811
+    tmp = tmp_path_factory.mktemp("local")
+    config = _study(tmp, tiny_model)
+    outcome, results = _results(config, tmp / "out", tmp / "cache")
+    assert outcome.extracted == 6 and len(results) > 100
+    return config, results
+
+
+def _same(a: pd.DataFrame, b: pd.DataFrame) -> None:
+    assert len(a) == len(b)
+    pd.testing.assert_frame_equal(a[KEYS], b[KEYS])
+    for col in ("value", "ci_low", "ci_high"):
+        np.testing.assert_allclose(a[col].to_numpy(float), b[col].to_numpy(float), rtol=0, atol=1e-9, err_msg=col)
+
+
+def test_a_sharded_study_gives_the_unsharded_results(local, tmp_path):
+    config, results = local
+    # 40 training sentences in shards of 16 (three shards), the 20-sentence test sets in two
+    outcome, sharded = _results(config, tmp_path / "out", tmp_path / "cache", shard_sentences=16)
+    assert outcome.shards == 2 * (3 + 2 + 2)  # (model, twin) x shards of (train, en, de)
+    _same(sharded, results)
+    assert not list((tmp_path / "cache" / "vectors").glob("*.pieces"))
+
+
+def test_one_extraction_process_per_device_gives_the_same_results(local, tmp_path):
+    config, results = local
+    # Two "devices" on a CPU-only machine: each extraction process sees CUDA_VISIBLE_DEVICES=0 or 1
+    # and no CUDA, so this runs the multi-GPU path (spawned processes, shards by default) on the CPU.
+    outcome, pooled = _results(config, tmp_path / "out", tmp_path / "cache", executor=LocalExecutor(["0", "1"]),
+                               shard_sentences=16)
+    assert outcome.shards == 14
+    _same(pooled, results)
+
+
+def test_ray_on_a_local_two_cpu_cluster_gives_the_local_results(local, tmp_path):
+    ray = pytest.importorskip("ray")
+    config, results = local
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="error")
+    try:
+        executor = make_executor("ray")
+        assert (executor.cpus, executor.gpus) == (2, 0)
+        outcome, on_ray = _results(config, tmp_path / "out", tmp_path / "cache", executor=executor,
+                                   shard_sentences=16)
+        executor.close()  # joined, not started, by the executor: the cluster stays up
+        assert ray.is_initialized()
+    finally:
+        ray.shutdown()
+    assert outcome.shards == 14 and outcome.probed == 2
+    _same(on_ray, results)
+
+
+def test_executor_ray_without_ray_says_how_to_install_it(local, tmp_path, monkeypatch, capsys):
+    config, _ = local
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError
+    assert main(["run", str(config), "--out", str(tmp_path / "out"), "--executor", "ray", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "--executor ray needs Ray, which is not installed: pip install 'probes[ray]'" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_executor_options_are_checked():
+    with pytest.raises(ProbesError, match="unknown executor 'slurm'"):
+        make_executor("slurm")
+    with pytest.raises(ProbesError, match="--address names a Ray cluster"):
+        make_executor("local", address="ray://head:10001")
+    assert make_executor("local", device="cpu").devices == []
+
+
+def test_shard_size_is_checked_with_the_config(local, tmp_path):
+    config, _ = local
+    bad = tmp_path / "bad.toml"
+    bad.write_text("shard_sentences = 1500\n" + config.read_text(encoding="utf-8").replace(
+        'path = "data/', f'path = "{config.parent}/data/'), encoding="utf-8")
+    with pytest.raises(ProbesError, match=r"shard_sentences.*use 1024 or 2048"):
+        load_config(bad)
+    assert main(["run", str(config), "--out", str(tmp_path / "o"), "--shard-sentences", "1500"]) == 2
