@@ -224,11 +224,21 @@ class RayExecutor:
         ray = self.ray = _import_ray()
         self._started = False
         if not ray.is_initialized():
+            if address not in (None, "auto", "local"):
+                _check_reachable(address)  # else ray.init retries an address nobody answers for minutes
             try:
                 ray.init(address=address, include_dashboard=False, logging_level="warning",
                          runtime_env={"env_vars": {"PYTHONPATH": _python_path()}} if address is None else None)
             except ConnectionError as exc:
-                raise ProbesError(f"--address {address}: no Ray cluster answers there ({exc})") from None
+                hint = ("; a cluster started with token authentication (the default of recent Ray) takes drivers "
+                        "that set RAY_AUTH_MODE=token, with the token in ~/.ray/auth_token or RAY_AUTH_TOKEN"
+                        if "RAY_AUTH_MODE" not in os.environ else "")
+                raise ProbesError(f"--address {address}: no Ray cluster answers there ({exc}){hint}") from None
+            except (ValueError, ImportError) as exc:  # ray:// without the client package, a malformed address
+                if "ray[client]" in str(exc):
+                    raise ProbesError(f"--address {address}: a ray:// address goes through the Ray client, which is "
+                                      "not installed: pip install 'probes[ray]'  (or: pip install 'ray[client]')") from None
+                raise ProbesError(f"--address {address}: {exc}") from None
             self._started = True
         resources = ray.cluster_resources()
         self.gpus, self.cpus = int(resources.get("GPU", 0)), max(1, int(resources.get("CPU", 1)))
@@ -288,6 +298,22 @@ class RayExecutor:
         if self._started:
             self.ray.shutdown()
             self._started = False
+
+
+def _check_reachable(address: str, timeout: float = 5.0) -> None:
+    """Refuse a cluster address where nothing accepts a connection within `timeout` seconds."""
+    import socket
+
+    hostport = address.split("://", 1)[-1].rstrip("/")
+    host, sep, port = hostport.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        raise ProbesError(f"--address {address}: expected HOST:PORT (the head's GCS port, 6379 by default), "
+                          "ray://HOST:PORT (the Ray client, 10001 by default) or auto")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise ProbesError(f"--address {address}: nothing answers at {host}:{port} ({exc.strerror or exc}); "
+                          "start the cluster with `ray start --head` on that machine, or check the address") from None
 
 
 def _python_path() -> str:

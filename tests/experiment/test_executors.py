@@ -110,3 +110,22 @@ def test_shard_size_is_checked_with_the_config(local, tmp_path):
     with pytest.raises(ProbesError, match=r"shard_sentences.*use 1024 or 2048"):
         load_config(bad)
     assert main(["run", str(config), "--out", str(tmp_path / "o"), "--shard-sentences", "1500"]) == 2
+
+
+def test_a_cluster_address_nobody_answers_is_refused_at_once(local, tmp_path, capsys):
+    pytest.importorskip("ray")
+    import socket
+    import time
+
+    config, _ = local
+    with socket.socket() as s:  # a port that was free a moment ago: nothing listens there
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    t0 = time.perf_counter()
+    assert main(["run", str(config), "--out", str(tmp_path / "out"), "--executor", "ray",
+                 "--address", f"127.0.0.1:{port}", "--no-progress"]) == 2
+    assert time.perf_counter() - t0 < 30
+    err = capsys.readouterr().err
+    assert f"--address 127.0.0.1:{port}: nothing answers at 127.0.0.1:{port}" in err and "ray start --head" in err
+    assert main(["run", str(config), "--out", str(tmp_path / "out"), "--executor", "ray", "--address", "head"]) == 2
+    assert "expected HOST:PORT" in capsys.readouterr().err
