@@ -303,3 +303,63 @@ class Progress:
             self._stop.set()
             self._thread.join()
             self._thread = None
+
+
+class _PlainCounter:
+    """A count of done items for a plain stream (a log, a pipe): tqdm's ``update``/``close``, written as
+    whole lines, one whenever ``interval`` seconds passed without one (a heartbeat thread writes it
+    even while a long batch runs), and a last one with the total time."""
+
+    def __init__(self, total: int, initial: int, unit: str, desc: str, stream: TextIO, interval: float):
+        self.total, self.n, self.unit, self.desc = total, initial, unit, desc
+        self.stream, self.interval = stream, interval
+        self._initial, self._t0 = initial, time.perf_counter()
+        self._lock = threading.Lock()
+        self._last = time.monotonic()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name="probes-count", daemon=True)
+        self._thread.start()
+
+    def update(self, n: int = 1) -> None:
+        """Count `n` more items done."""
+        with self._lock:
+            self.n += n
+        if time.monotonic() - self._last >= self.interval:
+            self._line()
+
+    def _line(self, final: bool = False) -> None:
+        with self._lock:
+            elapsed = time.perf_counter() - self._t0
+            pct = f" ({100 * self.n / self.total:.0f}%)" if self.total else ""
+            text = f"{self.desc}: {self.n}/{self.total} {self.unit}{pct}, {duration(elapsed)}"
+            rate = (self.n - self._initial) / elapsed if elapsed > 0 else 0.0
+            if not final and rate > 0 and self.n < self.total:
+                text += f", about {duration((self.total - self.n) / rate)} left"
+            self.stream.write(text + "\n")
+            self.stream.flush()
+            self._last = time.monotonic()
+
+    def _beat(self) -> None:
+        while not self._stop.wait(min(1.0, self.interval / 2)):
+            if time.monotonic() - self._last >= self.interval:
+                self._line()
+
+    def close(self) -> None:
+        """Stop the heartbeat and write the last line."""
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join()
+            self._thread = None
+            self._line(final=True)
+
+
+def counter(total: int, *, initial: int = 0, unit: str = "items", desc: str = "", stream: Optional[TextIO] = None,
+            interval: float = HEARTBEAT_S):
+    """A progress count on stderr: a tqdm bar on a terminal, else plain lines at most `interval` s apart
+    (a log file gets readable lines, not hundreds of carriage-return updates)."""
+    stream = stream if stream is not None else sys.stderr
+    if bool(getattr(stream, "isatty", lambda: False)()) and os.environ.get("TERM") != "dumb":
+        from tqdm.auto import tqdm
+
+        return tqdm(total=total, initial=initial, unit=unit, desc=desc, file=stream)
+    return _PlainCounter(total, initial, unit, desc, stream, interval)

@@ -373,8 +373,9 @@ def extract(model: str | LoadedModel, sentences: Iterable[Sentence], out: str | 
         run = _Run(loaded, keep, pooling, writer, offsets, batch_size, multiword)
         bar = None
         if progress:
-            from tqdm.auto import tqdm
-            bar = tqdm(total=n_sentences, initial=resumed_from, unit="sent", desc="extract", file=sys.stderr)
+            from probes.progress import counter
+
+            bar = counter(n_sentences, initial=resumed_from, unit="sentences", desc="extract")
         examples: list[str] = []
         again = hashlib.sha256()  # the second pass must read the corpus the first one fingerprinted
         try:

@@ -113,3 +113,19 @@ def test_a_study_reports_each_job_with_roles_seeds_and_times(tmp_path, tiny_mode
     # study: the baselines' fits go through the same reporting as the task's).
     _stages(Experiment(load_config(quickest), tmp_path / "out2", cache_dir=tmp_path / "cache2", progress=False))
     assert capsys.readouterr().err == ""
+
+
+def test_a_count_on_a_plain_stream_is_whole_lines_with_a_heartbeat_during_a_long_step():
+    from probes.progress import counter
+
+    stream = io.StringIO()
+    c = counter(10, initial=2, unit="sentences", desc="extract", stream=stream, interval=0.2)
+    c.update(3)                     # quicker than the interval: no line
+    assert stream.getvalue() == ""
+    time.sleep(0.7)                 # a long batch: the heartbeat says where the count stands
+    c.update(5)
+    c.close()
+    lines = stream.getvalue().splitlines()
+    assert "\r" not in stream.getvalue() and len(lines) >= 2
+    assert lines[0].startswith("extract: 5/10 sentences (50%), ") and "left" in lines[0]
+    assert lines[-1].startswith("extract: 10/10 sentences (100%), ") and "left" not in lines[-1]
