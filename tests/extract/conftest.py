@@ -19,3 +19,19 @@ def tiny(tmp_path_factory):
         return built[family]
 
     return get
+
+
+@pytest.fixture(scope="module")
+def bert(tiny):
+    """The tiny BERT's directory."""
+    return tiny("bert")
+
+
+@pytest.fixture(scope="module")
+def loaded(bert):
+    """The tiny BERT loaded on the CPU, once per test module (tests may patch its forward and restore it)."""
+    import torch
+
+    from probes.extract.loading import load_model
+
+    return load_model(bert, device=torch.device("cpu"))

@@ -13,29 +13,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from probes.cli import main
 from probes.errors import ProbesError
 from probes.extract.cache import LOCK_FILE, VectorCache, read_meta
 from probes.extract.extractor import extract
 from probes.extract.integrity import CacheDamaged
-from probes.extract.loading import load_model
 from probes.probing.api import cache_arrays
 from probes.readers import load_corpus
 
 ROOT = Path(__file__).resolve().parents[2]
 SENTENCES = load_corpus(ROOT / "data" / "sample" / "en.conllu")[:40]
-
-
-@pytest.fixture(scope="module")
-def bert(tiny):
-    return tiny("bert")
-
-
-@pytest.fixture(scope="module")
-def loaded(bert):
-    return load_model(bert, device=torch.device("cpu"))
 
 
 @pytest.fixture(scope="module")

@@ -11,12 +11,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from probes.errors import ProbesError
 from probes.extract.cache import VectorCache, read_meta
 from probes.extract.extractor import extract
-from probes.extract.loading import load_model
 from probes.extract.shards import check_shard_size, extract_sharded, piece_path, pieces_dir, plan_shards
 from probes.readers import load_corpus
 
@@ -24,16 +22,6 @@ ROOT = Path(__file__).resolve().parents[2]
 SENTENCES = load_corpus(ROOT / "data" / "sample" / "en.conllu")[:40]
 OPTIONS = dict(batch_size=8, chunk_size=16, cache_dtype="float32", progress=False)
 ARRAYS = ("vectors.npy", "offsets.npy", "missing.npy")
-
-
-@pytest.fixture(scope="module")
-def bert(tiny):
-    return tiny("bert")
-
-
-@pytest.fixture(scope="module")
-def loaded(bert):
-    return load_model(bert, device=torch.device("cpu"))
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +65,6 @@ WORKER = """
 import os, signal, sys, torch
 from pathlib import Path
 from probes.extract.extractor import extract
-from probes.extract.loading import load_model
 from probes.extract.shards import piece_path
 from probes.readers import load_corpus
 loaded = load_model(sys.argv[1], device=torch.device("cpu"))
