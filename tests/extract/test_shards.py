@@ -65,6 +65,7 @@ WORKER = """
 import os, signal, sys, torch
 from pathlib import Path
 from probes.extract.extractor import extract
+from probes.extract.loading import load_model
 from probes.extract.shards import piece_path
 from probes.readers import load_corpus
 loaded = load_model(sys.argv[1], device=torch.device("cpu"))
