@@ -19,7 +19,8 @@ from analysis.results import main_eval_set
 from probes.errors import ProbesError
 
 METRICS = {"vinfo_bits": ("I_V(layer l → task)", style.LINE_PALETTE[0], "-o"),
-           "cond_vinfo_bits": ("I_V(layer l → task | {base})", style.PURPLE, "-s")}
+           # green and dashed, not purple: blue and purple look alike under red-green colour-vision deficiency
+           "cond_vinfo_bits": ("I_V(layer l → task | {base})", style.LINE_PALETTE[2], "--s")}
 
 
 def conditional_view(agg: pd.DataFrame, model: str) -> dict[str, pd.DataFrame]:

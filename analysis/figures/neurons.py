@@ -155,7 +155,7 @@ def plot_label_activations(ranking, *, layer: int, n_top: int = 12, title: Optio
     C, k = Z.shape
     fig, ax = style.new_figure(min(6.9, 1.6 + 0.32 * k), min(8.0, max(2.0, 0.9 + 0.2 * C)))
     lim = max(0.5, float(np.nanmax(np.abs(Z))))
-    im = ax.imshow(Z, cmap="RdBu_r", norm=TwoSlopeNorm(0.0, -lim, lim), aspect="auto", gid=f"activations:{layer}")
+    im = ax.imshow(Z, cmap=style.DIVERGING, norm=TwoSlopeNorm(0.0, -lim, lim), aspect="auto", gid=f"activations:{layer}")
     ax.set_xticks(range(k))
     ax.set_xticklabels([str(int(j)) for j in cols], rotation=90 if k > 16 else 0)
     ax.set_yticks(range(C))

@@ -22,9 +22,14 @@ ORANGE_FILL = "#fd8d3c"
 ORANGE_EDGE = "#e6550d"
 PANEL_GREY = "#f2f2f2"
 BAND = "#f7f7f7"
-# Okabe-Ito-based seaborn palette for lines; sequential maps safe for colour-vision deficiency.
-LINE_PALETTE = sns.color_palette("colorblind")
+# Lines: seaborn's "colorblind" palette (Okabe-Ito-based, distinguishable under the common colour-vision
+# deficiencies), also matplotlib's default colour cycle below, so that a line drawn without a colour gets
+# it rather than tab10. Maps: cividis (sequential, made for colour-vision deficiency) and ColorBrewer
+# RdBu (diverging, marked colour-blind safe by ColorBrewer).
+PALETTE_NAME = "colorblind"
+LINE_PALETTE = sns.color_palette(PALETTE_NAME)
 SEQUENTIAL = "cividis"
+DIVERGING = "RdBu_r"
 BASELINE_GREY = "#555555"
 
 # A double-column paper is ~6.9 in wide, a single column ~3.3 in: fonts chosen to stay >= 7 pt there.
@@ -32,6 +37,7 @@ RC = {
     "font.size": 8, "axes.titlesize": 9, "axes.labelsize": 8, "xtick.labelsize": 7, "ytick.labelsize": 7,
     "legend.fontsize": 7, "figure.dpi": 100, "savefig.dpi": 200, "axes.spines.top": False,
     "axes.spines.right": False, "svg.fonttype": "none", "pdf.fonttype": 42,
+    "axes.prop_cycle": matplotlib.cycler(color=LINE_PALETTE.as_hex()), "image.cmap": SEQUENTIAL,
 }
 plt.rcParams.update(RC)
 
