@@ -139,6 +139,35 @@ def _did_you_mean(value: Any, choices) -> str:
     return f" (did you mean {close[0]}?)" if close else ""
 
 
+def conditional_model(value: Any) -> Optional[tuple[str, int]]:
+    """(model name, layer) of ``conditional_on = "model:NAME"`` or ``"model:NAME:LAYER"`` (layer 0 by
+    default), or None for the other baselines."""
+    if not (isinstance(value, str) and value.startswith("model:")):
+        return None
+    name, _, layer = value[len("model:"):].partition(":")
+    return name, int(layer) if layer.isdigit() else (-1 if layer else 0)
+
+
+def _check_conditional_on(value: Any, models: list, path) -> None:
+    """conditional_on: layer0, previous, or model:NAME[:LAYER] naming a model of the study and one of its layers."""
+    key = "probe.options.conditional_on"
+    other = conditional_model(value)
+    if other is None:
+        _expect_choice(value, CONDITIONAL_BASELINES + ("model:NAME", "model:NAME:LAYER"), path, key, "baseline",
+                       " (layer0: what a layer adds beyond the embeddings, Hewitt et al.'s default; previous: beyond "
+                       "the layer below it; model:NAME[:LAYER]: beyond that layer, 0 by default, of another model "
+                       "of the study)")
+        return
+    name, layer = other
+    names = [m.name for m in models]
+    _expect(name in names, path, key, f"{value!r} names no model of the study{_did_you_mean(name, names)}; "
+                                      f"its models are {', '.join(names)}")
+    _expect(layer >= 0, path, key, f"{value!r}: the layer after the model's name must be a number (model:NAME:LAYER)")
+    spec = models[names.index(name)]
+    _expect(spec.layers is None or layer in spec.layers, path, key,
+            f"{value!r}: model {name} keeps layers {spec.layers}, not {layer}")
+
+
 def _expect_choice(value: Any, choices, path, key: str, what: str, why: str = "") -> None:
     """Refuse a value outside ``choices``, naming it and the closest choice."""
     if isinstance(value, str) and value in choices:
@@ -377,9 +406,7 @@ def parse_config(data: dict, *, path: Path | str = "<config>", base: Optional[Pa
         if "conditional" in set(kinds).union(*[t.kinds or [] for t in tasks]):
             known.add("conditional_on")
             if "conditional_on" in options:
-                _expect_choice(options["conditional_on"], CONDITIONAL_BASELINES, path, "probe.options.conditional_on",
-                               "baseline", " (layer0: what a layer adds beyond the embeddings, Hewitt et al.'s "
-                                           "default; previous: beyond the layer below it)")
+                _check_conditional_on(options["conditional_on"], models, path)
         for key in options:
             _expect(key in known, path, f"probe.options.{key}",
                     f"no probe kind of this study ({', '.join(kinds)}) takes it{_did_you_mean(key, sorted(known))}; "

@@ -157,6 +157,7 @@ class ProbeWork:
     rank: int = 64
     options: Optional[dict] = None
     amnesic: Optional[AmnesicWork] = None
+    baseline: Optional[dict] = None  # conditional_on = "model:NAME[:LAYER]": that model's caches (name, layer, train, tests, dev)
 
 
 def cached_rows(path: Path) -> JobResult:
@@ -216,7 +217,7 @@ def _probe_rows(work: ProbeWork, data: tuple) -> tuple[list, list[str]]:
 
         return neuron_job_rows(tr, te, dv, work.common, work.options or {}, work.path), []
     rows = run_probe(work.kind, tr, te, dv, control=control, random_init=work.random_init, majority=work.majority,
-                     rank=work.rank, options=work.options, **work.common)
+                     rank=work.rank, options=work.options, baseline=work.baseline, **work.common)
     return rows, []
 
 

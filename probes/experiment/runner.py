@@ -16,7 +16,7 @@ import pandas as pd
 
 from probes import __version__
 from probes.errors import ProbesError
-from probes.experiment.config import DataSpec, ExperimentConfig, ModelSpec, TaskSpec
+from probes.experiment.config import DataSpec, ExperimentConfig, ModelSpec, TaskSpec, conditional_model
 from probes.experiment.datasets import Dataset, load_dataset
 from probes.experiment.executors import Job, LocalExecutor, make_executor
 from probes.extract.cache import VectorCache, write_json_atomic
@@ -361,6 +361,10 @@ class Experiment:
             for ri, draw in [(False, 0)] + ([(True, d) for d in self._draws()] if self.cfg.probe.random_init else []):
                 caches.append(self.vectors[(model.name, _spec_key(spec), ri, draw)].meta.get("key"))
         names = [task.train.name, task.dev.name if task.dev else None, [t.name for t in task.test]]
+        other = conditional_model(self.cfg.probe.options.get("conditional_on")) if kind == "conditional" else None
+        if other is not None:  # the baseline model's vectors are inputs of the job too
+            caches.append([self.vectors[(other[0], _spec_key(spec), False, 0)].meta.get("key")
+                           for spec in [task.train, task.dev, *task.test] if spec is not None])
         return _hash("probe-job/4", __version__, model.name, caches, names, task.name, task.options, kind,
                      kind == self._kinds_for(task)[0], self.cfg.seeds,
                      [repr(self.cfg.amnesic), downstream_key(self, model)] if kind == "amnesic" else None,
@@ -408,7 +412,19 @@ class Experiment:
         return ProbeWork(kind, path, vec(task.train), {t.name: vec(t) for t in task.test},
                          vec(task.dev) if task.dev else None, random_init, common,
                          majority=kind == self._kinds_for(task)[0], rank=self.cfg.probe.rank,
-                         options=self.cfg.probe.options, amnesic=amnesic)
+                         options=self.cfg.probe.options, amnesic=amnesic,
+                         baseline=self._conditional_baseline(task) if kind == "conditional" else None)
+
+    def _conditional_baseline(self, task: TaskSpec) -> Optional[dict]:
+        """Another model's caches of the task's data sets, for ``conditional_on = "model:NAME[:LAYER]"``."""
+        other = conditional_model(self.cfg.probe.options.get("conditional_on"))
+        if other is None:
+            return None
+        name, layer = other
+        spec = next(m for m in self.cfg.models if m.name == name)
+        return {"name": name, "layer": layer, "train": self.cache_of(spec, task.train),
+                "tests": {t.name: self.cache_of(spec, t) for t in task.test},
+                "dev": self.cache_of(spec, task.dev) if task.dev else None}
 
     # ---- stage 4: analyze + report ---------------------------------------------------------
     def cross_lingual_cka(self) -> list[dict]:
@@ -568,7 +584,7 @@ class Experiment:
 
 
 def run_probe(kind: str, train, tests, dev, *, control, random_init, rank, options, majority: bool = True,
-              **common) -> list[ResultRow]:
+              baseline: Optional[dict] = None, **common) -> list[ResultRow]:
     """Dispatch one probe kind to the probing API."""
     from probes.probing import api
 
@@ -595,8 +611,11 @@ def run_probe(kind: str, train, tests, dev, *, control, random_init, rank, optio
         # What each layer adds beyond layer 0 (Hewitt et al. 2021), or beyond the layer below it
         # ([probe.options] conditional_on = "previous"); the linear probes are deterministic given the
         # data split, so one run with the first seed.
+        from probes.probing.conditional import Baseline
+
         cond = {k: v for k, v in common.items() if k != "seeds"}
-        return conditional_rows(train, tests, dev, baseline=conditional_on, seed=common["seeds"][0], **cond, **options)
+        given = Baseline(**baseline) if baseline is not None else conditional_on  # model:NAME[:LAYER]: its caches
+        return conditional_rows(train, tests, dev, baseline=given, seed=common["seeds"][0], **cond, **options)
     raise ProbesError(f"unknown probe kind {kind!r}")
 
 

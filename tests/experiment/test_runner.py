@@ -282,6 +282,46 @@ def test_conditional_on_the_previous_layer(tmp_path, tiny_model):
         load_config(config)
 
 
+def test_conditional_on_another_model_of_the_study(tmp_path, tiny_model):
+    from probes.experiment.config import ConfigError
+    from probes.probing.conditional import Baseline, conditional_rows
+    from probes.tasks.registry import build_task
+
+    texts = [" ".join(s.words) for lang in ("en", "de") for s in load_corpus(SAMPLE / f"{lang}.conllu")[:60]]
+    other = build_tiny_bert(texts, tmp_path / "other", hidden=24, layers=1, vocab_size=600, seed=5)
+    config = write_upos_linear_study(tmp_path, tiny_model)
+    text = config.read_text(encoding="utf-8").replace('kinds = ["linear"]', 'kinds = ["conditional"]')
+    text = text.replace("[[tasks]]", f'[[models]]\nname = "small"\nsource = "{other}"\n\n[[tasks]]', 1)
+    config.write_text(text.replace("[probe]\n", '[probe]\noptions = { conditional_on = "model:small:1" }\n'),
+                      encoding="utf-8")
+    exp = Experiment(load_config(config), out=tmp_path / "out", cache_dir=tmp_path / "cache", progress=False)
+    df = exp.run().results
+    cond = df[(df.metric == "cond_vinfo_bits") & (df.eval_set == "en") & (df.model == "tiny")].set_index("layer")
+    assert sorted(cond.index) == [0, 1, 2] and cond.covers.str.endswith("(given small layer 1)").all()
+    # the study's rows are the API's on the same caches
+    cfg, task = exp.cfg, exp.cfg.tasks[0]
+    tiny_spec, small_spec = cfg.models
+    data = exp._task_data(task)
+    by_api = conditional_rows(
+        (exp.cache_of(tiny_spec, task.train), data[0]), {"en": (exp.cache_of(tiny_spec, task.test[0]), data[2]["en"])},
+        baseline=Baseline("small", exp.cache_of(small_spec, task.train), {"en": exp.cache_of(small_spec, task.test[0])},
+                          layer=1), model="tiny", task="upos", train_set="en", n_boot=cfg.probe.bootstrap)
+    api = {(r.layer, r.metric): r.value for r in by_api}
+    assert all(cond.loc[layer, "value"] == pytest.approx(api[(layer, "cond_vinfo_bits")], abs=1e-9) for layer in (0, 1, 2))
+    # another baseline model: its caches are extracted, and both conditional jobs computed again
+    other2 = build_tiny_bert(texts, tmp_path / "other2", hidden=24, layers=1, vocab_size=600, seed=6)
+    config.write_text(config.read_text(encoding="utf-8").replace(str(other), str(other2)), encoding="utf-8")
+    again = Experiment(load_config(config), out=tmp_path / "out2", cache_dir=tmp_path / "cache", progress=False).run()
+    assert (again.extracted, again.probed, again.reused) == (3, 2, 0)  # train, en, de of the new model
+    # names and layers are checked with the config
+    for bad, why in (("model:smal", r"names no model of the study \(did you mean small\?\)"),
+                     ("model:small:x", "must be a number"), ("model:tiny:first", "must be a number")):
+        config.write_text(text.replace("[probe]\n", f'[probe]\noptions = {{ conditional_on = "{bad}" }}\n'),
+                          encoding="utf-8")
+        with pytest.raises(ConfigError, match=why):
+            load_config(config)
+
+
 def test_amnesic_section_erases_the_task_and_says_why_no_lm_loss_was_measured(tmp_path, tiny_model, capsys):
     config = write_study(tmp_path, tiny_model)
     text = config.read_text(encoding="utf-8").replace('kinds = ["linear", "cumulative"]',
