@@ -90,7 +90,7 @@ def _captions(agg: pd.DataFrame, exp: pd.DataFrame, model: str, zero_shot_langua
                                "orange where negative) per layer, each row scaled to its largest bar; point values, "
                                "no intervals."),
         "selectivity": ("Selectivity", f"{model}: selectivity (task minus control-task score, Hewitt & Liang 2019) "
-                        f"per layer; bands: 95% interval over {_covers(control)} (each seed redraws the control task's labels)."),
+                        f"per layer; bands: 95% interval over {_covers(control)} of the control task."),
         "zero-shot": ("Zero-shot transfer", f"{model}: probes trained on {zero_shot_language} scored on every language per "
                       f"layer; bands: 95% interval over {_covers(zs)}; dashed: each language's majority class, "
                       "dotted: the random-init model on that language."),
