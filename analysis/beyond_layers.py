@@ -178,7 +178,7 @@ def conditional_section(o: _Out, agg: pd.DataFrame, exp: Optional[pd.DataFrame])
 
 
 # ----- amnesic probing -----------------------------------------------------------------------------------
-ACC_METRICS = ["accuracy_clean", "accuracy_erased", "accuracy_erased_random", "majority"]
+ACC_METRICS = ["accuracy_clean", "accuracy_erased", "accuracy_erased_random", "accuracy_delta_vs_random", "majority"]
 LM_METRICS = ["lm_loss_clean", "lm_loss_delta", "lm_loss_delta_random", "lm_loss_delta_vs_random"]
 
 

@@ -25,7 +25,8 @@ NON_SCORE_METRICS = {"mix_weight", "mix_gamma", "selectivity", "codelength_bits"
                      "neuron_acc_top", "neuron_acc_bottom", "neuron_acc_random", "neuron_min_k95",
                      "vinfo_bits", "cond_vinfo_bits",
                      # amnesic probing (probe "amnesic"): accuracies around an erasure, LM-loss changes
-                     "accuracy_clean", "accuracy_erased", "accuracy_erased_random", "majority", "lm_loss_clean",
+                     "accuracy_clean", "accuracy_erased", "accuracy_erased_random", "accuracy_delta_vs_random", "majority",
+                     "lm_loss_clean",
                      "lm_loss_delta", "lm_loss_delta_random", "lm_loss_delta_vs_random",
                      # other tasks at later layers with the amnesic task erased at layer <l> (metric suffix :<l>)
                      "other_accuracy_clean", "other_accuracy_erased", "other_accuracy_erased_random",

@@ -102,6 +102,7 @@ def erased_probe_rows(train: tuple, tests: Mapping[str, tuple], layer: int, dev:
     """A linear probe on one layer before and after LEACE and after a random erasure of the same rank.
 
     Rows (probe ``amnesic``): ``accuracy_clean``, ``accuracy_erased``, ``accuracy_erased_random``,
+    ``accuracy_delta_vs_random`` (erased minus erased_random, its interval over the same resamples),
     ``majority`` (the most frequent training label's accuracy); returns (rows, LEACE eraser, random eraser).
     """
     X, tr = _layer(*train, layer)
@@ -129,6 +130,8 @@ def erased_probe_rows(train: tuple, tests: Mapping[str, tuple], layer: int, dev:
         for nm, er in (("clean", None), ("erased", leace), ("erased_random", rand)):
             pred = np.asarray(fitted[nm].predict((Xt if er is None else er(Xt))[None])).reshape(-1)
             values.append((f"accuracy_{nm}", np.bincount(te.sent, weights=(pred == gold), minlength=te.n_sentences)))
+        # The control's answer: LEACE minus the random erasure of the same rank, on the same sentence resamples
+        values.append(("accuracy_delta_vs_random", values[1][1] - values[2][1]))
         values.append(("majority", np.bincount(te.sent, weights=(gold == majority), minlength=te.n_sentences)))
         key = dict(model=model, task=task, train_set=train_set, eval_set=name, seed=seed)
         rows += _interval_rows(key, layer, values, counts, den,

@@ -52,7 +52,11 @@ def test_erased_probe_rows_fall_to_the_majority_baseline():
 
     rows, leace, _ = erased_probe_rows((V, task(y)), {"test": (Vt, task(yt))}, layer=1, n_boot=200, device="cpu")
     got = {r.metric: r for r in rows}
-    assert set(got) == {"accuracy_clean", "accuracy_erased", "accuracy_erased_random", "majority"}
+    assert set(got) == {"accuracy_clean", "accuracy_erased", "accuracy_erased_random", "accuracy_delta_vs_random",
+                        "majority"}
+    delta = got["accuracy_delta_vs_random"]
+    assert delta.value == pytest.approx(got["accuracy_erased"].value - got["accuracy_erased_random"].value, abs=1e-12)
+    assert delta.ci_high < 0  # erasing the task's subspace costs more than a random one of the same rank
     assert got["accuracy_clean"].value > 0.7 and got["accuracy_erased_random"].value > 0.6
     assert got["accuracy_erased"].value < got["majority"].value + 0.03
     assert all(r.probe == "amnesic" and r.layer == 1 and r.ci_low <= r.value <= r.ci_high for r in rows)
