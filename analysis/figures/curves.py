@@ -135,13 +135,31 @@ def layer_task_matrix(agg: pd.DataFrame, *, model: str, probe: str) -> pd.DataFr
 
 
 def plot_layer_task_heatmap(agg: pd.DataFrame, *, model: str, probe: str):
-    """Heatmap of scores, one row per task and one column per layer (values printed up to 13 layers)."""
+    """Heatmap of scores, one row per task and one column per layer (values printed up to 13 layers);
+    in a single paper column with more layers than tasks, one row per layer and one column per task."""
     m = layer_task_matrix(agg, model=model, probe=probe)
-    fig, ax = style.new_figure(style.figure_width(min(6.9, 1.6 + 0.45 * m.shape[1])), 0.9 + 0.35 * m.shape[0])
-    sns.heatmap(m, ax=ax, cmap=style.SEQUENTIAL, annot=m.shape[1] <= 13, fmt=".2f", annot_kws={"fontsize": 6.5},
-                cbar_kws={"label": "score", "shrink": 0.8}, linewidths=0.5, linecolor="white")
-    ax.set_xlabel("layer")
-    ax.set_ylabel("")
+    # In 3.3 in, seven layer columns beside the task names leave cells narrower than their printed
+    # values (0.92 ran into its neighbours): there the layers become the rows.
+    tall = style.single_column() and m.shape[1] > m.shape[0]
+    score = "score"
+    if tall:
+        m = m.T
+        metrics = {c.rsplit(" (", 1)[-1].rstrip(")") for c in m.columns}
+        if len(metrics) == 1:  # one metric: named once, on the colour bar, so that the task names fit
+            score = f"score ({metrics.pop()})"
+            m.columns = [c.rsplit(" (", 1)[0] for c in m.columns]
+        else:
+            m.columns = [c.replace(" (", "\n(", 1) for c in m.columns]  # 'upos\n(accuracy)': task over metric
+        fig, ax = style.new_figure(style.figure_width(3.3), 1.0 + 0.26 * m.shape[0])
+    else:
+        fig, ax = style.new_figure(style.figure_width(min(6.9, 1.6 + 0.45 * m.shape[1])), 0.9 + 0.35 * m.shape[0])
+    annotate = (m.shape[0] if tall else m.shape[1]) <= 13
+    sns.heatmap(m, ax=ax, cmap=style.SEQUENTIAL, annot=annotate, fmt=".2f", annot_kws={"fontsize": 6.5},
+                cbar_kws={"label": score, "shrink": 0.8}, linewidths=0.5, linecolor="white")
+    ax.set_xlabel("" if tall else "layer")
+    ax.set_ylabel("layer" if tall else "")
+    if tall:
+        ax.tick_params(axis="x", rotation=0 if score != "score" else 30)
     ax.set_title(f"{model}: {probe} probe")
     ax.tick_params(axis="y", rotation=0)
     return fig

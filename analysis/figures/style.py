@@ -63,6 +63,11 @@ def paper_column(column: str) -> Iterator[None]:
         _paper = previous
 
 
+def single_column() -> bool:
+    """Whether figures are being drawn for a single paper column (3.3 in)."""
+    return _paper == "single"
+
+
 def grid_columns(n_panels: int, screen: int = 2, single: int = 1) -> int:
     """Panels per row: `screen` on screen and across a double column, `single` in a single column."""
     return max(1, min(n_panels, single if _paper == "single" else screen))

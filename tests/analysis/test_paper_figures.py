@@ -3,15 +3,17 @@ legend reflowed to fit, saved as SVG and PDF exactly that wide with the fonts em
 
 from __future__ import annotations
 
+import contextlib
 import re
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from analysis.figures import curves, style
 from analysis.report import write_report
 from analysis.results import aggregate_seeds
-from tests.analysis.synthetic import MODEL, make_results_table, make_structural_extra
+from tests.analysis.synthetic import LINEAR, MODEL, make_results_table, make_structural_extra
 
 
 def _svg_width_in(path) -> float:
@@ -80,3 +82,44 @@ def test_fit_width_reaches_the_width_or_stops_where_text_sets_it():
     box = style.fit_width(fig, 3.3)
     assert box.width > 3.3 and fig.get_figwidth() > 1.0  # the axes were not squeezed to nothing
     style.close(fig)
+
+
+@pytest.mark.parametrize("column", [None, "single", "double"])
+def test_heatmap_values_fit_their_cells_at_every_width(results, column):
+    # seven layers (as the demo's MiniLM) of two tasks: in one column, layers as columns left 0.92 wider than its cell
+    df = results[results["layer"] <= 4]
+    df = pd.concat([df] + [df[df["layer"].between(3, 4)].assign(layer=lambda d, k=k: d["layer"] + k) for k in (2,)],
+                   ignore_index=True)
+    agg = aggregate_seeds(df)
+    with (style.paper_column(column) if column else contextlib.nullcontext()):
+        fig = curves.plot_layer_task_heatmap(agg, model=MODEL, probe="linear")
+    try:
+        if column:
+            style.fit_width(fig, style.PAPER_WIDTHS[column])
+        ax = fig.axes[0]
+        renderer = fig.canvas.get_renderer()
+        n_layers = 7
+        assert len(ax.texts) == 2 * n_layers
+        (x0, y0), (x1, y1) = ax.transData.transform([(0, 0), (1, 1)])
+        cell_w, cell_h = abs(x1 - x0), abs(y1 - y0)
+        for t in ax.texts:
+            box = t.get_window_extent(renderer)
+            assert box.width < 0.9 * cell_w and box.height < 0.9 * cell_h, (column, t.get_text(), box.width, cell_w)
+        labels = [t.get_text() for t in (ax.get_yticklabels() if column == "single" else ax.get_xticklabels())]
+        assert labels == [str(l) for l in range(n_layers)]  # one column: the layers are the rows
+    finally:
+        style.close(fig)
+
+
+def test_a_single_column_heatmap_names_its_one_metric_once(results):
+    agg = aggregate_seeds(results)
+    with style.paper_column("single"):
+        fig = curves.plot_layer_task_heatmap(agg, model=MODEL, probe="linear")
+    try:
+        ax, bar = fig.axes
+        assert [t.get_text() for t in ax.get_xticklabels()] == ["upos", "deprel"]
+        assert bar.get_ylabel() == "score (accuracy)"
+        cells = np.asarray(ax.collections[0].get_array()).reshape(5, 2)  # layers as rows
+        assert cells[:, 0] == pytest.approx(LINEAR["upos"]) and cells[:, 1] == pytest.approx(LINEAR["deprel"])
+    finally:
+        style.close(fig)
