@@ -25,6 +25,7 @@ os.environ.setdefault("MKL_NUM_THREADS", "2")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from probes.experiment import jobs as jobs_mod  # noqa: E402
 from probes.experiment import runner as runner_mod  # noqa: E402
 from probes.experiment.config import load_config  # noqa: E402
 from probes.experiment.demo import minilm_path  # noqa: E402
@@ -64,18 +65,19 @@ def _install() -> None:
     _wrap(api, "majority_rows", lambda a, k: ("majority", "-", "fit + score"))
     _wrap(api, "fit_structural", lambda a, k: ("structural", "-", "fit"))
     _wrap(api, "structural_scores", lambda a, k: ("structural", "-", "score"))
-    original_job = runner_mod.Experiment._probe_job
+    # A probe job runs jobs.run_probe_job(work, data) (looked up when the study builds its jobs)
+    original_job = jobs_mod.run_probe_job
 
-    def job(self, model, task, kind):
-        CURRENT["job"] = f"{model.name}/{task.name}/{kind}"
+    def job(work, data):
+        CURRENT["job"] = f"{work.common['model']}/{work.common['task']}/{work.kind}"
         t0 = time.perf_counter()
         try:
-            return original_job(self, model, task, kind)
+            return original_job(work, data)
         finally:
             SPENT[(CURRENT["job"], "job total", "", "")] += time.perf_counter() - t0
             CURRENT["job"] = "-"
 
-    runner_mod.Experiment._probe_job = job
+    jobs_mod.run_probe_job = job
 
 
 def default_config(work: Path, ud: Path, n_train: int, dev: bool) -> Path:
