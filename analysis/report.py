@@ -220,8 +220,28 @@ def _model_sections(o: _Out, agg: pd.DataFrame, sel: pd.DataFrame, summary: pd.D
                          f"{model}: summary over seeds. best_ci_low/high: 95% interval of the best layer; "
                          "interval_covers: what it covers (test sentences resampled; with several seeds that "
                          "redraw something, a multi-bootstrap over seeds and sentences jointly, and what the "
-                         "seeds redraw). A probe whose training is deterministic runs once: n_seeds 1."))
+                         "seeds redraw). A probe whose training is deterministic runs once: n_seeds 1."
+                         + _odd_expected_layers(agg, view, model)))
     return blocks
+
+
+def _odd_expected_layers(agg: pd.DataFrame, view: pd.DataFrame, model: str) -> str:
+    """A sentence for the summary caption naming the expected_layer rows outside layers 0..L (zero-shot
+    sets, control tasks), which a reader would otherwise take for layers; '' when there are none."""
+    layers_ = agg.loc[(agg["model"] == model) & (agg["layer"] >= 0), "layer"]
+    if layers_.empty or "metric" not in view:
+        return ""
+    top = int(layers_.max())
+    e = view[(view["metric"] == "expected_layer") & np.isfinite(view["value"].to_numpy(dtype=float))]
+    odd = e[(e["value"] < 0) | (e["value"] > top)]
+    if odd.empty:
+        return ""
+    worst = odd.loc[(odd["value"] - top / 2).abs().idxmax()]
+    rows = f"{len(odd)} rows" if len(odd) > 1 else "1 row"
+    return (f" {rows} of metric expected_layer outside layers 0–{top} (e.g. {worst['task']} on {worst['eval_set']}: "
+            f"{worst['value']:.2f}) {'are' if len(odd) > 1 else 'is'} not layers: there the "
+            "cumulative score falls or hardly rises with depth, so the differential scores Δ(l) sum to near "
+            "zero or below and E_Δ = Σ l·Δ(l) / Σ Δ(l) runs off; read those tasks' layer curves instead.")
 
 
 def _asked(cfg: dict) -> set:
