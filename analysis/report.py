@@ -173,7 +173,7 @@ def _model_sections(o: _Out, agg: pd.DataFrame, sel: pd.DataFrame, summary: pd.D
                               "weights, lavender bar = expected layer E_Δ from cumulative scores, whisker = its 95% "
                               "interval over resampled test sentences; left: score of the layer-0 and all-layers "
                               "cumulative probes (x100). Rows in the paper's order (POS, Consts., Deps., Entities, SRL, "
-                              "Coref., SPR, Relations)."))
+                              "Coref., SPR, Relations)." + _runaway_intervals(m_exp)))
         blocks.append(_figure(o, lambda: pipeline.plot_layer_weights(m_exp, title=model), _slug(model, "fig2-layer-weights"),
                               "Figure 2 style: blue = mixing weights s_l, outlined = differential scores Δ(l) "
                               "(orange where negative); K(s), K(Δ) = KL from uniform in bits."))
@@ -223,6 +223,21 @@ def _model_sections(o: _Out, agg: pd.DataFrame, sel: pd.DataFrame, summary: pd.D
                          "seeds redraw). A probe whose training is deterministic runs once: n_seeds 1."
                          + _odd_expected_layers(agg, view, model)))
     return blocks
+
+
+def _runaway_intervals(m_exp: pd.DataFrame) -> str:
+    """A sentence for the Figure 1 caption naming the E_Δ intervals that run past layers 0..L (drawn as
+    arrows), and why; '' when every interval lies within the layers."""
+    rows = []
+    for _, e in m_exp.iterrows():
+        lo, hi, top = (float(e.get(k, np.nan)) for k in ("expected_layer_ci_low", "expected_layer_ci_high", "n_layers"))
+        if np.isfinite([lo, hi, top]).all() and (lo < 0 or hi > top):
+            rows.append(f"{e['task']} [{lo:.2f}, {hi:.2f}]")
+    if not rows:
+        return ""
+    return (f" Arrow-headed whiskers run past the layers ({', '.join(rows)}): in some resamples of the test "
+            "sentences the cumulative score hardly rises with depth, Δ(l) sums to near zero and E_Δ leaves 0–L, "
+            "so the interval says only that the expected layer is poorly determined on this many sentences.")
 
 
 def _odd_expected_layers(agg: pd.DataFrame, view: pd.DataFrame, model: str) -> str:

@@ -1,10 +1,11 @@
-"""The summary table's caption names expected-layer rows that are no layer (E_Δ outside 0..L)."""
+"""Captions that name what a reader would misread: expected layers outside 0..L in the summary table,
+E_Δ intervals that run past the layers in Figure 1."""
 
 import pandas as pd
 
-from analysis.report import _odd_expected_layers
+from analysis.report import _odd_expected_layers, _runaway_intervals
 from analysis.results import aggregate_seeds
-from analysis.summary import summarize
+from analysis.summary import expected_layers_table, summarize
 from tests.analysis.synthetic import MODEL, TEST, TRAIN, make_results_table
 
 
@@ -30,3 +31,13 @@ def test_an_expected_layer_outside_the_layers_is_named_with_why():
 def test_no_sentence_when_every_expected_layer_is_a_layer():
     assert _caption(_with_expected_layers({TEST: 1.5, "de_pud-ud-test": 4.0})) == ""
     assert _caption(make_results_table()) == ""
+
+
+def test_figure_1_names_the_intervals_that_run_past_the_layers():
+    agg = aggregate_seeds(make_results_table())
+    exp = expected_layers_table(agg)
+    assert _runaway_intervals(exp) == ""  # synthetic: no interval of E_Δ at all
+    exp = exp.assign(expected_layer_ci_low=[0.5, -1.8], expected_layer_ci_high=[3.0, 4.5])  # layers 0..4
+    text = _runaway_intervals(exp)
+    assert "(deprel [-1.80, 4.50])" in text and "upos" not in text
+    assert _runaway_intervals(exp.assign(expected_layer_ci_low=0.5, expected_layer_ci_high=4.0)) == ""  # 0..L inclusive
