@@ -254,9 +254,8 @@ def _odd_expected_layers(agg: pd.DataFrame, view: pd.DataFrame, model: str) -> s
     worst = odd.loc[(odd["value"] - top / 2).abs().idxmax()]
     rows = f"{len(odd)} rows" if len(odd) > 1 else "1 row"
     return (f" {rows} of metric expected_layer outside layers 0–{top} (e.g. {worst['task']} on {worst['eval_set']}: "
-            f"{worst['value']:.2f}) {'are' if len(odd) > 1 else 'is'} not layers: there the "
-            "cumulative score falls or hardly rises with depth, so the differential scores Δ(l) sum to near "
-            "zero or below and E_Δ = Σ l·Δ(l) / Σ Δ(l) runs off; read those tasks' layer curves instead.")
+            f"{worst['value']:.2f}): no layer; the cumulative score falls or hardly rises with depth there, "
+            "so E_Δ runs off.")
 
 
 def _asked(cfg: dict) -> set:

@@ -24,7 +24,7 @@ def _caption(df: pd.DataFrame) -> str:
 def test_an_expected_layer_outside_the_layers_is_named_with_why():
     text = _caption(_with_expected_layers({TEST: 1.5, "de_pud-ud-test": -58.5, "es_pud-ud-test": 17.3}))
     # synthetic layers 0..4: two rows outside, the farther one named as the example
-    assert text.startswith(" 2 rows of metric expected_layer outside layers 0–4 (e.g. upos on de_pud-ud-test: -58.50) are")
+    assert text.startswith(" 2 rows of metric expected_layer outside layers 0–4 (e.g. upos on de_pud-ud-test: -58.50): no layer")
     assert "cumulative score falls or hardly rises with depth" in text
 
 
