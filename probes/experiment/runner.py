@@ -81,7 +81,8 @@ class Experiment:
 
         self.cfg = cfg
         self.out = Path(out)
-        self.cache = Path(cache_dir or cfg.cache_dir or default_cache_dir())
+        # Absolute: the jobs may run in other processes or on other machines, in other working directories.
+        self.cache = Path(cache_dir or cfg.cache_dir or default_cache_dir()).expanduser().absolute()
         # progress=False: warnings only (a rebuilt cache, a wait for another study), no stage lines.
         self.progress = progress if isinstance(progress, Progress) else Progress(enabled=bool(progress))
         self.timer = StageTimer()

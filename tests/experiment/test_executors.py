@@ -129,3 +129,10 @@ def test_a_cluster_address_nobody_answers_is_refused_at_once(local, tmp_path, ca
     assert f"--address 127.0.0.1:{port}: nothing answers at 127.0.0.1:{port}" in err and "ray start --head" in err
     assert main(["run", str(config), "--out", str(tmp_path / "out"), "--executor", "ray", "--address", "head"]) == 2
     assert "expected HOST:PORT" in capsys.readouterr().err
+
+
+def test_job_paths_are_absolute_for_workers_in_other_directories(local, tmp_path, monkeypatch):
+    config, _ = local
+    monkeypatch.chdir(tmp_path)
+    exp = Experiment(load_config(config), Path("out"), cache_dir=Path("cache"), progress=False)
+    assert exp.cache == tmp_path / "cache"
