@@ -97,6 +97,7 @@ def test_heatmap_values_fit_their_cells_at_every_width(results, column):
         if column:
             style.fit_width(fig, style.PAPER_WIDTHS[column])
         ax = fig.axes[0]
+        fig.set_dpi(400)  # text measured at 100 dpi snaps to whole pixels
         renderer = fig.canvas.get_renderer()
         n_layers = 7
         assert len(ax.texts) == 2 * n_layers
@@ -121,5 +122,32 @@ def test_a_single_column_heatmap_names_its_one_metric_once(results):
         assert bar.get_ylabel() == "score (accuracy)"
         cells = np.asarray(ax.collections[0].get_array()).reshape(5, 2)  # layers as rows
         assert cells[:, 0] == pytest.approx(LINEAR["upos"]) and cells[:, 1] == pytest.approx(LINEAR["deprel"])
+    finally:
+        style.close(fig)
+
+
+@pytest.mark.parametrize("column", [None, "single", "double"])
+def test_transfer_values_are_readable_and_fit_their_cells(results, column):
+    from analysis.figures import transfer as tfig
+    from analysis.transfer import parallel_view, transfer_matrices
+
+    agg = aggregate_seeds(results)
+    pv = parallel_view(agg, model=MODEL, task="upos", probe="linear", metric="accuracy")
+    mats = transfer_matrices(pv, model=MODEL, task="upos", probe="linear", metric="accuracy")
+    mats = {**mats, 5: mats[4], 6: mats[3]}  # the demo's crowding: seven layers, five tasks of four languages
+    panels = {f"task{i}\nlinear probe, accuracy": mats for i in range(5)}
+    with (style.paper_column(column) if column else contextlib.nullcontext()):
+        fig = tfig.plot_transfer_matrix(panels, title="transfer")
+    try:
+        if column:
+            style.fit_width(fig, style.PAPER_WIDTHS[column])
+        fig.set_dpi(400)  # text measured at 100 dpi snaps to whole pixels (5.5 to 6 pt all 18 px wide)
+        renderer = fig.canvas.get_renderer()
+        heat = [ax for ax in fig.axes if (ax.get_gid() or "").startswith("transfer:")]
+        assert len(heat) == 5
+        for ax in heat:
+            assert len(ax.texts) == 7 * 4 and all(t.get_fontsize() >= 6.5 for t in ax.texts)
+            (x0, _), (x1, _) = ax.transData.transform([(0, 0), (1, 1)])
+            assert max(t.get_window_extent(renderer).width for t in ax.texts) < 0.9 * abs(x1 - x0)
     finally:
         style.close(fig)
