@@ -158,8 +158,10 @@ def plot_distance_matrices(predicted, words, heads=None, gold=None, *, title: st
     # Side by side; one above the other in a single paper column, too narrow for two labelled matrices.
     beside = style.grid_columns(2) == 2
     if beside:
-        fig, axes = style.new_figure(style.figure_width(2 * side + 1.4), side + 0.5, ncols=2,
-                                     gridspec_kw={"wspace": 0.08})
+        # a title's line reserved above the panel titles (at the default top of 0.88 they touched it)
+        height = side + (0.65 if title else 0.5)
+        fig, axes = style.new_figure(style.figure_width(2 * side + 1.4), height, ncols=2,
+                                     gridspec_kw={"wspace": 0.08, "top": 1 - (0.55 if title else 0.4) / height})
     else:
         fig, axes = style.new_figure(style.figure_width(side + 1.0), 2 * side + 1.4, nrows=2,
                                      gridspec_kw={"hspace": 0.55})

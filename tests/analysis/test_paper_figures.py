@@ -151,3 +151,23 @@ def test_transfer_values_are_readable_and_fit_their_cells(results, column):
             assert max(t.get_window_extent(renderer).width for t in ax.texts) < 0.9 * abs(x1 - x0)
     finally:
         style.close(fig)
+
+
+@pytest.mark.parametrize("column", [None, "single", "double"])
+def test_the_structural_title_clears_the_panel_titles(structural_extra, column):
+    from analysis.figures import structural
+
+    e = structural_extra
+    with (style.paper_column(column) if column else contextlib.nullcontext()):
+        fig = structural.plot_distance_matrices(e["predicted_distances"], e["words"], e["gold_heads"],
+                                                title="model tiny-bert, task tree, layer 2, sent_id s1")
+    try:
+        if column:
+            style.fit_width(fig, style.PAPER_WIDTHS[column])
+        fig.set_dpi(400)
+        renderer = fig.canvas.get_renderer()
+        title = fig._suptitle.get_window_extent(renderer)
+        gaps = [title.y0 - ax.title.get_window_extent(renderer).y1 for ax in fig.axes[:2]]
+        assert min(gaps) > 4 / 72 * 400  # at least 4 pt between the figure's title and the panels' (they touched)
+    finally:
+        style.close(fig)
