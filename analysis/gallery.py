@@ -111,6 +111,9 @@ def draw_gallery(study_dir, image_dir, *, model: str | None = None, dpi: int = D
     from analysis.summary import expected_layers_table, summarize
 
     study_dir, image_dir = Path(study_dir), Path(image_dir)
+    if not (study_dir / "results.csv").is_file():
+        raise ProbesError(f"{study_dir / 'results.csv'}: results file not found; run `probes demo --out {study_dir}` "
+                          "first, or name a study's output folder")
     scored, _ = split_missing_values(read_results(study_dir / "results.csv"))
     if scored.empty:
         raise ProbesError(f"{study_dir / 'results.csv'}: every row lacks a value (NaN); nothing to draw")

@@ -77,7 +77,8 @@ def test_a_readme_without_markers_is_refused_before_drawing(study, tmp_path, cap
     assert gallery.main([str(tmp_path / "missing"), "--readme", str(readme)]) == 2  # markers first, then results
     _readme(readme, f"{gallery.START}\n{gallery.END}")
     assert gallery.main([str(tmp_path / "missing"), "--readme", str(readme)]) == 2
-    assert "results file not found" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "results file not found; run `probes demo --out" in err and "Traceback" not in err
 
 
 def test_every_image_the_readme_names_exists():
