@@ -380,5 +380,18 @@ def make_executor(name: str = "local", *, address: Optional[str] = None, device:
     devices = []
     if device in ("auto", "cuda"):  # a pinned device (cuda:1, cpu) keeps every job on it
         n = cuda_device_count()
-        devices = [str(k) for k in range(n)] if n > 1 else []
+        devices = visible_devices(n) if n > 1 else []
     return LocalExecutor(devices)
+
+
+def visible_devices(n: int) -> list[str]:
+    """The CUDA_VISIBLE_DEVICES entries of this process's `n` devices, one for each extraction process.
+
+    A child's CUDA_VISIBLE_DEVICES names physical devices: with CUDA_VISIBLE_DEVICES=2,3 this process's
+    cuda:0 and cuda:1 are devices 2 and 3, and a child told "0" would use device 0, outside the set.
+    """
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is None:
+        return [str(k) for k in range(n)]
+    entries = [d.strip() for d in visible.split(",") if d.strip()]
+    return entries[:n]

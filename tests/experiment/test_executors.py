@@ -136,3 +136,18 @@ def test_job_paths_are_absolute_for_workers_in_other_directories(local, tmp_path
     monkeypatch.chdir(tmp_path)
     exp = Experiment(load_config(config), Path("out"), cache_dir=Path("cache"), progress=False)
     assert exp.cache == tmp_path / "cache"
+
+
+def test_extraction_processes_see_the_devices_this_process_was_given(monkeypatch):
+    import probes.experiment.executors as executors
+
+    monkeypatch.setattr(executors, "cuda_device_count", lambda: 2)
+    # CUDA_VISIBLE_DEVICES=2,3: this process's cuda:0 and cuda:1 are physical devices 2 and 3, and
+    # each child's CUDA_VISIBLE_DEVICES must name those, not 0 and 1 (devices outside the set)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2,3")
+    assert make_executor("local", device="auto").devices == ["2", "3"]
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "GPU-aaaa, GPU-bbbb")
+    assert make_executor("local", device="cuda").devices == ["GPU-aaaa", "GPU-bbbb"]
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
+    assert make_executor("local", device="auto").devices == ["0", "1"]
+    assert make_executor("local", device="cuda:1").devices == []
