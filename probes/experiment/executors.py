@@ -333,9 +333,13 @@ def _ray_result(ray, ref, job: Job) -> JobResult:
         if isinstance(cause, ProbesError):
             raise ProbesError(str(cause)) from None
         raise
-    except ray.exceptions.RayActorError:
+    except (ray.exceptions.RayActorError, ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError):
         raise ProbesError(f"the Ray worker running {job.name} died (killed, out of memory, or its node left); "
                           "what it had written is kept, and the next run resumes from it") from None
+    except ray.exceptions.RayError as exc:  # killed by Ray's memory monitor, its result lost, cancelled
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ProbesError(f"Ray could not run {job.name} ({type(exc).__name__}: {first}); what it had written "
+                          "is kept, and the next run resumes from it") from None
 
 
 class _RayActors:

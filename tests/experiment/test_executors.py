@@ -151,3 +151,21 @@ def test_extraction_processes_see_the_devices_this_process_was_given(monkeypatch
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
     assert make_executor("local", device="auto").devices == ["0", "1"]
     assert make_executor("local", device="cuda:1").devices == []
+
+
+def test_a_ray_task_whose_worker_dies_stops_the_run_with_one_line(tmp_path):
+    ray = pytest.importorskip("ray")
+    import os
+
+    from probes.experiment.executors import Job
+    from probes.progress import Progress
+
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="error")
+    try:
+        executor = make_executor("ray")
+        # the probe job's process exits (as when the kernel's OOM killer ends it): Ray retries it,
+        # then gives up with a WorkerCrashedError, which was raised as it is (a traceback)
+        with pytest.raises(ProbesError, match=r"the Ray worker running upos linear died .* resumes from it"):
+            executor.map([Job("upos linear", lambda: os._exit(1), ())], Progress(enabled=False))
+    finally:
+        ray.shutdown()
