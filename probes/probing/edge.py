@@ -18,6 +18,7 @@ from sklearn.base import BaseEstimator
 
 from probes.device import resolve_device
 from probes.errors import ProbesError
+from probes.probing.dropout import dropout_generator, seeded_dropout
 from probes.probing.features import Standardizer, as_layer_stack, dev_split, encode_labels, standardize_mode, to_tensor
 
 POOLINGS = ("attention", "endpoint")
@@ -108,12 +109,13 @@ class EdgeProbe(BaseEstimator):
         pooled = torch.zeros((L, B, H.shape[2]), device=H.device, dtype=H.dtype).index_add(1, seg, weights[..., None] * Hw)
         return torch.baddbmm(c[:, None, :], pooled, W)
 
-    def _forward(self, p, H, spans, train=False):
+    def _forward(self, p, H, spans, drop=None):
+        """(L, n, C) logits; `drop` (the fit's dropout generator) turns dropout on."""
         reps = [self._pool(p, s, H, spans[:, 2 * s], spans[:, 2 * s + 1]) for s in range(self.n_spans_)]
         h = torch.tanh(torch.baddbmm(p["b1"][:, None, :], torch.cat(reps, -1), p["W1"]))
         h = F.layer_norm(h, h.shape[-1:]) * p["ln_g"][:, None, :] + p["ln_b"][:, None, :]
-        if train and self.dropout > 0:
-            h = F.dropout(h, self.dropout, training=True)
+        if drop is not None and self.dropout > 0:
+            h = seeded_dropout(h, self.dropout, drop)
         return torch.baddbmm(p["b2"][:, None, :], h, p["W2"])
 
     # ----- sklearn interface -------------------------------------------------------------------
@@ -174,6 +176,7 @@ class EdgeProbe(BaseEstimator):
         gen = torch.Generator().manual_seed(int(self.random_state))
         p = self._init_params(L, d, len(self.classes_), gen)
         opt = torch.optim.Adam(list(p.values()), lr=self.lr, weight_decay=self.weight_decay)
+        drop = dropout_generator(int(self.random_state) + 1, Hfull.device)
         sp_tr = torch.as_tensor(spans[tr], device=self.device_)
         y_tr = torch.as_tensor(ids[tr], device=self.device_)
         best = {k: v.detach().clone() for k, v in p.items()}
@@ -186,7 +189,7 @@ class EdgeProbe(BaseEstimator):
             perm = torch.randperm(len(tr), generator=gen).to(self.device_)
             for a in range(0, len(tr), self.batch_size):
                 idx = perm[a:a + self.batch_size]
-                logits = self._forward(p, Hfull, sp_tr[idx], train=True)
+                logits = self._forward(p, Hfull, sp_tr[idx], drop=drop)
                 if self.multilabel_:
                     ce = F.binary_cross_entropy_with_logits(logits, y_tr[idx][None].expand_as(logits),
                                                             reduction="none").sum(2).mean(1)

@@ -4,11 +4,13 @@ layers trained at once with Adam on shared mini-batches, early stopping per laye
 from __future__ import annotations
 
 import math
+from typing import Optional
 
 import numpy as np
 import torch
 
 from probes.probing.base import EarlyStopper, StackedClassifier
+from probes.probing.dropout import dropout_generator, seeded_dropout
 
 
 class MLPProbe(StackedClassifier):
@@ -48,11 +50,11 @@ class MLPProbe(StackedClassifier):
             a += size
         return out
 
-    def _logits(self, params: torch.Tensor, X: torch.Tensor, train: bool = False) -> torch.Tensor:
+    def _logits(self, params: torch.Tensor, X: torch.Tensor, drop: Optional[torch.Generator] = None) -> torch.Tensor:
         W1, b1, W2, b2 = self._unpack(params)
         h = torch.relu(torch.baddbmm(b1[:, None, :], X, W1))
-        if train and self.dropout > 0:
-            h = torch.nn.functional.dropout(h, self.dropout, training=True)
+        if drop is not None and self.dropout > 0:  # in training: the fit's own dropout generator
+            h = seeded_dropout(h, self.dropout, drop)
         return torch.baddbmm(b2[:, None, :], h, W2)
 
     def _init(self, L: int, gen: torch.Generator, device) -> torch.Tensor:
@@ -71,12 +73,13 @@ class MLPProbe(StackedClassifier):
         active = torch.ones(L, dtype=torch.bool, device=Xt.device)
         epochs = np.zeros(L, dtype=int)
         torch_gen = torch.Generator(device="cpu").manual_seed(int(self.random_state) + 1)
+        drop = dropout_generator(int(self.random_state) + 2, Xt.device)
         wd = float(self.weight_decay)
         for epoch in range(self.max_epochs):
             perm = torch.randperm(n, generator=torch_gen).to(Xt.device)
             for a in range(0, n, self.batch_size):
                 idx = perm[a:a + self.batch_size]
-                logits = self._logits(params, Xt[:, idx], train=True)
+                logits = self._logits(params, Xt[:, idx], drop=drop)
                 ce = torch.nn.functional.cross_entropy(logits.reshape(-1, C), yt[idx].repeat(L), reduction="none")
                 loss_l = ce.view(L, -1).mean(1)
                 W1, _, W2, _ = self._unpack(params)
