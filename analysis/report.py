@@ -308,8 +308,8 @@ def _findings_section(agg, summary, exp, sel, scored) -> Section:
 def _data_blocks(o: _Out, manifest: dict, cfg: dict, facts: dict) -> list[Block]:
     blocks = []
     data = describe_data(manifest, cfg)
+    langs = [l for l in dict.fromkeys(data["language"]) if l != "–"] if len(data) else []
     if len(data):
-        langs = [l for l in dict.fromkeys(data["language"]) if l != "–"]
         train = data[data["role"].str.contains("train")]
         test = data[data["role"].str.contains("test")]
         text = f"{len(data)} data sets"
@@ -324,7 +324,7 @@ def _data_blocks(o: _Out, manifest: dict, cfg: dict, facts: dict) -> list[Block]
         blocks.append(Block("lead", text + "."))
         blocks.append(_table(o, data, "data", "Data sets (sentences and words after reading; role in the config's tasks)",
                              folded=True))
-    models = describe_models(manifest, facts)
+    models = describe_models(manifest, facts, langs or None)
     if models:
         blocks.append(Block("findings", models, "Models"))
     seeds = manifest.get("seeds") or cfg.get("seeds")
@@ -400,7 +400,12 @@ def _transfer_blocks(o: _Out, agg: pd.DataFrame, model: str, skipped: list[str])
                 gap_rows.append({"task": task, "probe": probe, "metric": metric, "layer": layer, "train": src,
                                  **{f"gap {tgt}": gap.at[src, tgt] for tgt in gap.columns if tgt != src}})
     if not panels:
-        skipped.append(f"{model}: cross-lingual transfer (no evaluation corpus in two or more languages)")
+        # Said only where a reader could expect it: a study evaluating in one language asked for no transfer.
+        langs = {language_of(e) for e in fam["eval_set"]} - {None}
+        if len(langs) > 1:
+            skipped.append(f"{model}: cross-lingual transfer (evaluation sets in {', '.join(sorted(langs))}, "
+                           "but no one evaluation corpus covers two of them: transfer compares one corpus across languages, "
+                           "e.g. en_pud and de_pud)")
         return []
     order = []
     for by_layer in panels.values():

@@ -469,9 +469,10 @@ def _millions(n: int) -> str:
     return f"{n / 1e9:.2f} B" if n >= 1e9 else f"{n / 1e6:.1f} M" if n >= 1e6 else f"{n:,}"
 
 
-def describe_models(manifest: dict, facts: dict | None = None) -> list[str]:
+def describe_models(manifest: dict, facts: dict | None = None, languages: list[str] | None = None) -> list[str]:
     """One sentence per model of the manifest: where it came from, layers, vector size, parameters,
-    vocabulary and the model card's languages (``facts``: model name -> ``model_facts``)."""
+    vocabulary and the model card's languages (``facts``: model name -> ``model_facts``), set against
+    the study's data languages (``languages``, when known)."""
     facts = facts or {}
     out = []
     for name, entry in (manifest.get("models") or {}).items():
@@ -499,8 +500,14 @@ def describe_models(manifest: dict, facts: dict | None = None) -> list[str]:
         langs = f.get("languages") or []
         if langs:
             if len(langs) == 1:
-                s += (f" Its model card lists one language, {langs[0]}: a monolingual model, so every other "
-                      "language in this study is new to the model as well as to the probe.")
+                s += f" Its model card lists one language, {langs[0]}: a monolingual model"
+                others = [l for l in (languages or []) if l != langs[0]]
+                if others:
+                    s += f"; {', '.join(others)} {'is' if len(others) == 1 else 'are'} new to the model as well as to the probe."
+                elif languages is None:
+                    s += ", so every other language in this study is new to the model as well as to the probe."
+                else:
+                    s += f", probed here on {langs[0]} only."
             else:
                 s += f" Its model card lists {len(langs)} languages ({', '.join(langs[:12])}{', ...' if len(langs) > 12 else ''})."
         out.append(s)

@@ -180,7 +180,7 @@ def test_page_opens_with_findings_then_data_then_figures(aggregates, tmp_path):
     assert (f"{M}: BertModel, 3 transformer layers, probed as layers 0–3 (0 = embedding output), 8-dimensional "
             "word vectors, 808 parameters, a vocabulary of 100 subwords, subwords pooled by mean; loaded from "
             f"{d.parent.name}/model.") in page
-    assert "Its model card lists one language, en: a monolingual model" in page
+    assert "Its model card lists one language, en: a monolingual model; de is new to the model as well as to the probe." in page
     assert f"{M}:random-init:" not in page  # the random-init twin is not described as a model of its own
     # The configuration and manifest appear once, folded; MDL was not asked, so it is not listed as missing.
     assert page.count("&quot;toy-study&quot;") == 2  # name and config.name, in the one JSON block
@@ -238,3 +238,20 @@ def test_dependency_tree_svg_levels_nested_arcs_and_spreads_arc_ends():
     assert len(ends) == len(set(ends))  # no two arc ends (nor arrowheads) on the same spot
     heads = re.findall(r'class="displacy-arrowhead" d="M([\d.]+),', svg)
     assert len(heads) == len(set(heads)) == 5
+
+
+def test_a_one_language_study_is_not_told_about_other_languages_or_missing_transfer():
+    from analysis.summary import describe_models
+
+    manifest = {"models": {"m": {"model": "/x/m", "pooling": "first"}}}
+    facts = {"m": {"languages": ["en"]}}
+    assert describe_models(manifest, facts, ["en"])[0].endswith("a monolingual model, probed here on en only.")
+    assert "de, zh are new to the model" in describe_models(manifest, facts, ["en", "de", "zh"])[0]
+
+
+def test_transfer_is_listed_as_not_drawn_only_where_several_languages_were_evaluated(aggregates, tmp_path):
+    df = aggregates[0]
+    one = df[df["eval_set"].map(lambda e: not str(e).startswith("de"))]
+    assert set(df["eval_set"]) - set(one["eval_set"])  # the table had another language to leave out
+    page_one = write_report(one, tmp_path / "b", formats=("png",)).read_text(encoding="utf-8")
+    assert "cross-lingual transfer" not in page_one
