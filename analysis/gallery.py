@@ -80,7 +80,7 @@ def _captions(agg: pd.DataFrame, exp: pd.DataFrame, model: str, zero_shot_langua
     return {
         "layer-curves": ("Layer curves", f"{model}: score per layer on the in-language test set ({tasks}); bands: 95% "
                          f"interval over {_covers(home)}; dashed: control task, dotted: random-init model "
-                         f"({model}{RANDOM_INIT_SUFFIX}), flat: majority class and scalar mix of all layers."),
+                         f"({model}{RANDOM_INIT_SUFFIX}), flat: majority class (solid grey) and scalar mix of all layers (dash-dot)."),
         "fig1-expected-layers": ("Figure 1, expected layers", f"{model}, Figure 1 of Tenney et al. (2019): expected "
                                  f"layer E_Δ of the cumulative probes (lavender) and centre of gravity E_s of the "
                                  f"scalar-mix weights (blue) per task; {whiskers}; E_s has no interval "

@@ -185,7 +185,7 @@ def _model_sections(o: _Out, agg: pd.DataFrame, sel: pd.DataFrame, summary: pd.D
     if tasks:
         blocks.append(_figure(o, lambda: curves.plot_layer_curves(agg, model=model, tasks=tasks), _slug(model, "layer-curves"),
                               "Score by layer with 95% bands; dashed = control task, dotted = random-init model, "
-                              "horizontal = majority class and scalar mix of all layers."))
+                              "horizontal = majority class (solid grey) and scalar mix of all layers (dash-dot)."))
         per_layer = agg[(agg["model"] == model) & (agg["layer"] >= 0) & score_mask(agg["metric"])
                         & ~agg["probe"].isin(curves.NOT_CURVES | {"cumulative"}) & ~agg["task"].map(is_control)]
         probes_ = list(dict.fromkeys(per_layer["probe"]))

@@ -92,7 +92,8 @@ def plot_layer_curves(agg: pd.DataFrame, *, model: str, tasks: list[str] | None 
                 (h,) = ax.plot(c["layer"], c["value"], ":", lw=1.3, color=color, gid=f"random-init:{task}:{probe}")
                 legend.setdefault(f"{probe}, random-init model", h)
         flat = own[own["layer"] == -1]
-        for probe, ls, col in (("majority", (0, (1, 1)), style.BASELINE_GREY), ("mix", "-.", style.PURPLE)):
+        # The majority line is solid grey: dotted, it read like the random-init curves beside it.
+        for probe, ls, col in (("majority", "-", style.BASELINE_GREY), ("mix", "-.", style.PURPLE)):
             f = flat[flat["probe"] == probe]
             if len(f):
                 h = ax.axhline(float(f["value"].iloc[0]), ls=ls, lw=1.0, color=col, gid=f"{probe}:{task}")
