@@ -271,15 +271,24 @@ class RayExecutor:
                 uses[id(a)] = uses.get(id(a), 0) + 1
         refs: dict[int, Any] = {}
         running = {}
-        for i, args in prepared.items():
-            for a in args:
-                if uses[id(a)] > 1 and id(a) not in refs:
-                    refs[id(a)] = ray.put(a)
-            sent = [refs.get(id(a), a) for a in args]
-            running[remote.remote(jobs[i].fn, *sent)] = i
+        todo = list(prepared)
+        # As many tasks in flight as the cluster runs at once: after a failure no new one starts (all
+        # submitted at once, every queued job ran before the failure was said).
+        slots = max(1, int(self.gpus / PROBE_GPU_SHARE) if self.gpus else self.cpus)
         failure = None
-        while running:
-            progress.detail(f"{len(running)} Ray tasks queued or running")
+        while todo or running:
+            while todo and len(running) < slots and failure is None:
+                i = todo.pop(0)
+                for a in prepared[i]:
+                    if uses[id(a)] > 1 and id(a) not in refs:
+                        refs[id(a)] = ray.put(a)
+                sent = [refs.get(id(a), a) for a in prepared[i]]
+                running[remote.remote(jobs[i].fn, *sent)] = i
+            if failure is not None:
+                todo = []
+            if not running:
+                continue
+            progress.detail(f"{len(running)} Ray tasks running, {len(todo)} to start")
             done, _ = ray.wait(list(running), num_returns=1)
             i = running.pop(done[0])
             try:

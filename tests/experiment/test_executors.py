@@ -153,19 +153,53 @@ def test_extraction_processes_see_the_devices_this_process_was_given(monkeypatch
     assert make_executor("local", device="cuda:1").devices == []
 
 
-def test_a_ray_task_whose_worker_dies_stops_the_run_with_one_line(tmp_path):
+@pytest.fixture(scope="module")
+def ray_cluster():
     ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="error")
+    yield ray
+    ray.shutdown()
+
+
+def test_a_ray_task_whose_worker_dies_stops_the_run_with_one_line(ray_cluster):
     import os
 
     from probes.experiment.executors import Job
     from probes.progress import Progress
 
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="error")
-    try:
-        executor = make_executor("ray")
-        # the probe job's process exits (as when the kernel's OOM killer ends it): Ray retries it,
-        # then gives up with a WorkerCrashedError, which was raised as it is (a traceback)
-        with pytest.raises(ProbesError, match=r"the Ray worker running upos linear died .* resumes from it"):
-            executor.map([Job("upos linear", lambda: os._exit(1), ())], Progress(enabled=False))
-    finally:
-        ray.shutdown()
+    executor = make_executor("ray")
+    # the probe job's process exits (as when the kernel's OOM killer ends it): Ray retries it,
+    # then gives up with a WorkerCrashedError, which was raised as it is (a traceback)
+    with pytest.raises(ProbesError, match=r"the Ray worker running upos linear died .* resumes from it"):
+        executor.map([Job("upos linear", lambda: os._exit(1), ())], Progress(enabled=False))
+
+
+def _marked(folder: Path, k: int, fail: bool = False):
+    """A job that leaves a file saying it started, then fails at once or finishes a second later."""
+    import time
+
+    from probes.experiment.executors import JobResult
+
+    def job():
+        (folder / f"started-{k}").touch()
+        if fail:
+            raise ProbesError(f"job {k} failed")
+        time.sleep(1.0)
+        return JobResult(k)
+
+    return job
+
+
+def test_after_a_failed_ray_task_no_new_one_starts(ray_cluster, tmp_path):
+    from probes.experiment.executors import Job
+    from probes.progress import Progress
+
+    executor = make_executor("ray")
+    jobs = [Job(f"job {k}", _marked(tmp_path, k, fail=k == 0), ()) for k in range(5)]
+    with pytest.raises(ProbesError, match="job 0 failed"):
+        executor.map(jobs, Progress(enabled=False))
+    # two CPUs: jobs 0 and 1 started; job 1 was let finish, and 2-4 were never started (all five ran
+    # before the failure was raised when every job was submitted at once)
+    assert sorted(f.name for f in tmp_path.iterdir()) == ["started-0", "started-1"]
+    ok = executor.map([Job(f"job {k}", _marked(tmp_path, k), ()) for k in range(5, 8)], Progress(enabled=False))
+    assert [r.value for r in ok] == [5, 6, 7]
