@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Optional
 
 from probes.errors import ProbesError
 from probes.experiment.config import load_config
@@ -56,6 +56,7 @@ def run_command(args: argparse.Namespace) -> int:
     """probes run CONFIG."""
     cfg = load_config(args.config)
     out = Path(args.out) if args.out else Path("runs") / cfg.name
+    _check_shard_option(args)  # --plan too: a plan of shards the run would refuse is no plan
     if args.plan:
         return _plan(cfg, out, args)
     return _run(cfg, out, args)
@@ -84,6 +85,18 @@ def demo_command(args: argparse.Namespace) -> int:
     return _run(cfg, Path(args.out), args)
 
 
+def _check_shard_option(args) -> Optional[int]:
+    """--shard-sentences, refused when shards of that size cannot give the unsharded vectors."""
+    shard = getattr(args, "shard_sentences", None)
+    if shard is not None:
+        from probes.extract.shards import check_shard_size
+
+        why = check_shard_size(shard)
+        if why:
+            raise ProbesError(f"--shard-sentences: {why}")
+    return shard
+
+
 def _run(cfg, out: Path, args) -> int:
     from probes.experiment.executors import make_executor
     from probes.experiment.outdir import check_out_dir
@@ -91,12 +104,7 @@ def _run(cfg, out: Path, args) -> int:
 
     check_out_dir(out)  # before any work: a folder of other files is never written into
     t0 = time.perf_counter()
-    shard = getattr(args, "shard_sentences", None)
-    if shard is not None:
-        from probes.extract.shards import check_shard_size
-
-        if check_shard_size(shard):
-            raise ProbesError(f"--shard-sentences: {check_shard_size(shard)}")
+    shard = _check_shard_option(args)
     executor = make_executor(getattr(args, "executor", "local"), address=getattr(args, "address", None),
                              device=cfg.device)
     try:

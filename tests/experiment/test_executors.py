@@ -102,7 +102,7 @@ def test_executor_options_are_checked():
     assert make_executor("local", device="cpu").devices == []
 
 
-def test_shard_size_is_checked_with_the_config(local, tmp_path):
+def test_shard_size_is_checked_with_the_config(local, tmp_path, capsys):
     config, _ = local
     bad = tmp_path / "bad.toml"
     bad.write_text("shard_sentences = 1500\n" + config.read_text(encoding="utf-8").replace(
@@ -110,6 +110,9 @@ def test_shard_size_is_checked_with_the_config(local, tmp_path):
     with pytest.raises(ProbesError, match=r"shard_sentences.*use 1024 or 2048"):
         load_config(bad)
     assert main(["run", str(config), "--out", str(tmp_path / "o"), "--shard-sentences", "1500"]) == 2
+    # and by the plan, though no data set of this study is long enough to be cut (it said nothing)
+    assert main(["run", str(config), "--plan", "--shard-sentences", "1500"]) == 2
+    assert "--shard-sentences: 1500 is above 1024" in capsys.readouterr().err
 
 
 def test_a_cluster_address_nobody_answers_is_refused_at_once(local, tmp_path, capsys):
