@@ -208,7 +208,7 @@ class Experiment:
 
     def _store_cache(self, c: tuple, works: list, results: list) -> None:
         """The cache a job (or its shards' jobs) made, opened; the pieces of a sharded one joined first."""
-        from probes.extract.shards import found_whole, join_pieces
+        from probes.extract.shards import found_whole, join_pieces, pieces_dir, remove_pieces
 
         model, key, ri, draw = c
         made = [r.value for r in results]
@@ -217,6 +217,11 @@ class Experiment:
             cache.summary = made[0].summary
         elif any(m.whole_found for m in made):
             cache = found_whole(works[0].out)
+            # Pieces left by a run stopped after its join sealed the whole (or by another shard size)
+            # are copies of it: deleted, as the join would have (any one being written is kept).
+            folder = pieces_dir(works[0].out)
+            if folder.is_dir():
+                remove_pieces(works[0].out, sorted(folder.iterdir()))
         else:
             self.progress.detail(f"joining {len(made)} shards of {works[0].out.name}")
             pieces = []

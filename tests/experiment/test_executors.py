@@ -3,6 +3,7 @@ one-process-per-device pool, and a study whose data sets are extracted in senten
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 
@@ -56,6 +57,13 @@ def test_a_sharded_study_gives_the_unsharded_results(local, tmp_path):
     assert outcome.shards == 2 * (3 + 2 + 2)  # (model, twin) x shards of (train, en, de)
     _same(sharded, results)
     assert not list((tmp_path / "cache" / "vectors").glob("*.pieces"))
+    # a run stopped after sealing the whole cache, while it deleted the pieces: the next run finds
+    # the whole and deletes what is left (a copy of the whole, which stayed on disk for good)
+    whole = next(p for p in (tmp_path / "cache" / "vectors").iterdir() if "random-init" not in p.name)
+    left = whole.with_name(whole.name + ".pieces") / "sentences-000000017-000000032"
+    shutil.copytree(whole, left)
+    again, _ = _results(config, tmp_path / "out2", tmp_path / "cache", shard_sentences=16)
+    assert (again.extracted, again.shards) == (0, 0) and not left.parent.exists()
 
 
 def test_one_extraction_process_per_device_gives_the_same_results(local, tmp_path):
