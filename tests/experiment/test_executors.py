@@ -3,6 +3,7 @@ one-process-per-device pool, and a study whose data sets are extracted in senten
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -66,14 +67,30 @@ def test_a_sharded_study_gives_the_unsharded_results(local, tmp_path):
     assert (again.extracted, again.shards) == (0, 0) and not left.parent.exists()
 
 
+class _Recording(LocalExecutor):
+    """The local executor, noting where each job ran (JobResult.worker) and whether it extracted."""
+
+    workers: list
+
+    def map(self, jobs, progress):
+        done = super().map(jobs, progress)
+        self.workers = getattr(self, "workers", []) + [(r.worker, j.extraction) for r, j in zip(done, jobs)]
+        return done
+
+
 def test_one_extraction_process_per_device_gives_the_same_results(local, tmp_path):
     config, results = local
     # Two "devices" on a CPU-only machine: each extraction process sees CUDA_VISIBLE_DEVICES=0 or 1
     # and no CUDA, so this runs the multi-GPU path (spawned processes, shards by default) on the CPU.
-    outcome, pooled = _results(config, tmp_path / "out", tmp_path / "cache", executor=LocalExecutor(["0", "1"]),
-                               shard_sentences=16)
+    executor = _Recording(["0", "1"])
+    outcome, pooled = _results(config, tmp_path / "out", tmp_path / "cache", executor=executor, shard_sentences=16)
     assert outcome.shards == 14
     _same(pooled, results)
+    # the extraction jobs ran in the two device processes (not here), the probe jobs here
+    extraction = [w for w, extracting in executor.workers if extracting]
+    assert {w.split("CUDA_VISIBLE_DEVICES=")[-1] for w in extraction} == {"0", "1"} and len(extraction) == 14
+    assert f"pid {os.getpid()}" not in {w.split(",")[0] for w in extraction}
+    assert {w for w, extracting in executor.workers if not extracting} == {f"pid {os.getpid()}"}
 
 
 def test_ray_on_a_local_two_cpu_cluster_gives_the_local_results(local, tmp_path):
