@@ -100,8 +100,19 @@ def test_ray_on_a_local_two_cpu_cluster_gives_the_local_results(local, tmp_path)
     try:
         executor = make_executor("ray")
         assert (executor.cpus, executor.gpus) == (2, 0)
+        workers, run_jobs = [], executor.map
+
+        def recording(jobs, progress):
+            done = run_jobs(jobs, progress)
+            workers.extend(r.worker for r in done)
+            return done
+
+        executor.map = recording
         outcome, on_ray = _results(config, tmp_path / "out", tmp_path / "cache", executor=executor,
                                    shard_sentences=16)
+        # every job (14 shard extractions, 2 probe jobs) ran in a Ray worker process, not here
+        assert len(workers) == 16 and all(w.startswith("pid ") for w in workers)
+        assert f"pid {os.getpid()}" not in workers
         executor.close()  # joined, not started, by the executor: the cluster stays up
         assert ray.is_initialized()
     finally:
