@@ -9,10 +9,17 @@ same row for row. What differs is where:
                          device instead (its CUDA_VISIBLE_DEVICES set to that device), each keeping
                          one model loaded; probe jobs stay in this process.
 ``ray``                  extraction jobs on Ray actors, one per GPU of the cluster (``num_gpus=1``),
-                         or one per CPU on a cluster without GPUs, each keeping one model loaded;
-                         probe jobs as Ray tasks (``num_cpus=1``, or ``PROBE_GPU_SHARE`` of a GPU
+                         or one per T CPUs on a cluster without GPUs, each keeping one model loaded;
+                         probe jobs as Ray tasks (``num_cpus=T``, or ``PROBE_GPU_SHARE`` of a GPU
                          where the cluster has GPUs). The cache directory must be one every node
                          reads and writes (a shared file system), and probes installed on every node.
+
+Every job runs with T = the study process's torch thread count (``call``), so that its sums round as
+in a local run; results then agree row for row on machines of the same kind (another CPU or BLAS
+rounds differently, and a fit may stop at another iteration).
+
+A model placed with ``device_map`` spreads over every device its process sees: its extraction jobs
+run in the study's own process, never in a one-device worker.
 
 A job that fails lets the jobs already running finish (their work is cached), starts no new one,
 and then stops the run with the failure; the next run resumes from what is cached.
@@ -65,12 +72,28 @@ class Job:
         return self.args() if callable(self.args) else self.args
 
 
-def call(fn: Callable[..., JobResult], *args) -> JobResult:
+def job_threads() -> int:
+    """The CPU threads this process's torch uses: what every executor's jobs are given."""
+    import torch
+
+    return torch.get_num_threads()
+
+
+def call(fn: Callable[..., JobResult], *args, threads: Optional[int] = None) -> JobResult:
     """Run a job's function, timed and labelled with the process and device it ran on.
 
+    ``threads``: torch's CPU threads for the job, set before it runs. Sums split over threads round
+    differently with another thread count, and a probe's L-BFGS can then stop at another iteration
+    (probabilities up to ~1e-2 apart on EWT-sized data), so every executor gives its jobs the thread
+    count of the study's own process (a Ray worker starts with one per CPU it was granted).
     A ProbesError leaves a worker as a plain ProbesError with the same message: its subclasses'
     constructors take other arguments and would not survive unpickling.
     """
+    if threads is not None:
+        import torch
+
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
     t0 = time.perf_counter()
     try:
         result = fn(*args)
@@ -79,6 +102,8 @@ def call(fn: Callable[..., JobResult], *args) -> JobResult:
     result.seconds = time.perf_counter() - t0
     gpu = os.environ.get("CUDA_VISIBLE_DEVICES")
     result.worker = f"pid {os.getpid()}" + (f", CUDA_VISIBLE_DEVICES={gpu}" if gpu is not None else "")
+    if threads is not None:
+        result.worker += f", {threads} threads"
     return result
 
 
@@ -131,10 +156,11 @@ class _DevicePool:
 
         ctx = multiprocessing.get_context("spawn")  # CUDA cannot be used in a forked child
         self.labels = [f"GPU {d}" for d in devices]
+        self.threads = job_threads()
         self.pools = [ProcessPoolExecutor(1, mp_context=ctx, initializer=_see_only, initargs=(d,)) for d in devices]
 
     def submit(self, slot: int, job: Job, args: tuple) -> Future:
-        return self.pools[slot].submit(call, job.fn, *args)
+        return self.pools[slot].submit(call, job.fn, *args, threads=self.threads)
 
     def wait(self, pending: list) -> list:
         done, _ = wait(pending, return_when=FIRST_COMPLETED)
@@ -242,17 +268,19 @@ class RayExecutor:
             self._started = True
         resources = ray.cluster_resources()
         self.gpus, self.cpus = int(resources.get("GPU", 0)), max(1, int(resources.get("CPU", 1)))
+        # Each job gets (and asks Ray for) this process's thread count: the local run's floating point.
+        self.threads = min(job_threads(), self.cpus)
 
     def map(self, jobs: list[Job], progress: Progress) -> list[JobResult]:
         """Run the jobs on the cluster; results in job order."""
         if any(j.extraction for j in jobs):
-            n = min(sum(j.extraction for j in jobs), self.gpus or self.cpus)
-            return _run_on_slots(jobs, _RayActors(self.ray, n, gpu=self.gpus > 0), progress)
+            n = min(sum(j.extraction for j in jobs), self.gpus or max(1, self.cpus // self.threads))
+            return _run_on_slots(jobs, _RayActors(self.ray, n, gpu=self.gpus > 0, threads=self.threads), progress)
         return self._tasks(jobs, progress)
 
     def _tasks(self, jobs: list[Job], progress: Progress) -> list[JobResult]:
         ray = self.ray
-        needs = {"num_gpus": PROBE_GPU_SHARE, "num_cpus": 0} if self.gpus else {"num_cpus": 1}
+        needs = {"num_gpus": PROBE_GPU_SHARE, "num_cpus": 0} if self.gpus else {"num_cpus": self.threads}
         remote = ray.remote(**needs)(call)
         results: list[Optional[JobResult]] = [None] * len(jobs)
         prepared = {}
@@ -274,7 +302,7 @@ class RayExecutor:
         todo = list(prepared)
         # As many tasks in flight as the cluster runs at once: after a failure no new one starts (all
         # submitted at once, every queued job ran before the failure was said).
-        slots = max(1, int(self.gpus / PROBE_GPU_SHARE) if self.gpus else self.cpus)
+        slots = max(1, int(self.gpus / PROBE_GPU_SHARE) if self.gpus else self.cpus // self.threads)
         failure = None
         while todo or running:
             while todo and len(running) < slots and failure is None:
@@ -283,7 +311,7 @@ class RayExecutor:
                     if uses[id(a)] > 1 and id(a) not in refs:
                         refs[id(a)] = ray.put(a)
                 sent = [refs.get(id(a), a) for a in prepared[i]]
-                running[remote.remote(jobs[i].fn, *sent)] = i
+                running[remote.remote(jobs[i].fn, *sent, threads=self.threads)] = i
             if failure is not None:
                 todo = []
             if not running:
@@ -354,14 +382,14 @@ def _ray_result(ray, ref, job: Job) -> JobResult:
 class _RayActors:
     """Ray actors that each keep one model loaded: one per GPU (num_gpus=1), or per CPU without GPUs."""
 
-    def __init__(self, ray, n: int, gpu: bool):
-        self.ray = ray
-        actor = ray.remote(num_gpus=1, num_cpus=0)(_Worker) if gpu else ray.remote(num_cpus=1)(_Worker)
+    def __init__(self, ray, n: int, gpu: bool, threads: int = 1):
+        self.ray, self.threads = ray, threads
+        actor = ray.remote(num_gpus=1, num_cpus=0)(_Worker) if gpu else ray.remote(num_cpus=threads)(_Worker)
         self.actors = [actor.remote() for _ in range(n)]
         self.labels = [f"Ray worker {k + 1}" for k in range(n)]
 
     def submit(self, slot: int, job: Job, args: tuple):
-        return self.actors[slot].run.remote(job.fn, *args)
+        return self.actors[slot].run.remote(job.fn, *args, threads=self.threads)
 
     def wait(self, pending: list) -> list:
         done, _ = self.ray.wait(pending, num_returns=1)
@@ -378,8 +406,8 @@ class _RayActors:
 class _Worker:
     """A Ray actor's body: runs jobs one at a time in one long-lived process."""
 
-    def run(self, fn: Callable[..., JobResult], *args) -> JobResult:
-        return call(fn, *args)
+    def run(self, fn: Callable[..., JobResult], *args, threads: Optional[int] = None) -> JobResult:
+        return call(fn, *args, threads=threads)
 
 
 def make_executor(name: str = "local", *, address: Optional[str] = None, device: str = "auto") -> Any:

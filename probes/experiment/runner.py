@@ -166,8 +166,10 @@ class Experiment:
         """Run the extraction jobs of (cache, works) plans on `executor`, then join each sharded cache's pieces."""
         from probes.experiment.jobs import free_models, run_extraction
 
+        # A model placed with device_map spans the devices of this process: its jobs stay here (a
+        # one-device worker would load it over one GPU and the CPU, once per worker).
         jobs = [Job(self._extract_job_name(c, w, len(works)), run_extraction, (w,), weight=w.n_words,
-                    extraction=True) for c, works in plans for w in works]
+                    extraction=w.model.device_map is None) for c, works in plans for w in works]
         results = iter(executor.map(jobs, self.progress))
         for c, works in plans:
             self._store_cache(c, works, [next(results) for _ in works])
@@ -371,7 +373,10 @@ class Experiment:
         if other is not None:  # the baseline model's vectors are inputs of the job too
             caches.append([self.vectors[(other[0], _spec_key(spec), False, 0)].meta.get("key")
                            for spec in [task.train, task.dev, *task.test] if spec is not None])
-        return _hash("probe-job/4", __version__, model.name, caches, names, task.name, task.options, kind,
+        # The version after probe-job/ is raised whenever a kind's rows change for the same inputs (5:
+        # amnesic accuracy_delta_vs_random, dropout masks seeded by the probe, fits shared within a job),
+        # so that rows cached by an earlier release are computed again rather than reused stale.
+        return _hash("probe-job/5", __version__, model.name, caches, names, task.name, task.options, kind,
                      kind == self._kinds_for(task)[0], self.cfg.seeds,
                      [repr(self.cfg.amnesic), downstream_key(self, model)] if kind == "amnesic" else None,
                      self.cfg.probe.control, self.cfg.probe.random_init, self.cfg.probe.bootstrap,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import re
 import sys
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import pytest
 from probes.cli import main
 from probes.errors import ProbesError
 from probes.experiment.config import load_config
-from probes.experiment.executors import LocalExecutor, make_executor
+from probes.experiment.executors import job_threads, LocalExecutor, make_executor
 from probes.experiment.runner import Experiment
 from tests.experiment.test_runner import tiny_model, write_study  # noqa: F401  (tiny_model is a fixture)
 
@@ -88,7 +89,8 @@ def test_one_extraction_process_per_device_gives_the_same_results(local, tmp_pat
     _same(pooled, results)
     # the extraction jobs ran in the two device processes (not here), the probe jobs here
     extraction = [w for w, extracting in executor.workers if extracting]
-    assert {w.split("CUDA_VISIBLE_DEVICES=")[-1] for w in extraction} == {"0", "1"} and len(extraction) == 14
+    assert {re.search(r"CUDA_VISIBLE_DEVICES=(\w+)", w).group(1) for w in extraction} == {"0", "1"}
+    assert len(extraction) == 14 and all(w.endswith(f", {job_threads()} threads") for w in extraction)
     assert f"pid {os.getpid()}" not in {w.split(",")[0] for w in extraction}
     assert {w for w, extracting in executor.workers if not extracting} == {f"pid {os.getpid()}"}
 
@@ -112,7 +114,9 @@ def test_ray_on_a_local_two_cpu_cluster_gives_the_local_results(local, tmp_path)
                                    shard_sentences=16)
         # every job (14 shard extractions, 2 probe jobs) ran in a Ray worker process, not here
         assert len(workers) == 16 and all(w.startswith("pid ") for w in workers)
-        assert f"pid {os.getpid()}" not in workers
+        # with this process's thread count, not Ray's one per granted CPU: the sums round as here
+        assert all(w.endswith(f", {min(job_threads(), 2)} threads") for w in workers)
+        assert f"pid {os.getpid()}" not in {w.split(",")[0] for w in workers}
         executor.close()  # joined, not started, by the executor: the cluster stays up
         assert ray.is_initialized()
     finally:
@@ -237,8 +241,25 @@ def test_after_a_failed_ray_task_no_new_one_starts(ray_cluster, tmp_path):
     jobs = [Job(f"job {k}", _marked(tmp_path, k, fail=k == 0), ()) for k in range(5)]
     with pytest.raises(ProbesError, match="job 0 failed"):
         executor.map(jobs, Progress(enabled=False))
-    # two CPUs: jobs 0 and 1 started; job 1 was let finish, and 2-4 were never started (all five ran
+    # two CPUs hold two slots of one thread each, or one of two threads (each job gets this process's
+    # thread count): those started, were let finish, and no later job was started (all five ran
     # before the failure was raised when every job was submitted at once)
-    assert sorted(f.name for f in tmp_path.iterdir()) == ["started-0", "started-1"]
+    slots = max(1, executor.cpus // executor.threads)
+    assert sorted(f.name for f in tmp_path.iterdir()) == [f"started-{k}" for k in range(slots)] and slots < 5
     ok = executor.map([Job(f"job {k}", _marked(tmp_path, k), ()) for k in range(5, 8)], Progress(enabled=False))
     assert [r.value for r in ok] == [5, 6, 7]
+
+
+
+def test_a_model_placed_with_a_device_map_is_extracted_in_the_study_process(local, tmp_path):
+    pytest.importorskip("accelerate")
+    config, _ = local
+    placed = tmp_path / "study.toml"
+    text = config.read_text(encoding="utf-8").replace('data/', f'{config.parent}/data/')
+    placed.write_text(text.replace('name = "tiny"\nsource', 'name = "tiny"\ndevice_map = "cpu"\nsource', 1),
+                      encoding="utf-8")
+    assert load_config(placed).models[0].device_map == "cpu"
+    executor = _Recording(["0", "1"])
+    _results(placed, tmp_path / "out", tmp_path / "cache", executor=executor)
+    # its device map spans what this process sees: no one-device worker loads it
+    assert {w.split(",")[0] for w, extracting in executor.workers} == {f"pid {os.getpid()}"}
