@@ -424,12 +424,13 @@ class Experiment:
                          vec(task.dev) if task.dev else None, random_init, common,
                          majority=kind == self._kinds_for(task)[0], rank=self.cfg.probe.rank,
                          options=self.cfg.probe.options, amnesic=amnesic,
-                         baseline=self._conditional_baseline(task) if kind == "conditional" else None)
+                         baseline=self._conditional_baseline(model, task) if kind == "conditional" else None)
 
-    def _conditional_baseline(self, task: TaskSpec) -> Optional[dict]:
-        """Another model's caches of the task's data sets, for ``conditional_on = "model:NAME[:LAYER]"``."""
+    def _conditional_baseline(self, model: ModelSpec, task: TaskSpec) -> Optional[dict]:
+        """Another model's caches of the task's data sets, for ``conditional_on = "model:NAME[:LAYER]"``
+        (None for the baseline model's own job at its layer 0: that is ``layer0``)."""
         other = conditional_model(self.cfg.probe.options.get("conditional_on"))
-        if other is None:
+        if other is None or other == (model.name, 0):
             return None
         name, layer = other
         spec = next(m for m in self.cfg.models if m.name == name)
@@ -625,7 +626,9 @@ def run_probe(kind: str, train, tests, dev, *, control, random_init, rank, optio
         from probes.probing.conditional import Baseline
 
         cond = {k: v for k, v in common.items() if k != "seeds"}
-        given = Baseline(**baseline) if baseline is not None else conditional_on  # model:NAME[:LAYER]: its caches
+        # model:NAME[:LAYER]: that model's caches; the named model's own job at layer 0 is layer0
+        given = Baseline(**baseline) if baseline is not None else (
+            "layer0" if conditional_on.startswith("model:") else conditional_on)
         return conditional_rows(train, tests, dev, baseline=given, seed=common["seeds"][0], **cond, **options)
     raise ProbesError(f"unknown probe kind {kind!r}")
 

@@ -298,6 +298,8 @@ def test_conditional_on_another_model_of_the_study(tmp_path, tiny_model):
     df = exp.run().results
     cond = df[(df.metric == "cond_vinfo_bits") & (df.eval_set == "en") & (df.model == "tiny")].set_index("layer")
     assert sorted(cond.index) == [0, 1, 2] and cond.covers.str.endswith("(given small layer 1)").all()
+    small = df[(df.metric == "cond_vinfo_bits") & (df.eval_set == "en") & (df.model == "small")].set_index("layer")
+    assert small.covers.str.endswith("(given small layer 1)").all() and sorted(small.index) == [0, 1]
     # the study's rows are the API's on the same caches
     cfg, task = exp.cfg, exp.cfg.tasks[0]
     tiny_spec, small_spec = cfg.models
@@ -313,6 +315,13 @@ def test_conditional_on_another_model_of_the_study(tmp_path, tiny_model):
     config.write_text(config.read_text(encoding="utf-8").replace(str(other), str(other2)), encoding="utf-8")
     again = Experiment(load_config(config), out=tmp_path / "out2", cache_dir=tmp_path / "cache", progress=False).run()
     assert (again.extracted, again.probed, again.reused) == (3, 2, 0)  # train, en, de of the new model
+    # the named model's own job at its layer 0 is conditioned on layer 0, as "layer0" is (0 there by definition)
+    config.write_text(config.read_text(encoding="utf-8").replace('"model:small:1"', '"model:small"'), encoding="utf-8")
+    own = Experiment(load_config(config), out=tmp_path / "out3", cache_dir=tmp_path / "cache", progress=False).run().results
+    own = own[(own.metric == "cond_vinfo_bits") & (own.eval_set == "en")]
+    small = own[own.model == "small"].set_index("layer")
+    assert small.covers.str.endswith("(given layer 0)").all() and small.loc[0, "value"] == 0.0
+    assert own[own.model == "tiny"].covers.str.endswith("(given small layer 0)").all()
     # names and layers are checked with the config
     for bad, why in (("model:smal", r"names no model of the study \(did you mean small\?\)"),
                      ("model:small:x", "must be a number"), ("model:tiny:first", "must be a number")):
