@@ -214,13 +214,15 @@ class Experiment:
 
         model, key, ri, draw = c
         made = [r.value for r in results]
-        if works[0].span is None:
-            cache = VectorCache.open(made[0].path)
-            cache.summary = made[0].summary
-        elif any(m.whole_found for m in made):
-            cache = found_whole(works[0].out)
-            # Pieces left by a run stopped after its join sealed the whole (or by another shard size)
-            # are copies of it: deleted, as the join would have (any one being written is kept).
+        if works[0].span is None or any(m.whole_found for m in made):
+            if works[0].span is None:
+                cache = VectorCache.open(made[0].path)
+                cache.summary = made[0].summary
+            else:
+                cache = found_whole(works[0].out)
+            # Pieces left by a run stopped after its join sealed the whole, by another shard size or
+            # by a sharded run that an unsharded one finished are copies of it: deleted, as the join
+            # would have (any one being written is kept).
             folder = pieces_dir(works[0].out)
             if folder.is_dir():
                 remove_pieces(works[0].out, sorted(folder.iterdir()))

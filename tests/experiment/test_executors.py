@@ -66,6 +66,10 @@ def test_a_sharded_study_gives_the_unsharded_results(local, tmp_path):
     shutil.copytree(whole, left)
     again, _ = _results(config, tmp_path / "out2", tmp_path / "cache", shard_sentences=16)
     assert (again.extracted, again.shards) == (0, 0) and not left.parent.exists()
+    # and an unsharded run that finds (or makes) the whole cache deletes them too
+    shutil.copytree(whole, left)
+    unsharded, _ = _results(config, tmp_path / "out3", tmp_path / "cache", shard_sentences=0)
+    assert unsharded.extracted == 0 and not left.parent.exists()
 
 
 class _Recording(LocalExecutor):
