@@ -64,15 +64,25 @@ def run_command(args: argparse.Namespace) -> int:
 
 def _plan(cfg, out: Path, args) -> int:
     """probes run CONFIG --plan."""
-    from probes.experiment.executors import LocalExecutor
+    from probes.experiment.executors import make_executor
     from probes.experiment.plan import plan_study
     from probes.experiment.runner import Experiment
 
+    # The executor decides whether long data sets are sharded by default; a dry run joins no Ray cluster.
+    executor = (_PlannedRay() if getattr(args, "executor", "local") == "ray"
+                else make_executor("local", address=getattr(args, "address", None), device=cfg.device))
     exp = Experiment(cfg, out, cache_dir=Path(args.cache_dir) if args.cache_dir else None, progress=not args.quiet,
-                     executor=LocalExecutor(), shard_sentences=getattr(args, "shard_sentences", None))
+                     executor=executor, shard_sentences=getattr(args, "shard_sentences", None))
     exp.load_data()
     print("\n".join(plan_study(exp).lines()))
     return 0
+
+
+class _PlannedRay:
+    """What --plan needs of the Ray executor (extraction side by side, hence shards), without Ray."""
+
+    name = "ray"
+    parallel_extraction = True
 
 
 def demo_command(args: argparse.Namespace) -> int:

@@ -267,3 +267,25 @@ def test_a_model_placed_with_a_device_map_is_extracted_in_the_study_process(loca
     _results(placed, tmp_path / "out", tmp_path / "cache", executor=executor)
     # its device map spans what this process sees: no one-device worker loads it
     assert {w.split(",")[0] for w, extracting in executor.workers} == {f"pid {os.getpid()}"}
+
+
+def test_plan_follows_the_executor_without_joining_a_cluster(local, tmp_path, monkeypatch, capsys):
+    import probes.extract.shards as shards
+
+    config, _ = local
+    seen = []
+    real = Experiment.__init__
+
+    def noting(self, *args, **kwargs):
+        real(self, *args, **kwargs)
+        seen.append(self.shard_sentences)
+
+    monkeypatch.setattr(Experiment, "__init__", noting)
+    monkeypatch.setattr(shards, "DEFAULT_SHARD", 16)
+    base = ["run", str(config), "--plan", "--cache-dir", str(tmp_path / "cache")]
+    # nothing listens there: a dry run does not connect, and plans Ray's default shards
+    assert main(base + ["--executor", "ray", "--address", "127.0.0.1:1"]) == 0
+    assert main(base) == 0
+    assert seen == [16, 0]
+    assert main(base + ["--address", "127.0.0.1:1"]) == 2
+    assert "--address names a Ray cluster: it goes with --executor ray" in capsys.readouterr().err
