@@ -2,11 +2,10 @@
 
 Every probe job of the demo study (MiniLM when installed, its vector caches under $PROBES_CACHE or
 ~/.cache/probes, extracted first if absent) is run in this process twice per repeat: with
-``probes.probing.api.SHARE_FITS = False`` and torch's own log_softmax in the objectives (the code
-before: the task's fit and each control draw's fit trained one after the other) and with ``True``
-and ``features.log_softmax`` (the fits that read the same vectors, the task and its control draws,
-trained as one stacked L-BFGS run, likewise for the random-init twin; the log-softmax by its formula,
-which torch's CPU kernel computes slowly over a short class axis). Per job and
+``probes.probing.api.SHARE_FITS = False`` (the default, the code before: the task's fit and each
+control draw's fit trained one after the other) and with ``True`` (the fits that read the same
+vectors, the task and its control draws, trained as one stacked L-BFGS run, likewise for the
+random-init twin). Per job and
 per probe kind: the median over ``--repeats`` (default 3) of each mode's seconds and their ratio.
 Then the result differences between the two modes over every row (scores, intervals, selectivity,
 mix weights...): the largest absolute difference per metric and how many rows differ by more than
@@ -61,14 +60,21 @@ def demo_jobs(ex: Experiment, kinds, tasks) -> list[tuple]:
 FAST_LOG_SOFTMAX = features.log_softmax
 
 
-def run_job(kind: str, args: dict, share: bool, fast_log_softmax: bool = None) -> tuple[float, pd.DataFrame]:
-    """One job in one mode: shared fits with the suite's log-softmax, or the code before both."""
+TORCH_LOG_SOFTMAX = torch.log_softmax
+
+
+def run_job(kind: str, args: dict, share: bool, fast_log_softmax: bool = False) -> tuple[float, pd.DataFrame]:
+    """One job with shared fits or one by one; ``fast_log_softmax``: the one-by-one fits with the
+    log-softmax's formula in place of torch's kernel (an ulp-level change: the noise floor)."""
     api.SHARE_FITS = share
-    fast = share if fast_log_softmax is None else fast_log_softmax
-    features.log_softmax = FAST_LOG_SOFTMAX if fast else (lambda z: torch.log_softmax(z, -1))
-    t0 = time.perf_counter()
-    rows = run_probe(kind, **args)
-    return time.perf_counter() - t0, pd.DataFrame([r.as_dict() for r in rows], columns=RESULT_COLUMNS)
+    if fast_log_softmax:
+        torch.log_softmax = lambda z, dim: FAST_LOG_SOFTMAX(z)
+    try:
+        t0 = time.perf_counter()
+        rows = run_probe(kind, **args)
+        return time.perf_counter() - t0, pd.DataFrame([r.as_dict() for r in rows], columns=RESULT_COLUMNS)
+    finally:
+        torch.log_softmax = TORCH_LOG_SOFTMAX
 
 
 def differences(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:

@@ -30,10 +30,13 @@ CLASSIFIER_PROBES = {"linear": LinearProbe, "mlp": MLPProbe, "mix": ScalarMixPro
                      "edge": EdgeProbe}
 PER_LAYER = ("linear", "mlp", "cumulative", "edge")
 SHARED_PROBES = ("linear", "mix", "cumulative")  # probes whose fits on the same vectors train as one stack
-# The task's fit and its control draws' fits on the same vectors train as one stacked L-BFGS run
-# (``StackedClassifier.fit_shared``; the same models, within the optimizer's rounding). False fits
-# them one by one, as before (benchmarks/demo_probe_stage.py compares the two).
-SHARE_FITS = True
+# True: the task's fit and its control draws' fits on the same vectors train as one stacked L-BFGS
+# run (``StackedClassifier.fit_shared``; the same models up to float rounding, which early stopping
+# amplifies as it does any rounding change). Off by default: on the demo at one thread it saved
+# nothing (106.1 s against 105.3 s; the stage is bound by GEMM FLOPs, which stacking does not
+# share, and L-BFGS then works on the finished models' rows too: srl linear 3.0 -> 4.6 s), so the
+# fits one by one keep the results bit for bit (benchmarks/demo_probe_stage.py compares the two).
+SHARE_FITS = False
 
 
 @dataclass

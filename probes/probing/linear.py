@@ -54,9 +54,13 @@ class LinearProbe(StackedClassifier):
         W, b = self._unpack(params)
         if self._targets == 1:
             return torch.baddbmm(b[:, None, :], X, W)
-        # A stacked fit: model i reads layer i // K; padding classes get -inf.
+        # A stacked fit: model i reads layer i // K (one bmm per layer against the K targets' weights
+        # side by side, X not copied); padding classes get -inf.
+        K, (L, n, d), C = self._targets, X.shape, W.shape[2]
         b = b + self._class_mask[self._model_targets(len(params))]
-        return torch.baddbmm(b[:, None, :], X.repeat_interleave(self._targets, dim=0), W)
+        Wl = W.view(L, K, d, C).permute(0, 2, 1, 3).reshape(L, d, K * C)
+        z = torch.bmm(X, Wl).view(L, n, K, C).permute(0, 2, 1, 3).reshape(L * K, n, C)
+        return z + b[:, None, :]
 
     def _target_params(self, params: torch.Tensor, C: int) -> torch.Tensor:
         W, b = self._unpack(params)
@@ -132,9 +136,12 @@ class LinearProbe(StackedClassifier):
                         G = torch.sigmoid(z) - Yc
                     else:
                         yc = (y[a:a + chunk, None].expand(r, j) if K == 1 else y[a:a + chunk][:, tgt])[..., None]
-                        logp = features.log_softmax(z)
+                        # (stacked: the formula, torch's kernel is slow on a short class axis; alone: torch's)
+                        logp = torch.log_softmax(z, -1) if K == 1 else features.log_softmax(z)
                         # each model's sum over contiguous rows, as a model fitted alone sums them
-                        part = -logp.gather(2, yc)[..., 0].T.contiguous().sum(1, dtype=loss.dtype)
+                        picked = logp.gather(2, yc)
+                        part = (-picked.sum(dtype=loss.dtype)).view(1) if j == 1 else \
+                            -picked[..., 0].T.contiguous().sum(1, dtype=loss.dtype)
                         G = logp.exp()
                         G.scatter_add_(2, yc, torch.full_like(yc, -1.0, dtype=G.dtype))
                     gXW = (Xc.T @ G.view(r, j * C).to(mm)).float().view(-1, j, C)

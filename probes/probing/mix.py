@@ -218,7 +218,8 @@ class ScalarMixProbe(StackedClassifier):
                     G = torch.sigmoid(z) - Yc
                 else:
                     yc = (y[r0:r0 + r][:, None].expand(r, m) if tgt is None else y[r0:r0 + r][:, tgt])[..., None]
-                    logp = features.log_softmax(z)
+                    # (stacked: the formula, as torch's kernel is slow on (rows, K*M, C); alone: torch's)
+                    logp = torch.log_softmax(z, -1) if tgt is None else features.log_softmax(z)
                     picked = logp.gather(2, yc)
                     # Each model's sum over contiguous rows, as a model of its own sums them.
                     loss -= picked.sum((0, 2)) if tgt is None else picked[..., 0].T.contiguous().sum(1)
