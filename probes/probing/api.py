@@ -29,14 +29,6 @@ from probes.tasks.base import TaskData
 CLASSIFIER_PROBES = {"linear": LinearProbe, "mlp": MLPProbe, "mix": ScalarMixProbe, "cumulative": ScalarMixProbe,
                      "edge": EdgeProbe}
 PER_LAYER = ("linear", "mlp", "cumulative", "edge")
-SHARED_PROBES = ("linear", "mix", "cumulative")  # probes whose fits on the same vectors train as one stack
-# True: the task's fit and its control draws' fits on the same vectors train as one stacked L-BFGS
-# run (``StackedClassifier.fit_shared``; the same models up to float rounding, which early stopping
-# amplifies as it does any rounding change). Off by default: on the demo at one thread it saved
-# nothing (106.1 s against 105.3 s; the stage is bound by GEMM FLOPs, which stacking does not
-# share, and L-BFGS then works on the finished models' rows too: srl linear 3.0 -> 4.6 s), so the
-# fits one by one keep the results bit for bit (benchmarks/demo_probe_stage.py compares the two).
-SHARE_FITS = False
 
 
 @dataclass
@@ -276,69 +268,15 @@ def covers_text(n_seeds: int, sources: Sequence[str]) -> str:
     return f"test sentences + {n_seeds} seeds ({', '.join(sources)})"
 
 
-def _same_items(a: TaskData, b: TaskData) -> bool:
-    """Do two tasks read the same feature rows of the same vectors (a task and its control task)?"""
-    if a.kind != b.kind or (a.Y is None) != (b.Y is None):
-        return False
-    field = {"token": "index", "sentence": "index", "edge": "pairs", "span": "spans"}.get(a.kind)
-    if field is None:
-        return False
-    x, y = getattr(a, field), getattr(b, field)
-    if x is None or y is None or not np.array_equal(np.asarray(x), np.asarray(y)):
-        return False
-    return (a.sentence_offsets is None and b.sentence_offsets is None) or (
-        a.sentence_offsets is not None and b.sentence_offsets is not None
-        and np.array_equal(np.asarray(a.sentence_offsets), np.asarray(b.sentence_offsets)))
-
-
-def fit_shared(vectors, fits: Sequence[tuple], dev_vectors=None, probe: str = "linear", device: str = "auto",
-               model: str = "model", **hyper) -> dict:
-    """Fit several probes on the same vectors at once: ``fits`` are (task name, seed, train TaskData,
-    dev TaskData or None); returns {(task name, seed): fitted estimator}, each equal to ``fit_probe``
-    of its own split (within the optimizer's rounding). Fits that read the same items, with dev sets
-    alike (and, without a dev set, the same seed, which draws the held-out split) train as one
-    stacked problem (linear, mix and cumulative probes); others one by one."""
-    out, groups = {}, {}
-    first = fits[0][2]
-    for name, seed, tdata, ddata in fits:
-        alike = probe in SHARED_PROBES and _same_items(first, tdata) and (
-            ddata is None or (fits[0][3] is not None and _same_items(fits[0][3], ddata)))
-        gkey = ("shared", ddata is not None, None if ddata is not None else seed) if alike else ("alone", name, seed)
-        groups.setdefault(gkey, []).append((name, seed, tdata, ddata))
-    for members in groups.values():
-        name0, seed0, t0, d0 = members[0]
-        for name, seed, _, _ in members:
-            progress.fit(_role(model, name), seed)
-        if len(members) == 1:
-            out[(name0, seed0)] = fit_probe((vectors, t0), (dev_vectors, d0) if d0 is not None else None, probe, seed0,
-                                            device, **hyper)
-            continue
-        tr = task_inputs(vectors, t0, probe=probe)
-        _require_layer0(tr.layers, f"train set of {t0.name}")
-        Xd = task_inputs(dev_vectors, d0, probe=probe).X if d0 is not None else None
-        labels = lambda t: np.asarray(t.y if t.Y is None else t.Y)  # noqa: E731
-        ys = [labels(t) for _, _, t, _ in members]
-        yds = [labels(d) for _, _, _, d in members] if d0 is not None else None
-        ests = make_probe(probe, seed0, device, **hyper).fit_shared(tr.X, ys, Xd, yds, groups=tr.sent)
-        for (name, seed, _, _), est in zip(members, ests):
-            est.layer_ids_ = tr.layers
-            out[(name, seed)] = est
-    return out
-
-
 def _classifier_rows(train, tests, dev, probe, seeds, model, task, train_set, n_boot, ci_seed, device, hyper,
-                     book: ReplicateBook, fitted: Optional[Mapping] = None):
-    """Rows of one probe on one model and task (per seed); each seed's replicates go to ``book``.
-    ``fitted``: {seed: estimator} already trained (by ``fit_shared``), used instead of fitting."""
+                     book: ReplicateBook):
+    """Rows of one probe on one model and task (per seed); each seed's replicates go to ``book``."""
     rows = []
     metrics = _metrics_of(train[1])
     test_inputs, counts = {}, {}
     for seed in seeds:
-        if fitted is not None and seed in fitted:
-            est = fitted[seed]
-        else:
-            progress.fit(_role(model, task), seed)
-            est = fit_probe(train, dev, probe, seed, device, **hyper)
+        progress.fit(_role(model, task), seed)
+        est = fit_probe(train, dev, probe, seed, device, **hyper)
         progress.step(f"scoring on {len(tests)} test set{'s' if len(tests) != 1 else ''}")
         for name, (vectors, tdata) in tests.items():
             if name not in test_inputs:
@@ -569,34 +507,24 @@ def _probe_rows(train, tests, dev, probe, seeds, model, task, train_set, control
     varies = seed_varies(probe, dev is not None, hyper, _n_items(train[1])) + list(extra)
     # A deterministic probe gives the same result for every seed: run it once, report one seed.
     task_seeds = seeds if varies else seeds[:1]
+    rows = _classifier_rows(train, tests, dev, probe, task_seeds, model, task, train_set, n_boot, ci_seed, device,
+                            hyper, book)
+    covers[(model, task, probe)] = covers_text(n_total or len(task_seeds) if varies else 1, varies)
+    if majority:
+        rows += majority_rows(train, tests, model, task, train_set, n_boot, ci_seed)
     if control is not None:
         # Either one control task for every seed, or {seed: control} with a fresh label draw per seed.
         per_seed = {s: control for s in seeds} if "train" in control else {s: control[s] for s in seeds}
         redrawn = len({id(c["train"]) for c in per_seed.values()}) > 1 or (n_total and "train" not in control)
         c_sources = (["control labels"] if redrawn else []) + varies
         c_seeds = seeds if c_sources else seeds[:1]
-    fitted = {}
-    if SHARE_FITS and probe in SHARED_PROBES:
-        # The task's and the control draws' fits read the same vectors: one stacked fit.
-        fits = [(task, s, train[1], dev[1] if dev is not None else None) for s in task_seeds]
-        if control is not None:
-            fits += [(f"{task}:control", s, per_seed[s]["train"], per_seed[s].get("dev") if dev is not None else None)
-                     for s in c_seeds]
-        fitted = fit_shared(train[0], fits, dev[0] if dev is not None else None, probe, device, model, **hyper)
-    by_seed = lambda name: {s: est for (k, s), est in fitted.items() if k == name}  # noqa: E731
-    rows = _classifier_rows(train, tests, dev, probe, task_seeds, model, task, train_set, n_boot, ci_seed, device,
-                            hyper, book, by_seed(task))
-    covers[(model, task, probe)] = covers_text(n_total or len(task_seeds) if varies else 1, varies)
-    if majority:
-        rows += majority_rows(train, tests, model, task, train_set, n_boot, ci_seed)
-    if control is not None:
         for s in c_seeds:
             c = per_seed[s]
             c_train = (train[0], c["train"])
             c_tests = {name: (tests[name][0], td) for name, td in c["tests"].items()}
             c_dev = (dev[0], c["dev"]) if dev is not None and c.get("dev") is not None else None
             rows += _classifier_rows(c_train, c_tests, c_dev, probe, [s], model, f"{task}:control", train_set,
-                                     n_boot, ci_seed, device, hyper, book, by_seed(f"{task}:control"))
+                                     n_boot, ci_seed, device, hyper, book)
         n_c = n_total or len(c_seeds) if c_sources else 1
         covers[(model, f"{task}:control", probe)] = covers_text(n_c, c_sources)
         rows += _selectivity_rows(book, _metrics_of(train[1])[0], probe, model, task, train_set, seeds)

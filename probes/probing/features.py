@@ -131,18 +131,6 @@ def to_tensor(X, rows: Optional[np.ndarray] = None, device: torch.device | str =
     return out
 
 
-def log_softmax(z: torch.Tensor) -> torch.Tensor:
-    """log_softmax over the last axis by its definition, (z - max) - log(sum(exp(z - max))).
-
-    The same formula torch.log_softmax computes, but its CPU kernel is slow on a short last axis
-    (the classes of a probe): on (1213, 28, 15) floats 7.5 ms against 1.2 ms here, single thread;
-    it was a fifth of a stacked cumulative fit's objective. Equal to it within float rounding; the
-    fits of one target keep torch's (on (1213, 7, 15) no job got faster), so their results stay.
-    """
-    s = z - z.amax(-1, keepdim=True)
-    return s - s.exp().sum(-1, keepdim=True).log_()
-
-
 STANDARDIZE_MODES = ("per-layer", "shared", "none")
 
 

@@ -26,8 +26,6 @@ class LinearProbe(StackedClassifier):
 
     _streams = True
     _multilabel = True
-    _shares_targets = True
-    _per_model_attributes = ("final_loss_",)
     _loss_dtype = None  # the loss is summed in the parameters' dtype; a subclass may ask for float64
 
     def __init__(self, weight_decay: float = 1e-4, max_iter: int = 500, tol: float = 1e-5,
@@ -52,19 +50,7 @@ class LinearProbe(StackedClassifier):
 
     def _logits(self, params: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
         W, b = self._unpack(params)
-        if self._targets == 1:
-            return torch.baddbmm(b[:, None, :], X, W)
-        # A stacked fit: model i reads layer i // K (one bmm per layer against the K targets' weights
-        # side by side, X not copied); padding classes get -inf.
-        K, (L, n, d), C = self._targets, X.shape, W.shape[2]
-        b = b + self._class_mask[self._model_targets(len(params))]
-        Wl = W.view(L, K, d, C).permute(0, 2, 1, 3).reshape(L, d, K * C)
-        z = torch.bmm(X, Wl).view(L, n, K, C).permute(0, 2, 1, 3).reshape(L * K, n, C)
-        return z + b[:, None, :]
-
-    def _target_params(self, params: torch.Tensor, C: int) -> torch.Tensor:
-        W, b = self._unpack(params)
-        return torch.cat([W[:, :, :C].flatten(1), b[:, :C]], dim=1)
+        return torch.baddbmm(b[:, None, :], X, W)
 
     def _matmul_dtype(self, device: torch.device) -> torch.dtype:
         """bfloat16 matmuls where the CPU runs them natively, else float32.
@@ -102,57 +88,30 @@ class LinearProbe(StackedClassifier):
             X = X.to(mm)  # already mm when it came through _train_input: no copy
             rows_of = lambda layer, a, b: X[layer, a:b]  # noqa: E731
 
-        K = self._targets
-        mask = self._class_mask
-
         def fun(params: torch.Tensor, idx: torch.Tensor):
             W, b = self._unpack(params)
             loss = torch.zeros(params.shape[0], dtype=self._loss_dtype or params.dtype, device=params.device)
             gW = torch.zeros_like(W)
             gb = torch.zeros_like(b)
-            ids = idx.tolist()
-            # Model i reads layer i // K (K targets stacked: the task and its control draws). One 2-D
-            # matmul per layer and row chunk, against the side-by-side weights of the running models
-            # that read it: batched bmm over row slices takes a slow path in bfloat16, finished models
-            # cost nothing, and the K targets share each pass over the layer.
-            groups: dict[int, list[int]] = {}
-            for k, i in enumerate(ids):
-                groups.setdefault(i // K, []).append(k)
-            for layer, ks in groups.items():
-                j = len(ks)
-                sel = torch.as_tensor(ks, device=params.device) if j > 1 else None
-                Wk = (W[ks[0]] if j == 1 else W[sel].transpose(0, 1).reshape(W.shape[1], -1)).to(mm)
-                bk = b[ks[0]] if j == 1 else b[sel]
-                if mask is not None:
-                    bk = bk + mask[torch.as_tensor([ids[k] % K for k in ks], device=params.device)].view(bk.shape)
-                tgt = [ids[k] % K for k in ks]
+            # One 2-D matmul per running layer and row chunk: batched bmm over row slices of the
+            # layer stack takes a slow path in bfloat16, and finished layers cost nothing.
+            for k, layer in enumerate(idx.tolist()):
+                Wk = W[k].to(mm)
                 for a in range(0, n, chunk):
                     Xc = rows_of(layer, a, min(a + chunk, n))
-                    r = Xc.shape[0]
-                    z = (Xc @ Wk).float().view(r, j, C) + bk.view(j, C)
+                    z = (Xc @ Wk).float() + b[k]
                     if multilabel:  # one sigmoid per label: binary cross-entropy, gradient sigmoid(z) - Y
-                        Yc = y[a:a + chunk][:, None, :]
-                        part = (torch.nn.functional.softplus(z) - Yc * z).sum((0, 2), dtype=loss.dtype)
+                        Yc = y[a:a + chunk]
+                        loss[k] += (torch.nn.functional.softplus(z) - Yc * z).sum(dtype=loss.dtype)
                         G = torch.sigmoid(z) - Yc
                     else:
-                        yc = (y[a:a + chunk, None].expand(r, j) if K == 1 else y[a:a + chunk][:, tgt])[..., None]
-                        # (stacked: the formula, torch's kernel is slow on a short class axis; alone: torch's)
-                        logp = torch.log_softmax(z, -1) if K == 1 else features.log_softmax(z)
-                        # each model's sum over contiguous rows, as a model fitted alone sums them
-                        picked = logp.gather(2, yc)
-                        part = (-picked.sum(dtype=loss.dtype)).view(1) if j == 1 else \
-                            -picked[..., 0].T.contiguous().sum(1, dtype=loss.dtype)
+                        yc = y[a:a + chunk, None]
+                        logp = torch.log_softmax(z, -1)
+                        loss[k] -= logp.gather(1, yc).sum(dtype=loss.dtype)
                         G = logp.exp()
-                        G.scatter_add_(2, yc, torch.full_like(yc, -1.0, dtype=G.dtype))
-                    gXW = (Xc.T @ G.view(r, j * C).to(mm)).float().view(-1, j, C)
-                    if j == 1:
-                        loss[ks[0]] += part[0]
-                        gb[ks[0]] += G[:, 0].sum(0)
-                        gW[ks[0]] += gXW[:, 0]
-                    else:
-                        loss[sel] += part
-                        gb[sel] += G.sum(0)
-                        gW[sel] += gXW.transpose(0, 1)
+                        G.scatter_add_(1, yc, torch.full_like(yc, -1.0, dtype=G.dtype))
+                    gb[k] += G.sum(0)
+                    gW[k] += (Xc.T @ G.to(mm)).float()
             loss = loss / n + 0.5 * wd * (W * W).sum((1, 2), dtype=loss.dtype)
             grad = torch.cat([(gW / n + wd * W).flatten(1), gb / n], dim=1)
             return loss, grad
@@ -161,7 +120,6 @@ class LinearProbe(StackedClassifier):
 
     def _train(self, Xt, yt, Xd, yd, C, gen):
         L, _, d = Xt.shape
-        L = L * self._targets  # one model per layer and target
         x0 = torch.zeros(L, d * C + C, device=Xt.device)
         stopper = None
         if Xd is not None:

@@ -31,8 +31,6 @@ class ScalarMixProbe(StackedClassifier):
     """
 
     _multilabel = True
-    _shares_targets = True
-    _per_model_attributes = ("mix_weights_", "gamma_")
 
     def __init__(self, cumulative: bool = False, weight_decay: float = 1e-4, max_iter: int = 500,
                  tol: float = 1e-5, early_stopping: bool = True, validation_fraction: float = 0.1,
@@ -58,24 +56,14 @@ class ScalarMixProbe(StackedClassifier):
         return super().fit(X, y, X_dev, y_dev, groups, classes)
 
     def _n_models(self, n_layers: int) -> int:
-        """Models of the stack: the mix(es) of each target, model i serving target i % K."""
-        return (n_layers if self.cumulative else 1) * self._targets
+        return n_layers if self.cumulative else 1
 
     def _mask(self, L: int, device) -> torch.Tensor:
         M = self._n_models(L)
         if not self.cumulative:
-            return torch.zeros(M, L, device=device)
-        # Model i mixes layers 0..i // K (models of one depth side by side: a suffix mixes layer l).
-        keep = torch.arange(L, device=device)[None, :] <= torch.arange(M, device=device)[:, None] // self._targets
+            return torch.zeros(1, L, device=device)
+        keep = torch.arange(L, device=device)[None, :] <= torch.arange(M, device=device)[:, None]
         return torch.where(keep, 0.0, float("-inf"))
-
-    def _target_params(self, params: torch.Tensor, C: int) -> torch.Tensor:
-        a, gamma, W, b = self._unpack(params)
-        return torch.cat([a, gamma[:, None], W[:, :, :C].flatten(1), b[:, :C]], dim=1)
-
-    def _class_bias(self, idx: torch.Tensor):
-        """The padding classes' -inf of the models in idx (m, C), or 0 for a one-target fit."""
-        return 0.0 if self._class_mask is None else self._class_mask[idx % self._targets]
 
     def _unpack(self, params: torch.Tensor):
         L, d, C = self.n_layers_in_, self.n_features_in_, len(self.classes_)
@@ -98,8 +86,7 @@ class ScalarMixProbe(StackedClassifier):
         """
         if not self.cumulative:
             return [(layer, 0) for layer in range(self.n_layers_in_)]
-        K = self._targets
-        ids = [i // K for i in idx.tolist()]  # the deepest layer each model mixes
+        ids = idx.tolist()
         return [(layer, next(p for p, m in enumerate(ids) if m >= layer))
                 for layer in range(self.n_layers_in_) if ids and ids[-1] >= layer]
 
@@ -126,7 +113,7 @@ class ScalarMixProbe(StackedClassifier):
         m, d, C = W.shape
         acc = torch.float64 if Xc.dtype == torch.float64 else torch.float32
         if not self.cumulative:
-            return torch.cat([self._project(self._mixed(coef[k], Xc), W[k], acc) for k in range(m)], 1)
+            return self._project(self._mixed(coef[0], Xc), W[0], acc)
         z = torch.zeros(Xc.shape[1], m * C, dtype=acc, device=Xc.device)
         for layer, s in users:
             Wl = (W[s:] * coef[s:, layer, None, None]).transpose(0, 1).reshape(d, -1).to(Xc.dtype)
@@ -142,7 +129,6 @@ class ScalarMixProbe(StackedClassifier):
         coef = self._weights(a, idx) * gamma[:, None]
         z = self._mix_logits(self._first_user(idx), coef, W, X)
         m, _, C = W.shape
-        b = b + self._class_bias(idx)
         return z.view(-1, m, C).transpose(0, 1) + b[:, None, :]
 
     def _dtypes(self, device: torch.device) -> tuple[torch.dtype, torch.dtype]:
@@ -184,7 +170,6 @@ class ScalarMixProbe(StackedClassifier):
         wd = float(self.weight_decay)
         multilabel = self.multilabel_
         single = not self.cumulative
-        K = self._targets
 
         def fun(params: torch.Tensor, idx: torch.Tensor):
             a, gamma, W, b = self._unpack(params)
@@ -192,46 +177,38 @@ class ScalarMixProbe(StackedClassifier):
             w = self._weights(a, idx)
             coef = w * gamma[:, None]
             users = self._first_user(idx)
-            bias = b + self._class_bias(idx)  # padding classes of a stacked fit: -inf, no gradient
-            tgt = None if K == 1 else (idx % K).tolist()
             loss = torch.zeros(m, dtype=params.dtype, device=params.device)
             acc = torch.float64 if Xb.dtype == torch.float64 else torch.float32
-            if single:  # dW and dc of the single mix(es), accumulated over the chunks
+            if single:  # dW and dc of the one model, accumulated over the chunks
                 T = []
-                gW1 = torch.zeros(m, d, C, dtype=acc, device=params.device)
-                gc1 = torch.zeros(m, L, dtype=acc, device=params.device)
+                gW1 = torch.zeros(d, C, dtype=acc, device=params.device)
+                gc1 = torch.zeros(L, dtype=acc, device=params.device)
             else:  # T_l = X_l^T G for the models s.. that mix layer l
                 T = [torch.zeros(d, (m - s) * C, dtype=acc, device=params.device) for _, s in users]
             gb = torch.zeros(m, C, dtype=params.dtype, device=params.device)
             for r0 in range(0, n, features.CHUNK_ROWS):
                 r = min(features.CHUNK_ROWS, n - r0)
                 if single:  # keep the mixed vectors: the gradient reuses them
-                    # (the mixes of K stacked targets one at a time, by the one mix's own ops, so
-                    # that each is computed as alone: the mixes are a small part of a job)
-                    mixed = [self._mixed(coef[k], Xf[:, r0:r0 + r]) for k in range(m)]
-                    z = torch.stack([self._project(h, W[k], acc) for k, h in enumerate(mixed)], 1) + bias[None]
+                    mixed = self._mixed(coef[0], Xf[:, r0:r0 + r])
+                    z = self._project(mixed, W[0], acc).view(r, 1, C) + b[None]
                 else:
-                    z = self._mix_logits(users, coef, W, Xf[:, r0:r0 + r]).view(r, m, C) + bias[None]
+                    z = self._mix_logits(users, coef, W, Xf[:, r0:r0 + r]).view(r, m, C) + b[None]
                 if multilabel:
                     Yc = y[r0:r0 + r][:, None, :]
                     loss += (torch.nn.functional.softplus(z) - Yc * z).sum((0, 2))
                     G = torch.sigmoid(z) - Yc
                 else:
-                    yc = (y[r0:r0 + r][:, None].expand(r, m) if tgt is None else y[r0:r0 + r][:, tgt])[..., None]
-                    # (stacked: the formula, as torch's kernel is slow on (rows, K*M, C); alone: torch's)
-                    logp = torch.log_softmax(z, -1) if tgt is None else features.log_softmax(z)
-                    picked = logp.gather(2, yc)
-                    # Each model's sum over contiguous rows, as a model of its own sums them.
-                    loss -= picked.sum((0, 2)) if tgt is None else picked[..., 0].T.contiguous().sum(1)
+                    yc = y[r0:r0 + r][:, None, None].expand(r, m, 1)
+                    logp = torch.log_softmax(z, -1)
+                    loss -= logp.gather(2, yc).sum((0, 2))
                     G = logp.exp_()
                     G.scatter_add_(2, yc, torch.full(yc.shape, -1.0, dtype=G.dtype, device=G.device))
                 gb += G.sum(0)
                 if single:  # dW = mixed^T G; dc_l = <X_l, G W^T>, one GEMV over all layers
-                    for k, h in enumerate(mixed):
-                        Gk = G[:, k].contiguous()
-                        gW1[k] += (h.T @ Gk.to(h.dtype)).to(acc)
-                        GWt = (Gk @ W[k].T).to(Xb.dtype)
-                        gc1[k] += (Xb[:, r0:r0 + r].reshape(L, -1) @ GWt.reshape(-1)).to(acc)
+                    G0 = G[:, 0]
+                    gW1 += (mixed.T @ G0.to(mixed.dtype)).to(acc)
+                    GWt = (G0 @ W[0].T).to(Xb.dtype)
+                    gc1 += (Xb[:, r0:r0 + r].reshape(L, -1) @ GWt.reshape(-1)).to(acc)
                     continue
                 Gm = G.reshape(r, m * C).to(Xb.dtype)
                 for (layer, s), Tl in zip(users, T):
@@ -243,7 +220,7 @@ class ScalarMixProbe(StackedClassifier):
             gW = torch.zeros_like(W)
             gc = torch.zeros_like(w)
             if single:
-                gW, gc = (gW1 / n).to(W.dtype), (gc1 / n).to(w.dtype)
+                gW[0], gc[0] = gW1 / n, gc1 / n
             for (layer, s), Tl in zip(users, T):
                 Tl = Tl.view(d, m - s, C).transpose(0, 1) / n
                 gW[s:] += coef[s:, layer, None, None] * Tl
