@@ -380,7 +380,7 @@ def _ray_result(ray, ref, job: Job) -> JobResult:
 
 
 class _RayActors:
-    """Ray actors that each keep one model loaded: one per GPU (num_gpus=1), or per CPU without GPUs."""
+    """Ray actors that each keep one model loaded: one per GPU (num_gpus=1), or per `threads` CPUs without GPUs."""
 
     def __init__(self, ray, n: int, gpu: bool, threads: int = 1):
         self.ray, self.threads = ray, threads

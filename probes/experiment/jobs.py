@@ -157,7 +157,7 @@ class ProbeWork:
     rank: int = 64
     options: Optional[dict] = None
     amnesic: Optional[AmnesicWork] = None
-    baseline: Optional[dict] = None  # conditional_on = "model:NAME[:LAYER]": that model's caches (name, layer, train, tests, dev)
+    baseline: Any = None  # the conditional kind's: "layer0", "previous" or another model's caches (name, layer, train, tests, dev)
 
 
 def cached_rows(path: Path) -> JobResult:

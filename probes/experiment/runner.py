@@ -376,7 +376,7 @@ class Experiment:
             caches.append([self.vectors[(other[0], _spec_key(spec), False, 0)].meta.get("key")
                            for spec in [task.train, task.dev, *task.test] if spec is not None])
         # The version after probe-job/ is raised whenever a kind's rows change for the same inputs (5:
-        # amnesic accuracy_delta_vs_random, dropout masks seeded by the probe, fits shared within a job),
+        # amnesic accuracy_delta_vs_random, dropout masks seeded by the probe),
         # so that rows cached by an earlier release are computed again rather than reused stale.
         return _hash("probe-job/5", __version__, model.name, caches, names, task.name, task.options, kind,
                      kind == self._kinds_for(task)[0], self.cfg.seeds,
@@ -428,12 +428,14 @@ class Experiment:
                          options=self.cfg.probe.options, amnesic=amnesic,
                          baseline=self._conditional_baseline(model, task) if kind == "conditional" else None)
 
-    def _conditional_baseline(self, model: ModelSpec, task: TaskSpec) -> Optional[dict]:
-        """Another model's caches of the task's data sets, for ``conditional_on = "model:NAME[:LAYER]"``
-        (None for the baseline model's own job at its layer 0: that is ``layer0``)."""
-        other = conditional_model(self.cfg.probe.options.get("conditional_on"))
+    def _conditional_baseline(self, model: ModelSpec, task: TaskSpec):
+        """What the conditional kind of `model` is given: "layer0" or "previous", or for
+        ``conditional_on = "model:NAME[:LAYER]"`` that model's caches of the task's data sets (NAME's own
+        job at its layer 0 is "layer0", 0 there by definition)."""
+        option = self.cfg.probe.options.get("conditional_on", "layer0")
+        other = conditional_model(option)
         if other is None or other == (model.name, 0):
-            return None
+            return "layer0" if other else option
         name, layer = other
         spec = next(m for m in self.cfg.models if m.name == name)
         return {"name": name, "layer": layer, "train": self.cache_of(spec, task.train),
@@ -598,14 +600,13 @@ class Experiment:
 
 
 def run_probe(kind: str, train, tests, dev, *, control, random_init, rank, options, majority: bool = True,
-              baseline: Optional[dict] = None, **common) -> list[ResultRow]:
+              baseline=None, **common) -> list[ResultRow]:
     """Dispatch one probe kind to the probing API."""
     from probes.probing import api
 
     # [probe] options are shared by the kinds of a study: each kind takes the ones it knows (the
     # config has checked that every option is known to some kind it runs).
     names = api.probe_parameters("linear" if kind in ("mdl", "neurons", "conditional") else kind)
-    conditional_on = options.get("conditional_on", "layer0")
     options = {k: v for k, v in options.items() if k in names}
     if kind in CLASSIFIER_KINDS or kind == "edge":
         return api.probe_layers(train, tests, dev, probe=kind, control=control, random_init=random_init,
@@ -628,9 +629,8 @@ def run_probe(kind: str, train, tests, dev, *, control, random_init, rank, optio
         from probes.probing.conditional import Baseline
 
         cond = {k: v for k, v in common.items() if k != "seeds"}
-        # model:NAME[:LAYER]: that model's caches; the named model's own job at layer 0 is layer0
-        given = Baseline(**baseline) if baseline is not None else (
-            "layer0" if conditional_on.startswith("model:") else conditional_on)
+        # baseline: "layer0", "previous", or another model's caches (Experiment._conditional_baseline)
+        given = Baseline(**baseline) if isinstance(baseline, dict) else baseline or "layer0"
         return conditional_rows(train, tests, dev, baseline=given, seed=common["seeds"][0], **cond, **options)
     raise ProbesError(f"unknown probe kind {kind!r}")
 
